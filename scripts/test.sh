@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the test suite: a Release build, an ASan+UBSan build, and the GGUF fuzzer for 60 s.
+# Usage: scripts/test.sh [--quick] [--no-sanitize] [--no-fuzz] [--fuzz-seconds N]
+#   --quick  the Release build's tests only
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+sanitize=1
+fuzz=1
+fuzz_seconds=60
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) sanitize=0; fuzz=0 ;;
+    --no-sanitize) sanitize=0 ;;
+    --no-fuzz) fuzz=0 ;;
+    --fuzz-seconds) fuzz_seconds=${2:?}; shift ;;
+    -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+jobs=$(nproc)
+step() { printf '\n== %s\n' "$*" >&2; }
+
+run_suite() {  # DIR CMAKE_ARGS...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DEDGEREASON_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
+}
+
+step "Release build and tests (build/)"
+run_suite build -DCMAKE_BUILD_TYPE=Release
+
+if [ "$sanitize" = 1 ]; then
+  step "ASan + UBSan build and tests (build-asan/)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DEDGEREASON_SANITIZE=ON
+fi
+
+if [ "$fuzz" = 1 ]; then
+  step "GGUF reader fuzzing, $fuzz_seconds s (build-fuzz/)"
+  scripts/fuzz.sh "$fuzz_seconds"
+fi
+step "all tests passed"

@@ -1,0 +1,56 @@
+// edgereason's entry point: parses the command line, runs one subcommand, maps errors to exit codes.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitBadInput = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"edgereason: run, control, measure and plan reasoning LLMs on edge devices"};
+  app.set_version_flag("--version", std::string("edgereason ") + ER_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  const std::vector<er::cli::Command> commands = {
+      er::cli::add_info_command(app),
+      er::cli::add_run_command(app),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and the usage hint
+    return kExitBadInput;
+  }
+
+  for (const auto& [sub, fn] : commands) {
+    if (!sub->parsed()) continue;
+    er::Status st;
+    try {
+      st = fn();
+    } catch (const std::bad_alloc&) {
+      st = er::Status::internal("out of memory");
+    } catch (const std::exception& e) {
+      st = er::Status::internal(std::string("unexpected exception: ") + e.what());
+    }
+    if (st.is_ok()) return kExitOk;
+    std::fflush(stdout);
+    std::fprintf(stderr, "edgereason %s: error: %s\n", sub->get_name().c_str(), st.message().c_str());
+    return st.is_bad_input() ? kExitBadInput : kExitRuntime;
+  }
+  return kExitBadInput;  // unreachable: require_subcommand(1)
+}

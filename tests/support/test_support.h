@@ -1,0 +1,49 @@
+// Helpers shared by the tests: where things are, scratch directories, small file utilities.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace er::test {
+
+std::filesystem::path source_dir();   // the repository root
+std::filesystem::path binary_dir();   // the CMake build directory
+std::filesystem::path fixture_dir();  // generated fixtures (tools/make-fixtures)
+std::filesystem::path shared_dir();   // ../shared beside the repository
+
+// A model installed by scripts/get-models.sh (EDGEREASON_MODELS or <repo>/models), or empty
+// when it is not installed. Tests call GTEST_SKIP() on empty unless EDGEREASON_REQUIRE_MODELS=1
+// is set (CI sets it), in which case require_model() fails the test instead.
+std::filesystem::path model_path(const std::string& name);
+bool models_required();
+
+// A fresh empty directory under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::vector<uint8_t> read_bytes(const std::filesystem::path& p);
+void write_bytes(const std::filesystem::path& p, const std::vector<uint8_t>& bytes);
+void write_text(const std::filesystem::path& p, const std::string& text);
+
+}  // namespace er::test
+
+// Skips (or, with EDGEREASON_REQUIRE_MODELS=1, fails) the current test when model NAME is
+// missing; otherwise declares `std::filesystem::path VAR` holding its path.
+#define ER_REQUIRE_MODEL(VAR, NAME)                                                   \
+  const std::filesystem::path VAR = ::er::test::model_path(NAME);                     \
+  if (VAR.empty()) {                                                                  \
+    if (::er::test::models_required()) FAIL() << "model '" << NAME << "' not installed"; \
+    GTEST_SKIP() << "model '" << NAME << "' not installed (run scripts/get-models.sh)"; \
+  }
