@@ -1,6 +1,7 @@
 // Helpers shared by the tests.
 #include "support/test_support.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -47,6 +48,34 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+fs::path cli_path() { return binary_dir() / "bin" / "edgereason"; }
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') q += "'\\''";
+    else q += c;
+  }
+  return q + "'";
+}
+
+CliResult run_cli(const std::string& args) {
+  TempDir tmp;
+  const fs::path out = tmp / "stdout", err = tmp / "stderr";
+  const std::string cmd = shell_quote(cli_path().string()) + " " + args + " </dev/null >" +
+                          shell_quote(out.string()) + " 2>" + shell_quote(err.string());
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
 }
 
 std::vector<uint8_t> read_bytes(const fs::path& p) {

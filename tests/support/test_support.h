@@ -33,6 +33,18 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Runs build/bin/edgereason with `args` (a shell-quoted string), stdin from /dev/null, and
+// returns its exit code, stdout and stderr.
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CliResult run_cli(const std::string& args);
+std::filesystem::path cli_path();
+// Single-quotes `s` for the shell.
+std::string shell_quote(const std::string& s);
+
 std::vector<uint8_t> read_bytes(const std::filesystem::path& p);
 void write_bytes(const std::filesystem::path& p, const std::vector<uint8_t>& bytes);
 void write_text(const std::filesystem::path& p, const std::string& text);

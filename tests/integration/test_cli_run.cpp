@@ -1,0 +1,131 @@
+// `edgereason run` end to end: greedy output, JSON record, determinism, and every bad input → exit 2.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "gguf/gguf.h"
+#include "support/test_support.h"
+
+namespace er {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_cli;
+using test::shell_quote;
+
+fs::path fixture(const std::string& name) { return test::fixture_dir() / (name + ".gguf"); }
+
+void expect_bad_input(const test::CliResult& r, const std::string& culprit) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(culprit), std::string::npos) << "message does not name '" << culprit << "': " << r.err;
+}
+
+// Writes a copy of fixture `src` to `dst` after `edit` changed its metadata or tensors.
+// `drop` names a tensor to leave out; `reshape` a tensor whose dims are swapped.
+void write_variant(const fs::path& src, const fs::path& dst, const std::function<void(gguf::Metadata&)>& edit,
+                   const std::string& drop = "", const std::string& reshape = "") {
+  auto f = gguf::File::open(src.string());
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  gguf::Writer w;
+  for (const auto& [k, v] : f->metadata().entries()) w.set(k, v);
+  edit(w.metadata());
+  for (const auto& t : f->tensors()) {
+    if (t.name == drop) continue;
+    std::vector<uint64_t> dims = t.dims;
+    if (t.name == reshape && dims.size() == 2 && dims[1] % 2 == 0) {
+      dims[1] /= 2;  // half the rows: wrong shape, still a valid tensor
+    }
+    const gguf::TensorView v = f->view(t);
+    const uint64_t bytes = t.name == reshape ? t.n_bytes / 2 : t.n_bytes;
+    ASSERT_TRUE(w.add_tensor(t.name, t.type, dims, std::vector<uint8_t>(v.data, v.data + bytes)).is_ok());
+  }
+  ASSERT_TRUE(w.write_file(dst.string()).is_ok());
+}
+
+TEST(CliRun, GreedyIsDeterministicAndJsonHasTheRecord) {
+  const fs::path m = fixture("tiny-llama-q8_0");
+  if (!fs::exists(m)) GTEST_SKIP() << "fixtures not generated";
+  const std::string args = "run -m " + shell_quote(m.string()) + " -p 'Hello there' -n 12 --temp 0 --ignore-eos --json";
+  const test::CliResult a = run_cli(args);
+  const test::CliResult b = run_cli(args);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  const auto ja = nlohmann::json::parse(a.out);
+  const auto jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(ja["text"], jb["text"]);
+  EXPECT_EQ(ja["tokens"]["answer"], 12);
+  EXPECT_GT(ja["tokens"]["prompt"].get<int>(), 0);
+  for (const char* k : {"load", "prefill", "ttft", "decode", "tpot", "e2e"}) {
+    EXPECT_TRUE(ja["timings_ms"].contains(k)) << k;
+    EXPECT_GE(ja["timings_ms"][k].get<double>(), 0.0) << k;
+  }
+  EXPECT_EQ(ja["energy"]["source"], "none");
+  EXPECT_EQ(ja["stop"], "length");
+}
+
+TEST(CliRun, SameSeedSameTextWithSampling) {
+  const fs::path m = fixture("tiny-qwen2-f32");
+  if (!fs::exists(m)) GTEST_SKIP() << "fixtures not generated";
+  auto text = [&](int seed) {
+    const test::CliResult r = run_cli("run -m " + shell_quote(m.string()) + " -p 'Once upon' -n 16 --ignore-eos --temp 1.0 --top-k 0 --top-p 1 --min-p 0 --json --seed " + std::to_string(seed));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["text"].get<std::string>();
+  };
+  EXPECT_EQ(text(7), text(7));
+  EXPECT_NE(text(7), text(8));
+}
+
+TEST(CliRun, SmolLM2StreamsText) {
+  ER_REQUIRE_MODEL(path, "smollm2");
+  const test::CliResult r = run_cli("run -m " + shell_quote(path.string()) + " -p 'The capital of France is' -n 8 --temp 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Paris"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("TTFT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("TPOT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;
+}
+
+TEST(CliRun, BadFlagsAndPrompts) {
+  const fs::path m = fixture("tiny-llama-f32");
+  if (!fs::exists(m)) GTEST_SKIP() << "fixtures not generated";
+  const std::string base = "run -m " + shell_quote(m.string()) + " ";
+  expect_bad_input(run_cli(base + "-p hi -n 0"), "-n");
+  expect_bad_input(run_cli(base + "-p hi -n -3"), "-n");
+  expect_bad_input(run_cli(base + "-f /nonexistent/prompt.txt"), "/nonexistent/prompt.txt");
+  expect_bad_input(run_cli(base + "-p hi --top-p 0"), "--top-p");
+  expect_bad_input(run_cli(base + "-p hi --kv-type q4"), "--kv-type");
+  expect_bad_input(run_cli(base), "-p");
+  // A prompt longer than the context.
+  std::string long_prompt;
+  for (int i = 0; i < 200; ++i) long_prompt += "word ";
+  expect_bad_input(run_cli(base + "-c 64 -p " + shell_quote(long_prompt)), "context");
+}
+
+TEST(CliRun, BadModelsNameTheCulprit) {
+  const fs::path src = fixture("tiny-llama-f32");
+  if (!fs::exists(src)) GTEST_SKIP() << "fixtures not generated";
+  test::TempDir tmp;
+  const auto keep = [](gguf::Metadata&) {};
+
+  write_variant(src, tmp / "arch.gguf", [](gguf::Metadata& md) {
+    md.set("general.architecture", gguf::Value::string("mamba9"));
+    md.set("mamba9.block_count", gguf::Value::u32(3));
+    md.set("mamba9.embedding_length", gguf::Value::u32(64));
+    md.set("mamba9.feed_forward_length", gguf::Value::u32(128));
+    md.set("mamba9.attention.head_count", gguf::Value::u32(4));
+    md.set("mamba9.context_length", gguf::Value::u32(2048));
+  });
+  expect_bad_input(run_cli("run -m " + shell_quote((tmp / "arch.gguf").string()) + " -p hi"), "mamba9");
+
+  write_variant(src, tmp / "missing.gguf", keep, "blk.1.ffn_up.weight");
+  expect_bad_input(run_cli("run -m " + shell_quote((tmp / "missing.gguf").string()) + " -p hi"), "blk.1.ffn_up.weight");
+
+  write_variant(src, tmp / "shape.gguf", keep, "", "blk.2.attn_q.weight");
+  expect_bad_input(run_cli("run -m " + shell_quote((tmp / "shape.gguf").string()) + " -p hi"), "blk.2.attn_q.weight");
+}
+
+}  // namespace
+}  // namespace er
