@@ -1,0 +1,84 @@
+// Attention over the KV cache: scores, causal softmax and value sums per (task, query, head).
+#include "kernels/attention.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/check.h"
+#include "kernels/ops.h"
+
+namespace er::kernels {
+
+void AttentionScratch::reserve(int n_threads, int64_t max_kv, int head_dim) {
+  n_threads = std::max(n_threads, n_threads_);
+  max_kv = std::max(max_kv, max_kv_);
+  head_dim = std::max(head_dim, head_dim_);
+  if (n_threads == n_threads_ && max_kv == max_kv_ && head_dim == head_dim_ && buf_) return;
+  // scores (kGroup x max_kv) + query group (kGroup x head_dim) floats, padded to 64 bytes.
+  per_thread_ = (kGroup * (max_kv + head_dim) + 15) / 16 * 16;
+  buf_ = std::make_unique<float[]>(static_cast<size_t>(per_thread_ * n_threads));
+  n_threads_ = n_threads;
+  max_kv_ = max_kv;
+  head_dim_ = head_dim;
+}
+
+static_assert(kMaxAttnGroup == 8, "AttentionScratch sizes its buffers for 8 heads per group");
+
+void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t n_tasks, AttentionScratch& scratch,
+               ThreadPool& pool, Isa isa) {
+  ER_CHECK(shape.n_head > 0 && shape.n_head_kv > 0 && shape.n_head % shape.n_head_kv == 0 && shape.head_dim > 0,
+           "attention: bad head counts");
+  ER_CHECK(scratch.n_threads() >= pool.n_threads() && scratch.head_dim() >= shape.head_dim,
+           "attention: scratch not reserved for this pool / head_dim");
+  int64_t n_items = 0;  // (task, query, kv head)
+  for (int64_t t = 0; t < n_tasks; ++t) {
+    const AttentionTask& task = tasks[t];
+    ER_CHECK(task.kv.type == DType::kF16 || task.kv.type == DType::kF32, "attention: KV cache must be f16 or f32");
+    ER_CHECK(task.first_pos + task.n_q <= scratch.max_kv(),
+             "attention: " + std::to_string(task.first_pos + task.n_q) + " positions exceed the scratch reserve");
+    n_items += task.n_q * shape.n_head_kv;
+  }
+  const Ops& op = ops(isa);
+  const int group = shape.n_head / shape.n_head_kv;
+  const int64_t d = shape.head_dim;
+  const int64_t width = static_cast<int64_t>(shape.n_head) * d;
+  const int n_threads = pool.n_threads();
+  // Items are dealt round-robin (item i to slot i % n_threads) so causal prefill, whose later
+  // queries see more positions, stays balanced; the assignment is deterministic.
+  pool.run(n_threads, [&](int64_t s0, int64_t s1, int tid) {
+    float* scores = scratch.scores(tid);  // (G, n_kv)
+    float* qg = scratch.q_group(tid);     // (G, d)
+    for (int64_t slot = s0; slot < s1; ++slot) {
+      int64_t task = 0, base = 0;
+      for (int64_t item = slot; item < n_items; item += n_threads) {
+        while (item >= base + tasks[task].n_q * shape.n_head_kv) base += tasks[task++].n_q * shape.n_head_kv;
+        const AttentionTask& tk = tasks[task];
+        const int64_t query = (item - base) / shape.n_head_kv;
+        const int kv_head = static_cast<int>((item - base) % shape.n_head_kv);
+        const int64_t n_kv = tk.first_pos + query + 1;  // causal: positions 0 .. first_pos + query
+        for (int g0 = 0; g0 < group; g0 += kMaxAttnGroup) {
+          const int ng = std::min(kMaxAttnGroup, group - g0);
+          const int64_t head0 = static_cast<int64_t>(kv_head) * group + g0;
+          const float* q = tk.q + query * width + head0 * d;  // (ng, d)
+          float* out = tk.out + query * width + head0 * d;    // (ng, d)
+          if (tk.kv.type == DType::kF16) {
+            const auto* k = static_cast<const uint16_t*>(tk.kv.k) + kv_head * d;
+            const auto* v = static_cast<const uint16_t*>(tk.kv.v) + kv_head * d;
+            op.round_f16(q, qg, ng * d);  // q . k with q in f16, as ggml's f16 vec_dot
+            op.attn_scores_f16(qg, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, scores);
+            for (int g = 0; g < ng; ++g) op.softmax(scores + g * n_kv, n_kv);
+            op.attn_values_f16(scores, ng, v, tk.kv.pos_stride, n_kv, d, out);
+          } else {
+            const auto* k = static_cast<const float*>(tk.kv.k) + kv_head * d;
+            const auto* v = static_cast<const float*>(tk.kv.v) + kv_head * d;
+            op.attn_scores_f32(q, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, scores);
+            for (int g = 0; g < ng; ++g) op.softmax(scores + g * n_kv, n_kv);
+            op.attn_values_f32(scores, ng, v, tk.kv.pos_stride, n_kv, d, out);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace er::kernels

@@ -1,0 +1,51 @@
+// Internal: the per-(weight type, ISA) micro-kernel table that matmul() drives. Not for callers.
+//
+// A tile kernel computes an nr x nc block of dot products between nr consecutive weight rows and
+// nc consecutive activation rows (already converted to the weight's activation type):
+//   y[c * y_stride + r] = dot(w + r * w_stride, a + c * a_stride)   for r < nr, c < nc
+// REQUIRES: 1 <= nr, nc <= the kernel's template bounds (4 for SIMD, 1 for scalar); n a multiple
+// of the weight block size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "kernels/isa.h"
+
+namespace er::kernels::detail {
+
+struct TileArgs {
+  const uint8_t* w;   // first weight row
+  size_t w_stride;    // bytes between weight rows
+  const uint8_t* a;   // first activation row
+  size_t a_stride;    // bytes between activation rows
+  int64_t n;          // elements per row (n_cols)
+  float* y;           // output for (row 0, col 0)
+  int64_t y_stride;   // floats between outputs of consecutive activation rows
+};
+
+using TileFn = void (*)(const TileArgs& args, int nr, int nc);
+using ActQuantFn = void (*)(const float* x, void* y, int64_t n);
+
+struct GemmKernel {
+  DType act_type;        // activation (vec_dot) type
+  ActQuantFn quantize;   // f32 -> act_type for one row; nullptr when act_type is F32
+  TileFn tile;           // takes any nr <= 4 and nc <= 4 (scalar: 1 x 1)
+  int rows_single;       // tile rows when the batch is one row (decode of one sequence)
+  int rows;              // tile shape for larger batches
+  int cols;
+};
+
+// The kernels of each level for weight type `w`, or nullptr when that level lacks one.
+const GemmKernel* gemm_kernel_scalar(DType w);
+const GemmKernel* gemm_kernel_avx2(DType w);
+const GemmKernel* gemm_kernel_avx512(DType w);
+
+// The AVX2 activation converters (also used by the AVX-512 kernels), nullptr for F32.
+ActQuantFn act_quantizer_avx2(DType act);
+
+// Dispatch: the kernel of level `isa` (falling back to lower levels per type).
+const GemmKernel* gemm_kernel(DType w, Isa isa);
+
+}  // namespace er::kernels::detail

@@ -1,0 +1,53 @@
+// Scalar tile kernels: every (row, column) pair through the reference dot product.
+#include "kernels/gemm.h"
+
+#include <iterator>
+
+#include "kernels/quant_act.h"
+
+namespace er::kernels::detail {
+namespace {
+
+template <DType W>
+void tile_ref(const TileArgs& t, int nr, int nc) {
+  for (int c = 0; c < nc; ++c) {
+    for (int r = 0; r < nr; ++r) {
+      t.y[c * t.y_stride + r] = vec_dot_ref(W, t.n, t.w + r * t.w_stride, t.a + c * t.a_stride);
+    }
+  }
+}
+
+constexpr GemmKernel kScalar[] = {
+    {DType::kF32, nullptr, tile_ref<DType::kF32>, 1, 1, 1},
+    {DType::kF16, quantize_act_f16, tile_ref<DType::kF16>, 1, 1, 1},
+    {DType::kBF16, quantize_act_bf16, tile_ref<DType::kBF16>, 1, 1, 1},
+    {DType::kQ8_0, quantize_act_q8_0, tile_ref<DType::kQ8_0>, 1, 1, 1},
+    {DType::kQ8_0, quantize_act_q8_0, tile_ref<DType::kQ4_0>, 1, 1, 1},
+    {DType::kQ8_1, quantize_act_q8_1, tile_ref<DType::kQ4_1>, 1, 1, 1},
+    {DType::kQ8_0, quantize_act_q8_0, tile_ref<DType::kQ5_0>, 1, 1, 1},
+    {DType::kQ8_1, quantize_act_q8_1, tile_ref<DType::kQ5_1>, 1, 1, 1},
+    {DType::kQ8_K, quantize_act_q8_K, tile_ref<DType::kQ4_K>, 1, 1, 1},
+    {DType::kQ8_K, quantize_act_q8_K, tile_ref<DType::kQ6_K>, 1, 1, 1},
+};
+constexpr DType kWeightTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,
+                                  DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K};
+static_assert(std::size(kScalar) == std::size(kWeightTypes));
+
+}  // namespace
+
+const GemmKernel* gemm_kernel_scalar(DType w) {
+  for (size_t i = 0; i < std::size(kWeightTypes); ++i) {
+    if (kWeightTypes[i] == w) return &kScalar[i];
+  }
+  return nullptr;
+}
+
+const GemmKernel* gemm_kernel(DType w, Isa isa) {
+  const GemmKernel* k = nullptr;
+  if (isa == Isa::kAvx512) k = gemm_kernel_avx512(w);
+  if (k == nullptr && isa >= Isa::kAvx2) k = gemm_kernel_avx2(w);
+  if (k == nullptr) k = gemm_kernel_scalar(w);
+  return k;
+}
+
+}  // namespace er::kernels::detail

@@ -1,0 +1,206 @@
+// matmul driver: activation conversion into the Workspace, then register tiles over row tiles claimed by the pool.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <new>
+#include <string>
+
+#include "core/check.h"
+#include "kernels/gemm.h"
+#include "kernels/quant.h"
+#include "kernels/quant_act.h"
+
+namespace er::kernels {
+namespace {
+
+constexpr size_t kAlign = 64;
+// Activation rows per column chunk are chosen so one chunk stays in L2 while a thread sweeps its
+// weight rows over it.
+constexpr size_t kChunkBytes = 192 * 1024;
+// Below this many activation elements the conversion runs on the calling thread.
+constexpr int64_t kParallelQuantElems = 1 << 15;
+
+size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+size_t weight_row_bytes(const Matrix& w) {
+  const auto bytes = dtype_row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
+  ER_CHECK(bytes.has_value(), "matmul: " + std::string(dtype_name(w.type)) + " row of " +
+                                  std::to_string(w.n_cols) + " is not a whole number of blocks");
+  return static_cast<size_t>(*bytes);
+}
+
+}  // namespace
+
+void Workspace::AlignedFree::operator()(uint8_t* p) const {
+  ::operator delete[](p, std::align_val_t(kAlign));
+}
+
+Workspace::Workspace(Isa isa) : isa_(isa) {
+  ER_CHECK(isa_supported(isa), "Workspace: ISA " + std::string(isa_name(isa)) + " not supported here");
+}
+
+void Workspace::reserve(int64_t max_batch, int64_t max_cols) {
+  ER_CHECK(max_batch >= 0 && max_cols >= 0, "Workspace::reserve: negative size");
+  max_batch = std::max(max_batch, max_batch_);
+  max_cols = std::max(max_cols, max_cols_);
+  if (max_batch == max_batch_ && max_cols == max_cols_ && act_) return;
+  // F16/BF16 activations (2 bytes each) are the largest converted form.
+  const size_t stride = round_up(2 * static_cast<size_t>(max_cols), kAlign);
+  const size_t bytes = std::max<size_t>(kAlign, stride * static_cast<size_t>(max_batch));
+  act_.reset(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t(kAlign))));
+  max_batch_ = max_batch;
+  max_cols_ = max_cols;
+}
+
+size_t act_row_bytes(DType w, int64_t n_cols) {
+  const auto bytes = dtype_row_bytes(act_type_for(w), static_cast<uint64_t>(n_cols));
+  ER_CHECK(bytes.has_value(), "act_row_bytes: bad row length " + std::to_string(n_cols));
+  return static_cast<size_t>(*bytes);
+}
+
+void quantize_activations(DType w, const float* x, void* out, int64_t n_cols, Isa isa) {
+  const detail::GemmKernel* k = detail::gemm_kernel(w, isa);
+  ER_CHECK(k != nullptr, "no kernel for " + std::string(dtype_name(w)));
+  if (k->quantize == nullptr) {
+    std::copy(x, x + n_cols, static_cast<float*>(out));
+  } else {
+    k->quantize(x, out, n_cols);
+  }
+}
+
+float vec_dot(DType w, int64_t n_cols, const void* wrow, const void* arow, Isa isa) {
+  const detail::GemmKernel* k = detail::gemm_kernel(w, isa);
+  ER_CHECK(k != nullptr, "no kernel for " + std::string(dtype_name(w)));
+  float y = 0.0f;
+  const detail::TileArgs args{static_cast<const uint8_t*>(wrow), 0, static_cast<const uint8_t*>(arow), 0,
+                              n_cols, &y, 1};
+  k->tile(args, 1, 1);
+  return y;
+}
+
+void tile_shape(DType w, Isa isa, int64_t n_batch, int* rows, int* cols) {
+  const detail::GemmKernel* k = detail::gemm_kernel(w, isa);
+  ER_CHECK(k != nullptr, "no kernel for " + std::string(dtype_name(w)));
+  *rows = n_batch == 1 ? k->rows_single : k->rows;
+  *cols = n_batch == 1 ? 1 : k->cols;
+}
+
+namespace {
+
+// One weight matrix of a (possibly fused) matmul call.
+struct Job {
+  const detail::GemmKernel* k;
+  const uint8_t* w;     // (n_rows, w_stride bytes)
+  size_t w_stride;
+  int64_t n_rows;
+  float* y;             // (n_batch, n_rows)
+  int tile_rows, tile_cols;
+  int64_t first_tile;   // index of this job's first row tile in the fused task space
+};
+
+constexpr int kMaxFused = 8;
+
+void check_call(const Matrix& w, int64_t n_batch, const Workspace& ws) {
+  ER_CHECK(matmul_supports(w.type), "matmul: unsupported weight type " + std::string(dtype_name(w.type)));
+  ER_CHECK(n_batch >= 1 && n_batch <= ws.max_batch() && w.n_cols <= ws.max_cols(),
+           "matmul: batch " + std::to_string(n_batch) + " x " + std::to_string(w.n_cols) +
+               " exceeds the Workspace reserve " + std::to_string(ws.max_batch()) + " x " +
+               std::to_string(ws.max_cols()));
+}
+
+// Converts x once for every job (they share the activation type), then runs all row tiles of all
+// jobs as one dispatch.
+void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_batch, Workspace& ws,
+              ThreadPool& pool) {
+  const detail::GemmKernel* k0 = jobs[0].k;
+  // 1. Activations in the weights' activation type: (n_batch, a_stride bytes).
+  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+  size_t a_stride = static_cast<size_t>(n_cols) * sizeof(float);
+  if (k0->quantize != nullptr) {
+    const auto bytes = dtype_row_bytes(k0->act_type, static_cast<uint64_t>(n_cols));
+    ER_CHECK(bytes.has_value(), "matmul: bad row length " + std::to_string(n_cols));
+    a_stride = round_up(static_cast<size_t>(*bytes), kAlign);
+    uint8_t* buf = ws.act_buffer();
+    auto convert = [&](int64_t b0, int64_t b1, int) {
+      for (int64_t b = b0; b < b1; ++b) k0->quantize(x + b * n_cols, buf + b * a_stride, n_cols);
+    };
+    if (n_batch * n_cols < kParallelQuantElems || n_batch == 1) {
+      convert(0, n_batch, 0);
+    } else {
+      pool.run(n_batch, convert);
+    }
+    act = buf;
+  }
+
+  // 2. Tiles: threads claim chunks of row tiles (over all jobs); within a chunk, the batch is
+  //    swept in column chunks that fit in L2 so the weights of a row tile stay in L1.
+  int64_t n_tiles = 0;
+  for (int j = 0; j < n_jobs; ++j) {
+    jobs[j].first_tile = n_tiles;
+    n_tiles += (jobs[j].n_rows + jobs[j].tile_rows - 1) / jobs[j].tile_rows;
+  }
+  int64_t chunk = std::max<int64_t>(4, static_cast<int64_t>(kChunkBytes / a_stride));
+  chunk = std::min(n_batch, chunk / 4 * 4);
+  pool.run(n_tiles, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t c0 = 0; c0 < n_batch; c0 += chunk) {
+      const int64_t c1 = std::min(n_batch, c0 + chunk);
+      int j = 0;
+      for (int64_t t = t0; t < t1; ++t) {
+        while (j + 1 < n_jobs && t >= jobs[j + 1].first_tile) ++j;
+        const Job& jb = jobs[j];
+        const int64_t r0 = (t - jb.first_tile) * jb.tile_rows;
+        const int nr = static_cast<int>(std::min<int64_t>(jb.tile_rows, jb.n_rows - r0));
+        for (int64_t c = c0; c < c1; c += jb.tile_cols) {
+          const int nc = static_cast<int>(std::min<int64_t>(jb.tile_cols, c1 - c));
+          const detail::TileArgs args{jb.w + r0 * jb.w_stride, jb.w_stride, act + c * a_stride, a_stride,
+                                      n_cols, jb.y + c * jb.n_rows + r0, jb.n_rows};
+          jb.k->tile(args, nr, nc);
+        }
+      }
+    }
+  });
+}
+
+Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
+  Job jb{};
+  jb.k = detail::gemm_kernel(w.type, ws.isa());
+  jb.w = static_cast<const uint8_t*>(w.data);
+  jb.w_stride = weight_row_bytes(w);
+  jb.n_rows = w.n_rows;
+  jb.y = y;
+  tile_shape(w.type, ws.isa(), n_batch, &jb.tile_rows, &jb.tile_cols);
+  return jb;
+}
+
+}  // namespace
+
+void matmul(const Matrix& w, const float* x, float* y, int64_t n_batch, Workspace& ws, ThreadPool& pool) {
+  check_call(w, n_batch, ws);
+  Job jb = make_job(w, y, n_batch, ws);
+  run_jobs(&jb, 1, x, w.n_cols, n_batch, ws, pool);
+}
+
+void matmul_multi(const Matrix* w, float* const* y, int n_mats, const float* x, int64_t n_batch, Workspace& ws,
+                  ThreadPool& pool) {
+  ER_CHECK(n_mats >= 1 && n_mats <= kMaxFused, "matmul_multi: 1 to 8 matrices");
+  Job jobs[kMaxFused];
+  bool fusable = true;
+  for (int i = 0; i < n_mats; ++i) {
+    check_call(w[i], n_batch, ws);
+    jobs[i] = make_job(w[i], y[i], n_batch, ws);
+    fusable = fusable && w[i].n_cols == w[0].n_cols && jobs[i].k->act_type == jobs[0].k->act_type;
+  }
+  if (!fusable) {  // different activation types (or widths): one call each
+    for (int i = 0; i < n_mats; ++i) run_jobs(&jobs[i], 1, x, w[i].n_cols, n_batch, ws, pool);
+    return;
+  }
+  run_jobs(jobs, n_mats, x, w[0].n_cols, n_batch, ws, pool);
+}
+
+void get_row(const Matrix& w, int64_t row, float* out) {
+  ER_CHECK(row >= 0 && row < w.n_rows, "get_row: row " + std::to_string(row) + " out of range");
+  const size_t stride = weight_row_bytes(w);
+  dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + row * stride, out, w.n_cols);
+}
+
+}  // namespace er::kernels

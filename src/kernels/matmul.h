@@ -1,0 +1,84 @@
+// Matrix-times-activations for every supported weight type: decode (a few rows) and prefill (many).
+//
+//   y (n_batch x n_rows, row-major) = x (n_batch x n_cols, row-major) . W^T
+//
+// W is a GGUF weight tensor (ggml ne[0] = n_cols, contiguous rows). Activations are first
+// converted to the weight type's activation type (quant_act.h), once per call, into the
+// Workspace; then threads split the weight rows and each computes register tiles of
+// (rows x batch) dot products, so every weight byte is read from memory once per call however
+// many batch rows (decode paths or prefill tokens) there are.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/isa.h"
+
+namespace er::kernels {
+
+// A typed, read-only view of a weight matrix.
+struct Matrix {
+  DType type = DType::kF32;
+  const void* data = nullptr;  // (n_rows, n_cols) of `type`, rows contiguous
+  int64_t n_rows = 0;
+  int64_t n_cols = 0;          // ggml ne[0]; a multiple of the type's block size
+};
+
+// Scratch for matmul: the activations converted for the weight type, sized once at init so the
+// decode loop never allocates. Also holds which ISA level the kernels run at.
+class Workspace {
+ public:
+  explicit Workspace(Isa isa = default_isa());
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  // Grows (never shrinks) the scratch to take n_batch <= max_batch rows of n_cols <= max_cols
+  // activations for any weight type. Allocates; call at init.
+  void reserve(int64_t max_batch, int64_t max_cols);
+
+  Isa isa() const { return isa_; }
+  int64_t max_batch() const { return max_batch_; }
+  int64_t max_cols() const { return max_cols_; }
+  uint8_t* act_buffer() { return act_.get(); }  // (max_batch, act_stride bytes), 64-byte aligned
+
+ private:
+  struct AlignedFree {
+    void operator()(uint8_t* p) const;
+  };
+  Isa isa_;
+  int64_t max_batch_ = 0;
+  int64_t max_cols_ = 0;
+  std::unique_ptr<uint8_t[], AlignedFree> act_;
+};
+
+// y = x . W^T  (see the top of this file).
+// REQUIRES: matmul_supports(w.type); 1 <= n_batch <= ws.max_batch(); w.n_cols <= ws.max_cols();
+// x holds n_batch * w.n_cols floats and y n_batch * w.n_rows floats; they do not overlap.
+void matmul(const Matrix& w, const float* x, float* y, int64_t n_batch, Workspace& ws, ThreadPool& pool);
+
+// y[i] = x . w[i]^T for n_mats weights that read the same x (Q/K/V, gate/up): x is converted once
+// and one dispatch covers the rows of all of them. Weights whose activation type or width differ
+// from w[0]'s are run one after the other (same results, fewer savings).
+// REQUIRES: 1 <= n_mats <= 8; each (w[i], y[i]) as for matmul.
+void matmul_multi(const Matrix* w, float* const* y, int n_mats, const float* x, int64_t n_batch, Workspace& ws,
+                  ThreadPool& pool);
+
+// Embedding row gather: dequantizes row `row` of w into out (n_cols floats).
+// REQUIRES: 0 <= row < w.n_rows; the type has a dequantizer (quant.h).
+void get_row(const Matrix& w, int64_t row, float* out);
+
+// ---- lower-level pieces, exposed for tests and benchmarks ---------------------------------------
+
+// Bytes of one activation row of n_cols for weight type w (unpadded).
+size_t act_row_bytes(DType w, int64_t n_cols);
+// Converts one activation row for weight type w with the kernels of level `isa`.
+void quantize_activations(DType w, const float* x, void* out, int64_t n_cols, Isa isa);
+// One dot product with the kernels of level `isa` (a 1 x 1 tile).
+float vec_dot(DType w, int64_t n_cols, const void* wrow, const void* arow, Isa isa);
+// The (rows, batch columns) register tile matmul uses for w at level `isa` and this batch size.
+void tile_shape(DType w, Isa isa, int64_t n_batch, int* rows, int* cols);
+
+}  // namespace er::kernels
