@@ -21,5 +21,7 @@ struct Command {
 // Each adds one subcommand to `app` and returns it with the function that runs it after parsing.
 Command add_info_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
+Command add_probe_command(CLI::App& app);
 
 }  // namespace er::cli

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   const std::vector<er::cli::Command> commands = {
       er::cli::add_info_command(app),
       er::cli::add_run_command(app),
+      er::cli::add_bench_command(app),
+      er::cli::add_probe_command(app),
   };
 
   try {

@@ -1,0 +1,231 @@
+// `edgereason run`: generate from a prompt, streaming text, then print the timing summary or a JSON record.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "engine/generator.h"
+#include "kernels/isa.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "model/model_registry.h"
+#include "tokenizer/chat_template.h"
+
+namespace er::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
+}
+
+struct RunOptions {
+  std::string model;
+  std::string prompt;
+  std::string prompt_file;
+  std::string system;
+  bool chat = false;
+  std::string chat_template;
+  int64_t n_predict = 256;
+  int64_t n_ctx = 4096;
+  int n_threads = 2;
+  int n_paths = 1;
+  sampling::SamplerConfig sampler;
+  bool ignore_eos = false;
+  std::string kv_type = "f16";
+  std::string isa;
+  bool json = false;
+};
+
+Result<std::string> read_prompt(const RunOptions& o) {
+  if (!o.prompt_file.empty()) {
+    std::ifstream in(o.prompt_file, std::ios::binary);
+    if (!in) return Status::invalid("-f '" + o.prompt_file + "': cannot read the prompt file");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return Status::invalid("-f '" + o.prompt_file + "': read error");
+    return ss.str();
+  }
+  return o.prompt;
+}
+
+Status run(const RunOptions& o) {
+  if (o.n_predict < 1) return Status::invalid("-n must be at least 1 (got " + std::to_string(o.n_predict) + ")");
+  if (o.n_ctx < 8) return Status::invalid("-c must be at least 8 (got " + std::to_string(o.n_ctx) + ")");
+  if (o.n_paths < 1 || o.n_paths > 64) return Status::invalid("--paths must be in [1, 64]");
+  ER_RETURN_IF_ERROR(o.sampler.validate());
+  DType kv_type;
+  if (o.kv_type == "f16") kv_type = DType::kF16;
+  else if (o.kv_type == "f32") kv_type = DType::kF32;
+  else return Status::invalid("--kv-type must be f16 or f32");
+  kernels::Isa isa = kernels::default_isa();
+  if (!o.isa.empty()) {
+    auto v = kernels::isa_from_name(o.isa);
+    if (!v) return Status::invalid("--isa must be scalar, avx2 or avx512");
+    if (!kernels::isa_supported(*v)) return Status::unsupported("--isa " + o.isa + ": not supported by this CPU");
+    isa = *v;
+  }
+  ER_ASSIGN_OR_RETURN(std::string text, read_prompt(o));
+  if (text.empty()) return Status::invalid("the prompt is empty (give -p TEXT or -f FILE)");
+
+  const auto t_load0 = engine::Clock::now();
+  ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(o.model));
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(path));
+  const tokenizer::Tokenizer& tok = m->tokenizer();
+
+  // The prompt: raw text, or the conversation rendered with the model's chat template.
+  std::string prompt_text = text;
+  tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());
+  if (!o.chat_template.empty()) {
+    auto fam = tokenizer::chat_family_from_name(o.chat_template);
+    if (!fam) return Status::invalid("--chat-template must be one of chatml, qwen3, deepseek-r1, llama3, gemma, none");
+    tmpl.family = *fam;
+  }
+  if (o.chat) {
+    std::vector<tokenizer::ChatMessage> msgs;
+    if (!o.system.empty()) msgs.push_back({"system", o.system});
+    msgs.push_back({"user", text});
+    tokenizer::ChatOptions co;
+    co.default_system = tmpl.default_system;
+    prompt_text = tokenizer::render_chat(tmpl.family, msgs, co);
+  }
+  const std::vector<tokenizer::TokenId> prompt = tok.encode(prompt_text, /*add_special=*/!o.chat, /*parse_special=*/true);
+  if (static_cast<int64_t>(prompt.size()) >= o.n_ctx) {
+    return Status::invalid("the prompt has " + std::to_string(prompt.size()) + " tokens, more than the context of " +
+                           std::to_string(o.n_ctx) + " tokens allows (raise -c)");
+  }
+  model::ContextOptions copts;
+  copts.n_ctx = o.n_ctx;
+  copts.n_seq = o.n_paths;
+  copts.n_threads = o.n_threads;
+  copts.kv_type = kv_type;
+  copts.isa = isa;
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, copts));
+  const double load_ms = std::chrono::duration<double, std::milli>(engine::Clock::now() - t_load0).count();
+
+  engine::GenerateOptions gopts;
+  gopts.max_new_tokens = o.n_predict;
+  gopts.n_paths = o.n_paths;
+  gopts.ignore_eos = o.ignore_eos;
+  gopts.sampler = o.sampler;
+
+  // Stream path 0's text as it comes (text output with one path only).
+  const bool stream = !o.json && o.n_paths == 1;
+  tokenizer::StreamDecoder dec(tok);
+  g_interrupted.store(false);
+  auto previous = std::signal(SIGINT, on_sigint);
+  if (stream) {
+    std::fwrite(text.data(), 1, 0, stdout);
+  }
+  engine::Generator gen(*ctx);
+  Result<engine::GenerateResult> res_or = gen.generate(prompt, gopts, [&](int p, tokenizer::TokenId t) {
+    if (stream && p == 0) {
+      const std::string s = dec.push(t);
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fflush(stdout);
+    }
+    return !g_interrupted.load();
+  });
+  std::signal(SIGINT, previous);
+  if (!res_or.is_ok()) return res_or.status();
+  const engine::GenerateResult& r = *res_or;
+  if (stream) {
+    const std::string s = dec.flush();
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::printf("\n");
+  }
+
+  const int64_t n_out0 = static_cast<int64_t>(r.paths[0].tokens.size());
+  const double prefill_tps = r.prefill_ms > 0 ? 1000.0 * static_cast<double>(r.n_prompt) / r.prefill_ms : 0;
+  const double decode_tps = r.decode_ms > 0 ? 1000.0 * static_cast<double>(r.n_generated - o.n_paths) / r.decode_ms : 0;
+  const double tpot_ms = n_out0 > 1 ? (r.paths[0].last_token_ms - r.ttft_ms) / static_cast<double>(n_out0 - 1) : 0;
+
+  if (o.json) {
+    ordered_json j;
+    j["model"] = o.model;
+    j["path"] = path;
+    j["prompt_text"] = prompt_text;
+    j["text"] = tok.decode(r.paths[0].tokens);
+    j["thinking_text"] = "";
+    j["answer_text"] = j["text"];
+    j["stop"] = engine::stop_reason_name(r.paths[0].stop);
+    j["interrupted"] = g_interrupted.load();
+    j["tokens"] = {{"prompt", r.n_prompt}, {"thinking", 0}, {"answer", n_out0}, {"generated", r.n_generated}};
+    j["timings_ms"] = {{"load", load_ms},   {"prefill", r.prefill_ms}, {"ttft", r.ttft_ms},
+                       {"decode", r.decode_ms}, {"tpot", tpot_ms},       {"e2e", r.e2e_ms}};
+    j["throughput"] = {{"prefill_tok_s", prefill_tps}, {"decode_tok_s", decode_tps}};
+    j["energy"] = {{"source", "none"}, {"prefill_j", nullptr}, {"decode_j", nullptr}, {"estimated", false}};
+    if (o.n_paths > 1) {
+      ordered_json paths = ordered_json::array();
+      for (const auto& p : r.paths) {
+        paths.push_back({{"text", tok.decode(p.tokens)}, {"tokens", p.tokens.size()},
+                         {"stop", engine::stop_reason_name(p.stop)}});
+      }
+      j["paths"] = paths;
+    }
+    j["config"] = {{"n_ctx", o.n_ctx}, {"n_threads", o.n_threads}, {"n_paths", o.n_paths},
+                   {"n_predict", o.n_predict}, {"chat", o.chat}, {"chat_template", std::string(tokenizer::chat_family_name(tmpl.family))},
+                   {"sampler", o.sampler.describe()}, {"kv_type", o.kv_type},
+                   {"isa", std::string(kernels::isa_name(isa))}, {"ignore_eos", o.ignore_eos}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    if (o.n_paths > 1) {
+      for (size_t p = 0; p < r.paths.size(); ++p) {
+        std::printf("--- path %zu (%zu tokens, %s)\n%s\n", p, r.paths[p].tokens.size(),
+                    engine::stop_reason_name(r.paths[p].stop), tok.decode(r.paths[p].tokens).c_str());
+      }
+    }
+    std::fprintf(stderr,
+                 "\n%s%lld prompt tokens: prefill %.1f ms (%.1f tok/s); TTFT %.1f ms; %lld tokens generated "
+                 "(%d paths): decode %.1f tok/s, TPOT %.2f ms; e2e %.1f ms; load %.0f ms\n",
+                 g_interrupted.load() ? "interrupted. " : "", static_cast<long long>(r.n_prompt), r.prefill_ms,
+                 prefill_tps, r.ttft_ms, static_cast<long long>(r.n_generated), o.n_paths, decode_tps, tpot_ms, r.e2e_ms,
+                 load_ms);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* sub = app.add_subcommand("run", "Generate text from a prompt with timing (TTFT, TPOT, tok/s)");
+  sub->add_option("-m,--model", o->model, "Model file or installed name")->required();
+  auto* p = sub->add_option("-p,--prompt", o->prompt, "Prompt text");
+  auto* f = sub->add_option("-f,--file", o->prompt_file, "Read the prompt from FILE");
+  p->excludes(f);
+  sub->add_flag("--chat", o->chat, "Wrap the prompt as a user turn in the model's chat template");
+  sub->add_option("--chat-template", o->chat_template, "Override the template family: chatml, qwen3, deepseek-r1, llama3, gemma, none");
+  sub->add_option("--system", o->system, "System message (with --chat)");
+  sub->add_option("-n,--n-predict", o->n_predict, "Maximum new tokens per path")->capture_default_str();
+  sub->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens")->capture_default_str();
+  sub->add_option("-t,--threads", o->n_threads, "Threads")->capture_default_str();
+  sub->add_option("--paths", o->n_paths, "Reasoning paths decoded together from one prefill")->capture_default_str();
+  sub->add_option("--temp", o->sampler.temperature, "Temperature (0 = greedy)")->capture_default_str();
+  sub->add_option("--top-k", o->sampler.top_k, "Top-k (0 = off)")->capture_default_str();
+  sub->add_option("--top-p", o->sampler.top_p, "Top-p (1 = off)")->capture_default_str();
+  sub->add_option("--min-p", o->sampler.min_p, "Min-p (0 = off)")->capture_default_str();
+  sub->add_option("--repeat-penalty", o->sampler.repeat_penalty, "Repetition penalty (1 = off)")->capture_default_str();
+  sub->add_option("--repeat-last-n", o->sampler.repeat_last_n, "Tokens the penalty looks back")->capture_default_str();
+  sub->add_option("--seed", o->sampler.seed, "Sampling seed (path p uses seed + p)")->capture_default_str();
+  sub->add_flag("--ignore-eos", o->ignore_eos, "Generate exactly -n tokens");
+  sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  sub->add_option("--isa", o->isa, "Kernel level: scalar, avx2, avx512 (default: best available)");
+  sub->add_flag("--json", o->json, "Print one JSON record instead of streaming text");
+  return {sub, [o, sub]() -> Status {
+            if (sub->count("--prompt") == 0 && sub->count("--file") == 0) {
+              return Status::invalid("give a prompt with -p TEXT or -f FILE");
+            }
+            return run(*o);
+          }};
+}
+
+}  // namespace er::cli

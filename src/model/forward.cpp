@@ -1,0 +1,208 @@
+// The transformer forward pass (llama / qwen2 / qwen3 as configuration), batched over entries.
+//
+// For each layer, with x the residual stream (B, n_embd):
+//   xb = rmsnorm(x) * attn_norm
+//   q, k, v = xb Wq^T (+bq), xb Wk^T (+bk), xb Wv^T (+bv)
+//   q, k = rmsnorm_per_head(q) * q_norm, ... (qwen3)
+//   q, k = rope(q, pos), rope(k, pos);  cache[seq][pos] = k, v
+//   x += attention(q, cache) Wo^T
+//   xb = rmsnorm(x) * ffn_norm
+//   x += (silu(xb Wgate^T) * (xb Wup^T)) Wdown^T
+// then logits = (rmsnorm(x) * output_norm) Wout^T for the rows that want them.
+#include "model/forward.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/f16.h"
+
+namespace er::model {
+
+Context::Context(const Model& model, const ContextOptions& opts)
+    : model_(model), opts_(opts), pool_(opts.n_threads), ws_(opts.isa) {}
+
+Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextOptions& opts) {
+  const HParams& hp = model.hparams();
+  if (opts.n_threads < 1 || opts.n_threads > 256) return Status::invalid("-t: thread count must be in [1, 256]");
+  if (opts.n_seq < 1 || opts.n_seq > 256) return Status::invalid("--paths must be in [1, 256]");
+  if (opts.max_batch < 1) return Status::invalid("batch size must be at least 1");
+  if (opts.n_ctx < 1) return Status::invalid("-c: context size must be at least 1");
+  if (!kernels::isa_supported(opts.isa)) return Status::unsupported("this CPU does not support the requested ISA");
+  if (hp.head_dim_k != hp.head_dim_v) return Status::unsupported("key and value head sizes differ");
+
+  std::unique_ptr<Context> c(new Context(model, opts));
+  ER_ASSIGN_OR_RETURN(c->kv_, KvCache::create(hp, opts.n_ctx, opts.n_seq, opts.kv_type));
+  const int64_t B = opts.max_batch;
+  const int64_t n_embd = hp.n_embd, hd = hp.head_dim_k;
+  const int64_t n_q = hp.n_head * hd, n_kv = hp.n_head_kv * hd;
+  c->n_vocab_ = hp.n_vocab;
+  c->max_out_ = std::max<int64_t>({opts.max_logits, static_cast<int64_t>(opts.n_seq), 1});
+  c->ws_.reserve(std::max(B, c->max_out_), std::max({n_embd, hp.n_ff, n_q}));
+  c->attn_scratch_.reserve(opts.n_threads, opts.n_ctx, static_cast<int>(hd));
+  c->x_.resize(static_cast<size_t>(B * n_embd));
+  c->xb_.resize(static_cast<size_t>(B * n_embd));
+  c->q_.resize(static_cast<size_t>(B * n_q));
+  c->k_.resize(static_cast<size_t>(B * n_kv));
+  c->v_.resize(static_cast<size_t>(B * n_kv));
+  c->attn_.resize(static_cast<size_t>(B * n_q));
+  c->proj_.resize(static_cast<size_t>(B * n_embd));
+  c->gate_.resize(static_cast<size_t>(B * hp.n_ff));
+  c->up_.resize(static_cast<size_t>(B * hp.n_ff));
+  c->rope_cs_.resize(static_cast<size_t>(B * std::max<int64_t>(hp.n_rot, 2)));
+  c->out_x_.resize(static_cast<size_t>(c->max_out_ * n_embd));
+  c->logits_.resize(static_cast<size_t>(c->max_out_ * hp.n_vocab));
+  c->tasks_.resize(static_cast<size_t>(B));
+  c->seq_len_.assign(static_cast<size_t>(opts.n_seq), 0);
+  c->shape_ = {static_cast<int>(hp.n_head), static_cast<int>(hp.n_head_kv), static_cast<int>(hd),
+               1.0f / std::sqrt(static_cast<float>(hd))};
+  c->rope_.n_rot = static_cast<int>(hp.n_rot);
+  c->rope_.freq_base = static_cast<float>(hp.rope_freq_base);
+  c->rope_.neox = hp.rope_style == RopeStyle::kNeox;
+  c->ops_ = &kernels::ops(opts.isa);
+  return c;
+}
+
+void Context::fork(int src, int dst, int64_t n_pos) {
+  ER_CHECK(src >= 0 && src < opts_.n_seq && dst >= 0 && dst < opts_.n_seq, "fork: sequence out of range");
+  ER_CHECK(n_pos <= seq_len_[static_cast<size_t>(src)], "fork: source holds fewer positions");
+  kv_->copy_prefix(src, dst, n_pos);
+  seq_len_[static_cast<size_t>(dst)] = n_pos;
+}
+
+Status Context::check_batch(std::span<const BatchEntry> batch) const {
+  if (batch.empty()) return Status::invalid("empty batch");
+  if (static_cast<int64_t>(batch.size()) > opts_.max_batch) {
+    return Status::invalid("batch of " + std::to_string(batch.size()) + " exceeds the maximum " +
+                           std::to_string(opts_.max_batch));
+  }
+  int64_t n_out = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const BatchEntry& e = batch[i];
+    if (e.seq < 0 || e.seq >= opts_.n_seq) return Status::invalid("sequence index " + std::to_string(e.seq) + " out of range");
+    if (e.pos < 0 || e.pos >= opts_.n_ctx) {
+      return Status::invalid("position " + std::to_string(e.pos) + " is outside the context of " +
+                             std::to_string(opts_.n_ctx) + " tokens");
+    }
+    if (e.token < 0 || e.token >= n_vocab_) return Status::invalid("token id " + std::to_string(e.token) + " out of range");
+    if (i > 0 && batch[i - 1].seq == e.seq) {
+      if (batch[i - 1].pos + 1 != e.pos) {
+        return Status::invalid("positions of sequence " + std::to_string(e.seq) + " are not contiguous in the batch");
+      }
+    } else if (e.pos > seq_len_[static_cast<size_t>(e.seq)]) {
+      return Status::invalid("sequence " + std::to_string(e.seq) + " has " + std::to_string(seq_len_[static_cast<size_t>(e.seq)]) +
+                             " cached positions; position " + std::to_string(e.pos) + " would leave a gap");
+    }
+    n_out += e.want_logits ? 1 : 0;
+  }
+  if (n_out > max_out_) {
+    return Status::invalid(std::to_string(n_out) + " logits rows requested, at most " + std::to_string(max_out_));
+  }
+  return Status::ok();
+}
+
+Status Context::eval(std::span<const BatchEntry> batch) {
+  ER_RETURN_IF_ERROR(check_batch(batch));
+  const HParams& hp = model_.hparams();
+  const Weights& w = model_.weights();
+  const int64_t B = static_cast<int64_t>(batch.size());
+  const int64_t n_embd = hp.n_embd;
+
+  // Token embeddings and each entry's RoPE rotation.
+  for (int64_t i = 0; i < B; ++i) {
+    kernels::get_row(w.token_embd, batch[static_cast<size_t>(i)].token, &x_[static_cast<size_t>(i * n_embd)]);
+    if (rope_.n_rot > 0) kernels::rope_cache(rope_, batch[static_cast<size_t>(i)].pos, &rope_cs_[static_cast<size_t>(i * rope_.n_rot)]);
+  }
+
+  last_kv_bytes_ = 0;
+  for (int64_t il = 0; il < hp.n_layer; ++il) layer(il, batch);
+  for (const BatchEntry& e : batch) seq_len_[static_cast<size_t>(e.seq)] = e.pos + 1;
+
+  // Final norm and logits for the requested rows.
+  n_out_ = 0;
+  for (int64_t i = 0; i < B; ++i) {
+    if (!batch[static_cast<size_t>(i)].want_logits) continue;
+    ops_->rmsnorm(&x_[static_cast<size_t>(i * n_embd)], w.output_norm, &out_x_[static_cast<size_t>(n_out_ * n_embd)], n_embd,
+                  static_cast<float>(hp.rms_eps));
+    ++n_out_;
+  }
+  if (n_out_ > 0) kernels::matmul(w.output, out_x_.data(), logits_.data(), n_out_, ws_, pool_);
+  return Status::ok();
+}
+
+void Context::layer(int64_t il, std::span<const BatchEntry> batch) {
+  const HParams& hp = model_.hparams();
+  const LayerWeights& L = model_.weights().layers[static_cast<size_t>(il)];
+  const int64_t B = static_cast<int64_t>(batch.size());
+  const int64_t n_embd = hp.n_embd, hd = hp.head_dim_k, n_ff = hp.n_ff;
+  const int64_t n_q = hp.n_head * hd, n_kv = hp.n_head_kv * hd;
+  const float eps = static_cast<float>(hp.rms_eps);
+  const kernels::Ops& op = *ops_;
+  const size_t elem = kv_->type() == DType::kF16 ? 2 : 4;
+
+  // Attention sub-layer.
+  for (int64_t i = 0; i < B; ++i) op.rmsnorm(&x_[static_cast<size_t>(i * n_embd)], L.attn_norm, &xb_[static_cast<size_t>(i * n_embd)], n_embd, eps);
+  kernels::matmul(L.wq, xb_.data(), q_.data(), B, ws_, pool_);
+  kernels::matmul(L.wk, xb_.data(), k_.data(), B, ws_, pool_);
+  kernels::matmul(L.wv, xb_.data(), v_.data(), B, ws_, pool_);
+  for (int64_t i = 0; i < B; ++i) {
+    float* q = &q_[static_cast<size_t>(i * n_q)];
+    float* k = &k_[static_cast<size_t>(i * n_kv)];
+    float* v = &v_[static_cast<size_t>(i * n_kv)];
+    if (L.bq != nullptr) op.add(q, L.bq, q, n_q);
+    if (L.bk != nullptr) op.add(k, L.bk, k, n_kv);
+    if (L.bv != nullptr) op.add(v, L.bv, v, n_kv);
+    if (L.q_norm != nullptr) {
+      for (int64_t h = 0; h < hp.n_head; ++h) op.rmsnorm(q + h * hd, L.q_norm, q + h * hd, hd, eps);
+      for (int64_t h = 0; h < hp.n_head_kv; ++h) op.rmsnorm(k + h * hd, L.k_norm, k + h * hd, hd, eps);
+    }
+    if (rope_.n_rot > 0) {
+      const float* cs = &rope_cs_[static_cast<size_t>(i * rope_.n_rot)];
+      op.rope(q, hp.n_head, hd, cs, rope_.n_rot, rope_.neox);
+      op.rope(k, hp.n_head_kv, hd, cs, rope_.n_rot, rope_.neox);
+    }
+    // Store k and v in the cache at (seq, pos).
+    const BatchEntry& e = batch[static_cast<size_t>(i)];
+    uint8_t* kd = kv_->k_row(il, e.seq, e.pos);
+    uint8_t* vd = kv_->v_row(il, e.seq, e.pos);
+    if (kv_->type() == DType::kF16) {
+      auto* k16 = reinterpret_cast<uint16_t*>(kd);
+      auto* v16 = reinterpret_cast<uint16_t*>(vd);
+      for (int64_t j = 0; j < n_kv; ++j) {
+        k16[j] = f32_to_f16(k[j]);
+        v16[j] = f32_to_f16(v[j]);
+      }
+    } else {
+      std::memcpy(kd, k, static_cast<size_t>(n_kv) * elem);
+      std::memcpy(vd, v, static_cast<size_t>(n_kv) * elem);
+    }
+  }
+  // One attention task per run of consecutive entries of the same sequence.
+  int64_t n_tasks = 0;
+  for (int64_t i = 0; i < B;) {
+    int64_t j = i + 1;
+    while (j < B && batch[static_cast<size_t>(j)].seq == batch[static_cast<size_t>(i)].seq) ++j;
+    kernels::AttentionTask& t = tasks_[static_cast<size_t>(n_tasks++)];
+    t.q = &q_[static_cast<size_t>(i * n_q)];
+    t.n_q = j - i;
+    t.first_pos = batch[static_cast<size_t>(i)].pos;
+    t.kv = kv_->view(il, batch[static_cast<size_t>(i)].seq);
+    t.out = &attn_[static_cast<size_t>(i * n_q)];
+    // Each query row reads K and V of all positions up to its own.
+    const int64_t n_read = t.n_q * t.first_pos + t.n_q * (t.n_q + 1) / 2;
+    last_kv_bytes_ += static_cast<uint64_t>(n_read) * static_cast<uint64_t>(2 * n_kv) * elem;
+    i = j;
+  }
+  kernels::attention(shape_, tasks_.data(), n_tasks, attn_scratch_, pool_, opts_.isa);
+  kernels::matmul(L.wo, attn_.data(), proj_.data(), B, ws_, pool_);
+  for (int64_t i = 0; i < B; ++i) op.add(&x_[static_cast<size_t>(i * n_embd)], &proj_[static_cast<size_t>(i * n_embd)], &x_[static_cast<size_t>(i * n_embd)], n_embd);
+
+  // Feed-forward sub-layer (SwiGLU).
+  for (int64_t i = 0; i < B; ++i) op.rmsnorm(&x_[static_cast<size_t>(i * n_embd)], L.ffn_norm, &xb_[static_cast<size_t>(i * n_embd)], n_embd, eps);
+  kernels::matmul(L.w_gate, xb_.data(), gate_.data(), B, ws_, pool_);
+  kernels::matmul(L.w_up, xb_.data(), up_.data(), B, ws_, pool_);
+  op.swiglu(gate_.data(), up_.data(), gate_.data(), B * n_ff);
+  kernels::matmul(L.w_down, gate_.data(), proj_.data(), B, ws_, pool_);
+  for (int64_t i = 0; i < B; ++i) op.add(&x_[static_cast<size_t>(i * n_embd)], &proj_[static_cast<size_t>(i * n_embd)], &x_[static_cast<size_t>(i * n_embd)], n_embd);
+}
+
+}  // namespace er::model

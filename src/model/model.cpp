@@ -1,0 +1,129 @@
+// Model loading: architecture configuration, tensor binding with shape/type checks.
+#include "model/model.h"
+
+#include "model/model_summary.h"
+
+namespace er::model {
+namespace {
+
+// Binds tensors of one file, checking presence, shape (dims fastest-first) and type.
+class Binder {
+ public:
+  explicit Binder(const gguf::File& f) : f_(f) {}
+
+  // A weight matrix used by matmul: dims {n_cols, n_rows}.
+  Result<kernels::Matrix> matrix(const std::string& name, int64_t n_rows, int64_t n_cols) const {
+    ER_ASSIGN_OR_RETURN(gguf::TensorView t, f_.tensor(name));
+    ER_RETURN_IF_ERROR(check_dims(name, t, {static_cast<uint64_t>(n_cols), static_cast<uint64_t>(n_rows)}));
+    if (!kernels::matmul_supports(t.type())) {
+      return Status::unsupported("tensor '" + name + "' has type " + std::string(dtype_name(t.type())) +
+                                 ", which the CPU kernels do not support");
+    }
+    return kernels::Matrix{t.type(), t.data, n_rows, n_cols};
+  }
+
+  // A float vector (norm weights, biases): dims {n}, type F32.
+  Result<const float*> vector(const std::string& name, int64_t n) const {
+    ER_ASSIGN_OR_RETURN(gguf::TensorView t, f_.tensor(name));
+    ER_RETURN_IF_ERROR(check_dims(name, t, {static_cast<uint64_t>(n)}));
+    if (t.type() != DType::kF32) {
+      return Status::unsupported("tensor '" + name + "' has type " + std::string(dtype_name(t.type())) +
+                                 ", expected f32");
+    }
+    return reinterpret_cast<const float*>(t.data);
+  }
+
+  // Like vector(), but a missing tensor gives nullptr.
+  Result<const float*> optional_vector(const std::string& name, int64_t n) const {
+    if (f_.find_tensor(name) == nullptr) return static_cast<const float*>(nullptr);
+    return vector(name, n);
+  }
+
+ private:
+  static Status check_dims(const std::string& name, const gguf::TensorView& t, const std::vector<uint64_t>& want) {
+    if (t.dims() == want) return Status::ok();
+    auto show = [](const std::vector<uint64_t>& d) {
+      std::string s = "[";
+      for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+      return s + "]";
+    };
+    return Status::invalid("tensor '" + name + "' has shape " + show(t.dims()) + ", expected " + show(want));
+  }
+  const gguf::File& f_;
+};
+
+}  // namespace
+
+Result<ArchConfig> arch_config(const std::string& arch) {
+  if (arch == "llama") return ArchConfig{"llama", false, false};
+  if (arch == "qwen2") return ArchConfig{"qwen2", true, false};
+  if (arch == "qwen3") return ArchConfig{"qwen3", false, true};
+  return Status::unsupported("architecture '" + arch + "' is not supported (supported: llama, qwen2, qwen3)");
+}
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+  ER_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
+  std::unique_ptr<Model> m(new Model(path, std::move(file)));
+  Status st = m->bind();
+  if (!st.is_ok()) return st.with_context("'" + path + "'");
+  return m;
+}
+
+Status Model::bind() {
+  ER_ASSIGN_OR_RETURN(hp_, read_hparams(file_.metadata()));
+  ER_ASSIGN_OR_RETURN(arch_, arch_config(hp_.arch));
+  ER_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(file_.metadata()));
+  tok_ = std::make_unique<tokenizer::Tokenizer>(std::move(tok));
+  if (tok_->n_vocab() != hp_.n_vocab) {
+    return Status::invalid("tokenizer has " + std::to_string(tok_->n_vocab()) + " tokens but the model's vocabulary is " +
+                           std::to_string(hp_.n_vocab));
+  }
+  if (hp_.n_rot % 2 != 0) return Status::invalid("rope dimension count " + std::to_string(hp_.n_rot) + " is odd");
+
+  const Binder b(file_);
+  const int64_t n_embd = hp_.n_embd, n_vocab = hp_.n_vocab, n_ff = hp_.n_ff;
+  const int64_t n_q = hp_.n_head * hp_.head_dim_k;
+  const int64_t n_k = hp_.n_head_kv * hp_.head_dim_k;
+  const int64_t n_v = hp_.n_head_kv * hp_.head_dim_v;
+  const int64_t n_attn_out = hp_.n_head * hp_.head_dim_v;
+
+  ER_ASSIGN_OR_RETURN(w_.token_embd, b.matrix("token_embd.weight", n_vocab, n_embd));
+  ER_ASSIGN_OR_RETURN(w_.output_norm, b.vector("output_norm.weight", n_embd));
+  w_.tied_output = file_.find_tensor("output.weight") == nullptr;
+  if (w_.tied_output) {
+    w_.output = w_.token_embd;
+  } else {
+    ER_ASSIGN_OR_RETURN(w_.output, b.matrix("output.weight", n_vocab, n_embd));
+  }
+  w_.layers.resize(static_cast<size_t>(hp_.n_layer));
+  for (int64_t il = 0; il < hp_.n_layer; ++il) {
+    LayerWeights& L = w_.layers[static_cast<size_t>(il)];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    ER_ASSIGN_OR_RETURN(L.attn_norm, b.vector(p + "attn_norm.weight", n_embd));
+    ER_ASSIGN_OR_RETURN(L.wq, b.matrix(p + "attn_q.weight", n_q, n_embd));
+    ER_ASSIGN_OR_RETURN(L.wk, b.matrix(p + "attn_k.weight", n_k, n_embd));
+    ER_ASSIGN_OR_RETURN(L.wv, b.matrix(p + "attn_v.weight", n_v, n_embd));
+    ER_ASSIGN_OR_RETURN(L.wo, b.matrix(p + "attn_output.weight", n_embd, n_attn_out));
+    if (arch_.qkv_bias) {
+      ER_ASSIGN_OR_RETURN(L.bq, b.vector(p + "attn_q.bias", n_q));
+      ER_ASSIGN_OR_RETURN(L.bk, b.vector(p + "attn_k.bias", n_k));
+      ER_ASSIGN_OR_RETURN(L.bv, b.vector(p + "attn_v.bias", n_v));
+    } else {  // some llama conversions carry biases anyway
+      ER_ASSIGN_OR_RETURN(L.bq, b.optional_vector(p + "attn_q.bias", n_q));
+      ER_ASSIGN_OR_RETURN(L.bk, b.optional_vector(p + "attn_k.bias", n_k));
+      ER_ASSIGN_OR_RETURN(L.bv, b.optional_vector(p + "attn_v.bias", n_v));
+    }
+    if (arch_.qk_norm) {
+      ER_ASSIGN_OR_RETURN(L.q_norm, b.vector(p + "attn_q_norm.weight", hp_.head_dim_k));
+      ER_ASSIGN_OR_RETURN(L.k_norm, b.vector(p + "attn_k_norm.weight", hp_.head_dim_k));
+    }
+    ER_ASSIGN_OR_RETURN(L.ffn_norm, b.vector(p + "ffn_norm.weight", n_embd));
+    ER_ASSIGN_OR_RETURN(L.w_gate, b.matrix(p + "ffn_gate.weight", n_ff, n_embd));
+    ER_ASSIGN_OR_RETURN(L.w_up, b.matrix(p + "ffn_up.weight", n_ff, n_embd));
+    ER_ASSIGN_OR_RETURN(L.w_down, b.matrix(p + "ffn_down.weight", n_embd, n_ff));
+  }
+  bytes_read_per_token_ = summarize(file_).bytes_read_per_token;
+  return Status::ok();
+}
+
+}  // namespace er::model

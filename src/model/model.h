@@ -1,0 +1,81 @@
+// Model: a GGUF file memory-mapped, its hyper-parameters, tokenizer and weights bound by name and
+// validated by shape and type. Architectures are configuration (ArchConfig), not code forks.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "kernels/quant_act.h"
+#include "model/hparams.h"
+#include "tokenizer/tokenizer.h"
+
+namespace er::model {
+
+// What distinguishes the supported families; everything else is shared.
+struct ArchConfig {
+  std::string name;          // "llama", "qwen2", "qwen3"
+  bool qkv_bias = false;     // q/k/v projections have biases (qwen2; optional for llama)
+  bool qk_norm = false;      // per-head RMSNorm of q and k before RoPE (qwen3)
+};
+
+// Returns the configuration for `arch`, or unsupported naming it and the supported ones.
+Result<ArchConfig> arch_config(const std::string& arch);
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // (n_embd,)
+  kernels::Matrix wq;                // (n_head * head_dim, n_embd)
+  kernels::Matrix wk;                // (n_head_kv * head_dim, n_embd)
+  kernels::Matrix wv;                // (n_head_kv * head_dim_v, n_embd)
+  kernels::Matrix wo;                // (n_embd, n_head * head_dim_v)
+  const float* bq = nullptr;         // (n_head * head_dim,) or null
+  const float* bk = nullptr;         // (n_head_kv * head_dim,) or null
+  const float* bv = nullptr;         // (n_head_kv * head_dim_v,) or null
+  const float* q_norm = nullptr;     // (head_dim,) qwen3
+  const float* k_norm = nullptr;     // (head_dim,) qwen3
+  const float* ffn_norm = nullptr;   // (n_embd,)
+  kernels::Matrix w_gate;            // (n_ff, n_embd)
+  kernels::Matrix w_up;              // (n_ff, n_embd)
+  kernels::Matrix w_down;            // (n_embd, n_ff)
+};
+
+struct Weights {
+  kernels::Matrix token_embd;        // (n_vocab, n_embd)
+  const float* output_norm = nullptr;  // (n_embd,)
+  kernels::Matrix output;            // (n_vocab, n_embd); token_embd when tied
+  std::vector<LayerWeights> layers;  // (n_layer,)
+  bool tied_output = false;
+};
+
+class Model {
+ public:
+  // Opens, validates and binds `path`. Bad files, unknown architectures, missing tensors and
+  // tensors of the wrong shape or type fail with a message naming the file and the tensor.
+  static Result<std::unique_ptr<Model>> load(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const gguf::File& file() const { return file_; }
+  const HParams& hparams() const { return hp_; }
+  const ArchConfig& arch() const { return arch_; }
+  const Weights& weights() const { return w_; }
+  const tokenizer::Tokenizer& tokenizer() const { return *tok_; }
+  // Weight bytes streamed per decoded token (model_summary.h).
+  uint64_t bytes_read_per_token() const { return bytes_read_per_token_; }
+
+ private:
+  Model(std::string path, gguf::File file) : path_(std::move(path)), file_(std::move(file)) {}
+  Status bind();
+
+  std::string path_;
+  gguf::File file_;
+  HParams hp_;
+  ArchConfig arch_;
+  Weights w_;
+  std::unique_ptr<tokenizer::Tokenizer> tok_;
+  uint64_t bytes_read_per_token_ = 0;
+};
+
+}  // namespace er::model

@@ -1,0 +1,65 @@
+// Sampler: turns one position's logits into a token (greedy, temperature, top-k, top-p, min-p,
+// repetition penalty), seeded and allocation-free after construction.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "sampling/rng.h"
+
+namespace er::sampling {
+
+using TokenId = int32_t;
+
+struct SamplerConfig {
+  float temperature = 0.8f;    // 0 (or below) = greedy
+  int32_t top_k = 40;          // 0 = off
+  float top_p = 0.95f;         // 1 = off
+  float min_p = 0.05f;         // 0 = off
+  float repeat_penalty = 1.0f; // 1 = off (llama.cpp: divide positive logits, multiply negative)
+  int32_t repeat_last_n = 64;  // how many recent tokens the penalty looks at
+  uint64_t seed = 0;
+
+  bool greedy() const { return temperature <= 0.0f; }
+  // REQUIRES nothing; returns invalid naming the flag for out-of-range values.
+  Status validate() const;
+  std::string describe() const;
+};
+
+class Sampler {
+ public:
+  // Sizes scratch for `n_vocab` candidates once.
+  Sampler(const SamplerConfig& config, int32_t n_vocab);
+
+  const SamplerConfig& config() const { return config_; }
+  void reseed(uint64_t seed) { rng_.reseed(seed); }
+
+  // Picks the next token from `logits` (n_vocab values, left unchanged). `history` is the
+  // sequence so far (prompt and generated), used by the repetition penalty.
+  TokenId sample(std::span<const float> logits, std::span<const TokenId> history);
+
+  // log p(token) of the last sampled token under the model's own distribution (softmax of the
+  // raw logits at temperature 1); used for confidence-weighted votes.
+  float last_logprob() const { return last_logprob_; }
+
+ private:
+  struct Candidate {
+    float logit;
+    TokenId id;
+  };
+  SamplerConfig config_;
+  int32_t n_vocab_;
+  Rng rng_;
+  std::vector<Candidate> cand_;   // (n_vocab,) working set
+  std::vector<float> penalized_;  // (n_vocab,) logits after the repetition penalty
+  std::vector<float> probs_;      // (n_vocab,) probabilities of the kept candidates
+  float last_logprob_ = 0.0f;
+};
+
+// Index of the largest value (first one on ties), as llama.cpp's greedy sampler.
+TokenId argmax(std::span<const float> logits);
+
+}  // namespace er::sampling
