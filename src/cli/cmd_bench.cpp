@@ -1,0 +1,444 @@
+// `edgereason bench`: llama-bench-style prompt-processing (ppN), generation (tgN) and combined
+// (ppN+tgM) throughput tests over lists of sizes, paths and threads, with latency percentiles and
+// achieved memory bandwidth, printed as md, csv, json, jsonl or sql records.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "cli/commands.h"
+#include "engine/generator.h"
+#include "kernels/isa.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "model/model_registry.h"
+#include "model/model_summary.h"
+#include "perfmodel/device_profile.h"
+#include "perfmodel/host_info.h"
+#include "perfmodel/probe.h"
+#include "report/bench_record.h"
+#include "report/build_info.h"
+#include "report/int_list.h"
+#include "report/printers.h"
+#include "report/sqlite_store.h"
+#include "report/stats.h"
+#include "sampling/rng.h"
+
+namespace er::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  std::string n_prompt = "512";
+  std::string n_gen = "128";
+  std::vector<std::string> pg;  // "N,M" each
+  std::string paths = "1";
+  std::string threads;          // default: every logical CPU
+  int64_t reps = 5;
+  int64_t warmup = 1;
+  std::string output = "md";
+  int64_t n_batch = 512;
+  std::string kv_type = "f16";
+  std::string isa;
+  std::string device;  // device profile for bandwidth_fraction
+  std::string db;      // SQLite file to append the records to
+};
+
+// The validated plan: what to run and how.
+struct BenchPlan {
+  std::vector<int64_t> n_prompt;                     // pp tests (zeros dropped)
+  std::vector<int64_t> n_gen;                        // tg tests (zeros dropped)
+  std::vector<std::pair<int64_t, int64_t>> pg;       // pp+tg tests
+  std::vector<int64_t> paths;
+  std::vector<int64_t> threads;
+  report::OutputFormat format = report::OutputFormat::kMd;
+  DType kv_type = DType::kF16;
+  kernels::Isa isa = kernels::default_isa();
+  std::optional<perfmodel::DeviceProfile> device;
+};
+
+constexpr int64_t kMaxPaths = 64;
+constexpr uint64_t kTokenSeed = 1234;  // prompt token ids are random but the same every run
+
+std::vector<int64_t> drop_zeros(std::vector<int64_t> v) {
+  v.erase(std::remove(v.begin(), v.end(), 0), v.end());
+  return v;
+}
+
+Result<BenchPlan> make_plan(const BenchOptions& o, bool device_given) {
+  BenchPlan p;
+  ER_ASSIGN_OR_RETURN(std::vector<int64_t> pp, report::parse_int_list(o.n_prompt, "-p", 0));
+  ER_ASSIGN_OR_RETURN(std::vector<int64_t> tg, report::parse_int_list(o.n_gen, "-n", 0));
+  p.n_prompt = drop_zeros(pp);
+  p.n_gen = drop_zeros(tg);
+  for (const std::string& s : o.pg) {
+    ER_ASSIGN_OR_RETURN(std::vector<int64_t> v, report::parse_int_list(s, "--pg", 1));
+    if (v.size() != 2) return Status::invalid("--pg '" + s + "': expected PROMPT,GEN (two values, e.g. 512,128)");
+    p.pg.emplace_back(v[0], v[1]);
+  }
+  if (p.n_prompt.empty() && p.n_gen.empty() && p.pg.empty()) {
+    return Status::invalid("-p/-n/--pg: nothing to run (every test size is 0)");
+  }
+  ER_ASSIGN_OR_RETURN(p.paths, report::parse_int_list(o.paths, "--paths", 1));
+  for (int64_t n : p.paths) {
+    if (n > kMaxPaths) return Status::invalid("--paths '" + o.paths + "': at most " + std::to_string(kMaxPaths));
+  }
+  const std::string threads = o.threads.empty() ? std::to_string(std::max(1u, std::thread::hardware_concurrency())) : o.threads;
+  ER_ASSIGN_OR_RETURN(p.threads, report::parse_int_list(threads, "-t", 1));
+  for (int64_t n : p.threads) {
+    if (n > 1024) return Status::invalid("-t '" + threads + "': at most 1024 threads");
+  }
+  if (o.reps < 1 || o.reps > 1000) return Status::invalid("-r must be in [1, 1000] (got " + std::to_string(o.reps) + ")");
+  if (o.warmup < 0 || o.warmup > 100) return Status::invalid("--warmup must be in [0, 100] (got " + std::to_string(o.warmup) + ")");
+  if (o.n_batch < 1 || o.n_batch > 65536) return Status::invalid("-b must be in [1, 65536] (got " + std::to_string(o.n_batch) + ")");
+  const auto fmt = report::output_format_from_name(o.output);
+  if (!fmt) return Status::invalid("-o '" + o.output + "': expected md, csv, json, jsonl or sql");
+  p.format = *fmt;
+  if (o.kv_type == "f16") p.kv_type = DType::kF16;
+  else if (o.kv_type == "f32") p.kv_type = DType::kF32;
+  else return Status::invalid("--kv-type '" + o.kv_type + "': expected f16 or f32");
+  if (!o.isa.empty()) {
+    const auto v = kernels::isa_from_name(o.isa);
+    if (!v) return Status::invalid("--isa '" + o.isa + "': expected scalar, avx2 or avx512");
+    if (!kernels::isa_supported(*v)) return Status::unsupported("--isa " + o.isa + ": not supported by this CPU");
+    p.isa = *v;
+  }
+  // The device profile: --device must load; the default one (saved by `probe -o`) is optional.
+  if (device_given) {
+    Result<perfmodel::DeviceProfile> d = perfmodel::load_device_profile(o.device);
+    if (!d.is_ok()) return d.status().with_context("--device");
+    p.device = *d;
+  } else if (const std::string path = perfmodel::default_profile_path(); !path.empty() && access(path.c_str(), R_OK) == 0) {
+    Result<perfmodel::DeviceProfile> d = perfmodel::load_device_profile(path);
+    if (d.is_ok()) {
+      p.device = *d;
+    } else {
+      std::fprintf(stderr, "bench: ignoring the default device profile: %s\n", d.status().message().c_str());
+    }
+  }
+  return p;
+}
+
+// "llama 135M Q4_1": architecture, rounded parameter count, the weight type holding most bytes.
+std::string model_type(const model::Model& m, const model::ModelSummary& s) {
+  DType main_type = DType::kF32;
+  uint64_t most = 0;
+  for (const auto& [type, tally] : s.by_type) {
+    if (tally.n_bytes > most) {
+      most = tally.n_bytes;
+      main_type = type;
+    }
+  }
+  std::string type_name(dtype_name(main_type));
+  std::transform(type_name.begin(), type_name.end(), type_name.begin(), [](unsigned char c) { return std::toupper(c); });
+  char params[32];
+  const double n = static_cast<double>(s.n_params);
+  if (n >= 1e9) std::snprintf(params, sizeof params, "%.1fB", n / 1e9);
+  else std::snprintf(params, sizeof params, "%.0fM", n / 1e6);
+  return m.hparams().arch + " " + params + " " + type_name;
+}
+
+std::vector<int32_t> random_tokens(int64_t n, int64_t n_vocab, uint64_t seed) {
+  sampling::Rng rng(seed);
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (int32_t& id : t) id = static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(n_vocab));
+  return t;
+}
+
+// What one repetition measured.
+struct Sample {
+  double ms = 0;                 // timed section
+  double ttft_ms = -1;           // < 0: not a generating test
+  double tpot_ms = -1;
+  std::vector<double> itl_ms;    // gaps between decode steps
+  uint64_t weight_bytes = 0;
+  uint64_t kv_bytes = 0;
+};
+
+// Prompt processing: n_prompt tokens in chunks of n_batch through sequence 0, logits of the last.
+Result<Sample> run_pp(model::Context& ctx, std::span<const int32_t> prompt, std::vector<model::BatchEntry>& batch) {
+  const int64_t n = static_cast<int64_t>(prompt.size());
+  const int64_t n_batch = ctx.options().max_batch;
+  Sample s;
+  ctx.clear(0);
+  const engine::Clock::time_point t0 = engine::Clock::now();
+  for (int64_t start = 0; start < n; start += n_batch) {
+    const int64_t len = std::min(n_batch, n - start);
+    for (int64_t i = 0; i < len; ++i) {
+      batch[static_cast<size_t>(i)] = {prompt[static_cast<size_t>(start + i)], start + i, 0, start + i == n - 1};
+    }
+    ER_RETURN_IF_ERROR(ctx.eval(std::span(batch.data(), static_cast<size_t>(len))));
+    s.kv_bytes += ctx.last_kv_bytes_read();
+    s.weight_bytes += ctx.model().bytes_read_per_token();
+  }
+  s.ms = std::chrono::duration<double, std::milli>(engine::Clock::now() - t0).count();
+  return s;
+}
+
+// Generation: the prompt's forward pass gives the first token (TTFT), then exactly n_gen timed
+// decode steps for every path (ignore_eos, greedy). tg times the decode steps; pp+tg the whole.
+Result<Sample> run_gen(engine::Generator& gen, const model::Context& ctx, std::span<const int32_t> prompt,
+                       int64_t n_gen, int n_paths, bool whole) {
+  engine::GenerateOptions go;
+  go.max_new_tokens = n_gen + 1;
+  go.n_paths = n_paths;
+  go.ignore_eos = true;
+  go.sampler.temperature = 0;
+  ER_ASSIGN_OR_RETURN(engine::GenerateResult r, gen.generate(prompt, go));
+  for (const engine::PathResult& p : r.paths) {
+    if (static_cast<int64_t>(p.tokens.size()) != n_gen + 1) {
+      return Status::internal("a path stopped after " + std::to_string(p.tokens.size()) + " of " +
+                              std::to_string(n_gen + 1) + " tokens (" + engine::stop_reason_name(p.stop) + ")");
+    }
+  }
+  Sample s;
+  s.ms = whole ? r.e2e_ms : r.decode_ms;
+  s.ttft_ms = r.ttft_ms;
+  s.tpot_ms = r.decode_ms / static_cast<double>(n_gen);  // (E2E - TTFT) / (out - 1), out = n_gen + 1
+  for (size_t i = 1; i < r.token_times_ms.size(); ++i) s.itl_ms.push_back(r.token_times_ms[i] - r.token_times_ms[i - 1]);
+  // Weights are read once per forward pass however many paths it carries; KV once per path.
+  const uint64_t w = ctx.model().bytes_read_per_token();
+  s.weight_bytes = w * static_cast<uint64_t>(r.n_decode_steps);
+  s.kv_bytes = r.kv_bytes_read;
+  if (whole) {
+    const int64_t n_batch = ctx.options().max_batch;
+    s.weight_bytes += w * static_cast<uint64_t>((static_cast<int64_t>(prompt.size()) + n_batch - 1) / n_batch);
+  }
+  return s;
+}
+
+// Fills the statistics of `rec` from the repetitions; `n_tokens` is what one repetition counts.
+void summarize(const std::vector<Sample>& samples, int64_t n_tokens, bool bandwidth, const BenchPlan& plan,
+               report::BenchRecord& rec) {
+  std::vector<double> ns, ts, ttft, tpot, itl;
+  for (const Sample& s : samples) {
+    ns.push_back(s.ms * 1e6);
+    ts.push_back(static_cast<double>(n_tokens) / (s.ms / 1e3));
+    rec.samples_ns.push_back(static_cast<int64_t>(s.ms * 1e6 + 0.5));
+    if (s.ttft_ms >= 0) {
+      ttft.push_back(s.ttft_ms);
+      tpot.push_back(s.tpot_ms);
+      itl.insert(itl.end(), s.itl_ms.begin(), s.itl_ms.end());
+    }
+  }
+  rec.samples_ts = ts;
+  rec.avg_ns = static_cast<int64_t>(report::mean(ns) + 0.5);
+  rec.stddev_ns = static_cast<int64_t>(report::sample_stddev(ns) + 0.5);
+  rec.avg_ts = report::mean(ts);
+  rec.stddev_ts = report::sample_stddev(ts);
+  rec.median_ts = report::median(ts);
+  rec.min_ts = *std::min_element(ts.begin(), ts.end());
+  rec.max_ts = *std::max_element(ts.begin(), ts.end());
+  if (!ttft.empty()) {
+    rec.ttft_ms = report::median(ttft);
+    rec.tpot_ms = report::median(tpot);
+  }
+  if (!itl.empty()) {
+    rec.itl_p50_ms = report::percentile(itl, 50);
+    rec.itl_p90_ms = report::percentile(itl, 90);
+    rec.itl_p99_ms = report::percentile(itl, 99);
+  }
+  // Every repetition reads the same bytes; the rate uses the median repetition time.
+  rec.weight_bytes_read = static_cast<int64_t>(samples.front().weight_bytes);
+  rec.kv_bytes_read = static_cast<int64_t>(samples.front().kv_bytes);
+  if (bandwidth && rec.median_ts > 0) {
+    const double median_s = static_cast<double>(n_tokens) / rec.median_ts;
+    rec.achieved_gbps = static_cast<double>(rec.weight_bytes_read + rec.kv_bytes_read) / median_s / 1e9;
+    if (plan.device) {
+      rec.device_name = plan.device->name;
+      rec.device_bandwidth_gbps = plan.device->mem_bandwidth_gbps;
+      rec.bandwidth_fraction = *rec.achieved_gbps / plan.device->mem_bandwidth_gbps;
+    }
+  }
+}
+
+// Progress on stderr. On a terminal: one live line, rewritten per repetition and erased when the
+// test's record is printed. Otherwise (logs, pipes): one short line per finished test.
+class Progress {
+ public:
+  Progress() : tty_(isatty(STDERR_FILENO) != 0) {}
+  void rep(const std::string& what, int64_t i, int64_t n, bool warmup) {
+    if (!tty_) return;
+    std::fprintf(stderr, "\r\033[Kbench: %s %s %lld/%lld", what.c_str(), warmup ? "warm-up" : "rep",
+                 static_cast<long long>(i + 1), static_cast<long long>(n));
+    std::fflush(stderr);
+  }
+  void done(const std::string& what, const report::BenchRecord& r) {
+    if (tty_) {
+      std::fprintf(stderr, "\r\033[K");
+    } else {
+      std::fprintf(stderr, "bench: %s: %.2f tok/s (median of %lld)\n", what.c_str(), r.median_ts,
+                   static_cast<long long>(r.n_reps));
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  bool tty_;
+};
+
+Status run_bench(const BenchOptions& o, bool device_given) {
+  ER_ASSIGN_OR_RETURN(BenchPlan plan, make_plan(o, device_given));
+  ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(o.model));
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(path));
+  const model::ModelSummary summary = model::summarize(m->file());
+  const int64_t n_vocab = m->tokenizer().n_vocab();
+
+  // One context per (threads, paths), sized for the longest test plus slack.
+  int64_t n_ctx = 0;
+  for (int64_t n : plan.n_prompt) n_ctx = std::max(n_ctx, n);
+  for (int64_t n : plan.n_gen) n_ctx = std::max(n_ctx, n + 2);
+  for (const auto& [np, ng] : plan.pg) n_ctx = std::max(n_ctx, np + ng + 1);
+  n_ctx += 16;
+
+  report::BenchRecord base;
+  base.build_commit = report::build_commit();
+  base.build_version = report::build_version();
+  base.cpu_info = perfmodel::read_host_info().cpu;
+  base.isa = std::string(kernels::isa_name(plan.isa));
+  base.model_filename = path;
+  base.model_type = model_type(*m, summary);
+  base.model_size = static_cast<int64_t>(summary.bytes_weights);
+  base.model_n_params = static_cast<int64_t>(summary.n_params);
+  base.n_batch = o.n_batch;
+  base.type_k = base.type_v = o.kv_type;
+  base.n_ctx = n_ctx;
+  base.n_warmup = o.warmup;
+  base.n_reps = o.reps;
+
+  std::unique_ptr<report::RecordPrinter> printer = report::make_printer(plan.format, std::cout);
+  std::vector<report::BenchRecord> records;
+  Progress progress;
+  printer->begin();
+  // Runs warm-ups and repetitions of one test and prints its record.
+  auto run_test = [&](report::BenchRecord rec, int64_t n_tokens, bool bandwidth,
+                      const std::function<Result<Sample>()>& once) -> Status {
+    const std::string what = rec.test + " (threads " + std::to_string(rec.n_threads) + ", paths " +
+                             std::to_string(rec.n_paths) + ")";
+    rec.test_time = perfmodel::iso8601_utc_now();
+    for (int64_t i = 0; i < o.warmup; ++i) {
+      progress.rep(what, i, o.warmup, true);
+      ER_RETURN_IF_ERROR(once().status());
+    }
+    std::vector<Sample> samples;
+    for (int64_t i = 0; i < o.reps; ++i) {
+      progress.rep(what, i, o.reps, false);
+      ER_ASSIGN_OR_RETURN(Sample s, once());
+      samples.push_back(std::move(s));
+    }
+    summarize(samples, n_tokens, bandwidth, plan, rec);
+    progress.done(what, rec);
+    printer->record(rec);
+    records.push_back(std::move(rec));
+    return Status::ok();
+  };
+
+  // Every configuration in turn; a failure stops the run but keeps what was measured (the output
+  // is still closed, and --db still gets the finished records).
+  auto run_all = [&]() -> Status {
+    for (int64_t n_threads : plan.threads) {
+      for (size_t pi = 0; pi < plan.paths.size(); ++pi) {
+        const int n_paths = static_cast<int>(plan.paths[pi]);
+        model::ContextOptions co;
+        co.n_ctx = n_ctx;
+        co.n_seq = n_paths;
+        co.max_batch = o.n_batch;
+        co.n_threads = static_cast<int>(n_threads);
+        co.kv_type = plan.kv_type;
+        co.isa = plan.isa;
+        ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, co));
+        engine::Generator gen(*ctx);
+        report::BenchRecord cfg = base;
+        cfg.n_threads = n_threads;
+        // Prompt processing does not depend on the paths: once per thread count, as 1 path.
+        if (pi == 0) {
+          std::vector<model::BatchEntry> batch(static_cast<size_t>(o.n_batch));
+          for (int64_t np : plan.n_prompt) {
+            const std::vector<int32_t> prompt = random_tokens(np, n_vocab, kTokenSeed + static_cast<uint64_t>(np));
+            report::BenchRecord rec = cfg;
+            rec.test = "pp" + std::to_string(np);
+            rec.n_prompt = np;
+            rec.n_paths = 1;
+            // Prefill is compute-bound: bytes are recorded, but GB/s is a decode figure.
+            ER_RETURN_IF_ERROR(run_test(rec, np, false, [&]() { return run_pp(*ctx, prompt, batch); }));
+          }
+        }
+        cfg.n_paths = n_paths;
+        for (int64_t ng : plan.n_gen) {
+          const std::vector<int32_t> prompt = random_tokens(1, n_vocab, kTokenSeed);
+          report::BenchRecord rec = cfg;
+          rec.test = "tg" + std::to_string(ng);
+          rec.n_gen = ng;
+          ER_RETURN_IF_ERROR(run_test(rec, n_paths * ng, true,
+                                      [&]() { return run_gen(gen, *ctx, prompt, ng, n_paths, false); }));
+        }
+        for (const auto& [np, ng] : plan.pg) {
+          const std::vector<int32_t> prompt = random_tokens(np, n_vocab, kTokenSeed + static_cast<uint64_t>(np));
+          report::BenchRecord rec = cfg;
+          rec.test = "pp" + std::to_string(np) + "+tg" + std::to_string(ng);
+          rec.n_prompt = np;
+          rec.n_gen = ng;
+          // Mixed compute-bound and memory-bound phases: no single GB/s figure either.
+          ER_RETURN_IF_ERROR(run_test(rec, np + n_paths * ng, false,
+                                      [&]() { return run_gen(gen, *ctx, prompt, ng, n_paths, true); }));
+        }
+      }
+    }
+    return Status::ok();
+  };
+  const Status st = run_all();
+  printer->end();
+  if (!o.db.empty() && !records.empty()) {
+    const Status db = report::append_records(o.db, records).with_context("--db");
+    if (st.is_ok()) return db;
+  }
+  return st;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* sub = app.add_subcommand("bench", "Benchmark prompt processing and generation (llama-bench style)");
+  sub->add_option("-m,--model", o->model, "Model file or installed name")->required();
+  sub->add_option("-p,--n-prompt", o->n_prompt, "Prompt sizes LIST (a,b,c or first-last+step; 0 = none)")->capture_default_str();
+  sub->add_option("-n,--n-gen", o->n_gen, "Generated-token counts LIST (0 = none)")->capture_default_str();
+  sub->add_option("--pg", o->pg, "Combined test PROMPT,GEN (repeatable), e.g. --pg 512,128");
+  sub->add_option("--paths", o->paths, "Paths decoded together LIST")->capture_default_str();
+  sub->add_option("-t,--threads", o->threads, "Thread counts LIST (default: every logical CPU)");
+  sub->add_option("-r,--repetitions", o->reps, "Recorded repetitions per test")->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "Unrecorded warm-up runs per test")->capture_default_str();
+  sub->add_option("-o,--output", o->output, "Output format: md, csv, json, jsonl, sql")->capture_default_str();
+  sub->add_option("-b,--batch-size", o->n_batch, "Prompt tokens per forward pass")->capture_default_str();
+  sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  sub->add_option("--isa", o->isa, "Kernel level: scalar, avx2, avx512 (default: best available)");
+  CLI::Option* device = sub->add_option(
+      "--device", o->device,
+      "Device profile for bandwidth_fraction (default: the one `probe -o` saved, if any)");
+  sub->add_option("--db", o->db, "Also append the records to this SQLite database (table bench)");
+  // Extras are collected (not rejected by the parser) so that llama-bench's `-pg 512,128`, which
+  // reads as `-p g` plus a stray value, gets a message saying what to write instead.
+  sub->allow_extras();
+  return {sub, [o, device, sub]() -> Status {
+            if (!o->n_prompt.empty() && o->n_prompt[0] == 'g') {
+              return Status::invalid("-pg: the combined test is spelled --pg PROMPT,GEN here (e.g. --pg 512,128)");
+            }
+            if (!sub->remaining().empty()) {
+              return Status::invalid("unexpected argument '" + sub->remaining().front() + "' (see bench --help)");
+            }
+            return run_bench(*o, device->count() > 0);
+          }};
+}
+
+}  // namespace er::cli

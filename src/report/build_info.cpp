@@ -1,0 +1,16 @@
+// Build identification compiled in by src/report/CMakeLists.txt (see build_info.h).
+#include "report/build_info.h"
+
+#ifndef ER_BUILD_COMMIT
+#define ER_BUILD_COMMIT "unknown"
+#endif
+#ifndef ER_BUILD_VERSION
+#define ER_BUILD_VERSION "unknown"
+#endif
+
+namespace er::report {
+
+std::string build_commit() { return ER_BUILD_COMMIT; }
+std::string build_version() { return ER_BUILD_VERSION; }
+
+}  // namespace er::report
