@@ -33,7 +33,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libpcre2-dev libtomlplusplus-dev libhwy-dev
   libcpp-httplib-dev libsqlite3-dev
-  python3 python3-pip python3-venv unzip
+  python3 python3-pip python3-venv unzip time
 )
 
 sudo_cmd=()
