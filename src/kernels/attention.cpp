@@ -31,17 +31,24 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
   ER_CHECK(scratch.n_threads() >= pool.n_threads() && scratch.head_dim() >= shape.head_dim,
            "attention: scratch not reserved for this pool / head_dim");
   int64_t n_items = 0;  // (task, query, kv head)
+  int64_t n_queries = 0;
   for (int64_t t = 0; t < n_tasks; ++t) {
     const AttentionTask& task = tasks[t];
     ER_CHECK(task.kv.type == DType::kF16 || task.kv.type == DType::kF32, "attention: KV cache must be f16 or f32");
     ER_CHECK(task.first_pos + task.n_q <= scratch.max_kv(),
              "attention: " + std::to_string(task.first_pos + task.n_q) + " positions exceed the scratch reserve");
     n_items += task.n_q * shape.n_head_kv;
+    n_queries += task.n_q;
   }
   const Ops& op = ops(isa);
   const int group = shape.n_head / shape.n_head_kv;
   const int64_t d = shape.head_dim;
   const int64_t width = static_cast<int64_t>(shape.n_head) * d;
+  // llama.cpp multiplies K.q and V.p with tinyBLAS when the batch has >= 2 tokens (and the shapes
+  // allow: KQ needs head_dim % 16 == 0, KQV head_dim % 4 == 0), else with ggml_vec_dot.
+  const bool batched = n_queries >= 2;
+  const DotOrder kq_order = batched && d % 16 == 0 ? DotOrder::kTinyBlas : DotOrder::kVecDot;
+  const DotOrder kqv_order = batched && d % 4 == 0 ? DotOrder::kTinyBlas : DotOrder::kVecDot;
   const int n_threads = pool.n_threads();
   // Items are dealt round-robin (item i to slot i % n_threads) so causal prefill, whose later
   // queries see more positions, stays balanced; the assignment is deterministic.
@@ -65,15 +72,15 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
             const auto* k = static_cast<const uint16_t*>(tk.kv.k) + kv_head * d;
             const auto* v = static_cast<const uint16_t*>(tk.kv.v) + kv_head * d;
             op.round_f16(q, qg, ng * d);  // q . k with q in f16, as ggml's f16 vec_dot
-            op.attn_scores_f16(qg, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, scores);
+            op.attn_scores_f16(qg, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, kq_order, scores);
             for (int g = 0; g < ng; ++g) op.softmax(scores + g * n_kv, n_kv);
-            op.attn_values_f16(scores, ng, v, tk.kv.pos_stride, n_kv, d, out);
+            op.attn_values_f16(scores, ng, v, tk.kv.pos_stride, n_kv, d, kqv_order, out);
           } else {
             const auto* k = static_cast<const float*>(tk.kv.k) + kv_head * d;
             const auto* v = static_cast<const float*>(tk.kv.v) + kv_head * d;
-            op.attn_scores_f32(q, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, scores);
+            op.attn_scores_f32(q, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, kq_order, scores);
             for (int g = 0; g < ng; ++g) op.softmax(scores + g * n_kv, n_kv);
-            op.attn_values_f32(scores, ng, v, tk.kv.pos_stride, n_kv, d, out);
+            op.attn_values_f32(scores, ng, v, tk.kv.pos_stride, n_kv, d, kqv_order, out);
           }
         }
       }

@@ -4,8 +4,10 @@
 //   s_j = scale * (q_h . k_j)      for the kv positions j in [0, first_pos + i]   (causal)
 //   p   = softmax(s)
 //   o_h = sum_j p_j v_j
-// As in llama.cpp's CPU path (non-flash attention): with an f16 cache, q is rounded to f16 before
-// q . k and p is rounded to f16 before weighting v; all sums are float.
+// As in llama.cpp's CPU path (non-flash attention), bit for bit: with an f16 cache q is rounded to
+// f16 before q . k and p to f16 before weighting v; both products sum in llama.cpp's order, which
+// depends on the batch (ops.h DotOrder: tinyBLAS for >= 2 queries in the call, ggml_vec_dot for
+// one); the softmax is ggml's (ops.h).
 #pragma once
 
 #include <cstdint>

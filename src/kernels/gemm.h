@@ -3,8 +3,9 @@
 // A tile kernel computes an nr x nc block of dot products between nr consecutive weight rows and
 // nc consecutive activation rows (already converted to the weight's activation type):
 //   y[c * y_stride + r] = dot(w + r * w_stride, a + c * a_stride)   for r < nr, c < nc
-// REQUIRES: 1 <= nr, nc <= the kernel's template bounds (4 for SIMD, 1 for scalar); n a multiple
-// of the weight block size.
+// each summed exactly as vec_dot_ref(type, n, w, a, path) (quant_act.h), bit for bit.
+// REQUIRES: 1 <= nr, nc <= the kernel's template bounds (at least 4 x 4 for SIMD, 1 x 1 for
+// scalar); n a multiple of the weight block size.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,7 @@
 
 #include "core/dtype.h"
 #include "kernels/isa.h"
+#include "kernels/quant_act.h"
 
 namespace er::kernels::detail {
 
@@ -23,6 +25,7 @@ struct TileArgs {
   int64_t n;          // elements per row (n_cols)
   float* y;           // output for (row 0, col 0)
   int64_t y_stride;   // floats between outputs of consecutive activation rows
+  MatmulPath path = MatmulPath::kVecDot;  // llama.cpp's code path, which fixes the order (quant_act.h)
 };
 
 using TileFn = void (*)(const TileArgs& args, int nr, int nc);

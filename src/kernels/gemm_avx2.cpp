@@ -1,7 +1,7 @@
 // AVX2 + FMA + F16C tile kernels and activation quantizers (compiled with -mavx2 -mfma -mf16c only).
 //
-// Integer sums per block are exact (maddubs pairs never saturate for these operand ranges) and
-// identical to the scalar references; only the float accumulation order differs.
+// Bit-identical to the scalar references (quant_act.h: llama.cpp's x86 arithmetic); integer sums
+// per block are exact (maddubs pairs never saturate for these operand ranges).
 // Everything except gemm_kernel_avx2 has internal linkage (see gemm_tile.h).
 #include <immintrin.h>
 
@@ -54,10 +54,27 @@ inline __m256i dot_u8s8(__m256i u, __m256i s) {
 // ---- plain float types -------------------------------------------------------------------------
 
 // Loads 8 weights/activations of element type E as floats.
+// ggml_vec_dot's tail after the 64-element steps: f32 adds rounded products in float, f16 and
+// bf16 in double.
+template <typename L>
+float tail_double(float head, const uint8_t* w, const uint8_t* a, int64_t i0, int64_t n) {
+  double sum = head;
+  for (int64_t i = i0; i < n; ++i) sum += static_cast<double>(L::scalar(w, i) * L::scalar(a, i));
+  return static_cast<float>(sum);
+}
+
 struct LoadF32 {
   static constexpr int kBytes = 4;  // per element
   static __m256 load(const uint8_t* p, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p) + i); }
-  static float scalar(const uint8_t* p, int64_t i) { return reinterpret_cast<const float*>(p)[i]; }
+  static float scalar(const uint8_t* p, int64_t i) {
+    float f;
+    std::memcpy(&f, p + 4 * i, 4);
+    return f;
+  }
+  static float tail(float head, const uint8_t* w, const uint8_t* a, int64_t i0, int64_t n) {
+    for (int64_t i = i0; i < n; ++i) head += scalar(w, i) * scalar(a, i);
+    return head;
+  }
 };
 struct LoadF16 {
   static constexpr int kBytes = 2;
@@ -68,6 +85,9 @@ struct LoadF16 {
     uint16_t h;
     std::memcpy(&h, p + 2 * i, 2);
     return f16(h);
+  }
+  static float tail(float head, const uint8_t* w, const uint8_t* a, int64_t i0, int64_t n) {
+    return tail_double<LoadF16>(head, w, a, i0, n);
   }
 };
 struct LoadBF16 {
@@ -84,36 +104,52 @@ struct LoadBF16 {
     std::memcpy(&f, &bits, 4);
     return f;
   }
+  static float tail(float head, const uint8_t* w, const uint8_t* a, int64_t i0, int64_t n) {
+    return tail_double<LoadBF16>(head, w, a, i0, n);
+  }
 };
 
+// f16 / bf16 / f32 weights in llama.cpp's orders (quant_act.h): kTinyBlas 16 lanes (two ymm per
+// output), kVecDot 64 lanes (eight ymm per output) plus the tail.
 template <typename L>
 struct KernFloat {
   static constexpr int kMaxRows = 4;
   static constexpr int kMaxCols = 4;
   template <int NR, int NC>
   static void run(const TileArgs& t) {
-    __m256 acc[NR][NC];
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) acc[r][c] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= t.n; i += 8) {
-      __m256 w[NR];
+    for (int c = 0; c < NC; ++c) {
       for (int r = 0; r < NR; ++r) {
-        if (i % 16 == 0) _mm_prefetch(reinterpret_cast<const char*>(t.w + (r + NR) * t.w_stride + i * L::kBytes), _MM_HINT_T0);
-        w[r] = L::load(t.w + r * t.w_stride, i);
-      }
-      for (int c = 0; c < NC; ++c) {
-        const __m256 a = L::load(t.a + c * t.a_stride, i);
-        for (int r = 0; r < NR; ++r) acc[r][c] = _mm256_fmadd_ps(w[r], a, acc[r][c]);
+        const uint8_t* w = t.w + r * t.w_stride;
+        const uint8_t* a = t.a + c * t.a_stride;
+        t.y[c * t.y_stride + r] = t.path == MatmulPath::kTinyBlas ? tinyblas(w, a, t.n) : vecdot(w, a, t.n);
       }
     }
-    for (int r = 0; r < NR; ++r) {
-      for (int c = 0; c < NC; ++c) {
-        float s = hsum(acc[r][c]);
-        for (int64_t j = i; j < t.n; ++j) s += L::scalar(t.w + r * t.w_stride, j) * L::scalar(t.a + c * t.a_stride, j);
-        t.y[c * t.y_stride + r] = s;
-      }
+  }
+  static float tinyblas(const uint8_t* w, const uint8_t* a, int64_t n) {
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      lo = _mm256_fmadd_ps(L::load(w, i), L::load(a, i), lo);
+      hi = _mm256_fmadd_ps(L::load(w, i + 8), L::load(a, i + 8), hi);
     }
+    alignas(32) float lanes[16];  // (the driver picks kTinyBlas for n % 16 == 0; this is the definition)
+    _mm256_store_ps(lanes, lo);
+    _mm256_store_ps(lanes + 8, hi);
+    for (; i < n; ++i) lanes[i % 16] = __builtin_fmaf(L::scalar(w, i), L::scalar(a, i), lanes[i % 16]);
+    return hsum(_mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8)));
+  }
+  static float vecdot(const uint8_t* w, const uint8_t* a, int64_t n) {
+    __m256 acc[8];
+    for (auto& v : acc) v = _mm256_setzero_ps();
+    const int64_t np = n - n % 64;
+    for (int64_t i = 0; i < np; i += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + (i + 256) * L::kBytes), _MM_HINT_T0);
+      for (int k = 0; k < 8; ++k) acc[k] = _mm256_fmadd_ps(L::load(w, i + 8 * k), L::load(a, i + 8 * k), acc[k]);
+    }
+    for (int k = 0; k < 4; ++k) acc[k] = _mm256_add_ps(acc[k], acc[k + 4]);
+    for (int k = 0; k < 2; ++k) acc[k] = _mm256_add_ps(acc[k], acc[k + 2]);
+    const float head = hsum(_mm256_add_ps(acc[0], acc[1]));
+    return L::tail(head, w, a, np, n);
   }
 };
 
@@ -226,31 +262,27 @@ inline void q4k_unpack_scales(const uint8_t* packed, uint32_t out[4]) {
 struct KernQ4K {
   static constexpr int kMaxRows = 4;
   static constexpr int kMaxCols = 4;
+  // Per output and block the exact integers isum and msum, then llama.cpp's repacked-Q4_K float
+  // steps (quant_act.h) in scalar registers: per 64 weights (gemm) or per 256 (gemv).
   template <int NR, int NC>
   static void run(const TileArgs& t) {
-    __m256 acc[NR][NC];
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) acc[r][c] = _mm256_setzero_ps();
+    const bool gemm = t.path == MatmulPath::kRepackGemm;
+    float acc[NR][NC] = {}, acc_min[NR][NC] = {};
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const int64_t nb = t.n / kQK_K;
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t sc[NR][16];  // bytes 0-7 scales, 8-15 mins
-      __m256i mins16[NR];  // lane j = min of sub-block j / 2, to pair with bsums[j]
       float d[NR], dmin[NR];
-      const __m128i dup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
       for (int r = 0; r < NR; ++r) {
         const block_q4_K& x = reinterpret_cast<const block_q4_K*>(t.w + r * t.w_stride)[b];
         prefetch_lines<sizeof(block_q4_K)>(reinterpret_cast<const uint8_t*>(&x) + NR * t.w_stride);
         uint32_t u[4];
         q4k_unpack_scales(x.scales, u);
         std::memcpy(sc[r], u, 16);
-        mins16[r] = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u)), dup));
         d[r] = f16(x.d);
         dmin[r] = f16(x.dmin);
       }
-      __m256i isum[NR][NC];
-      for (int r = 0; r < NR; ++r)
-        for (int c = 0; c < NC; ++c) isum[r][c] = _mm256_setzero_si256();
+      int32_t isum_b[NR][NC] = {}, msum_b[NR][NC] = {};
       for (int k = 0; k < 4; ++k) {  // 64 weights: sub-blocks 2k (low nibbles), 2k + 1 (high)
         __m256i lo[NR], hi[NR];
         for (int r = 0; r < NR; ++r) {
@@ -263,25 +295,34 @@ struct KernQ4K {
           const block_q8_K& y = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b];
           const __m256i a0 = load256(y.qs + 64 * k);
           const __m256i a1 = load256(y.qs + 64 * k + 32);
+          const int b0 = y.bsums[4 * k] + y.bsums[4 * k + 1], b1 = y.bsums[4 * k + 2] + y.bsums[4 * k + 3];
           for (int r = 0; r < NR; ++r) {
             const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[r], a0), _mm256_set1_epi16(sc[r][2 * k]));
             const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[r], a1), _mm256_set1_epi16(sc[r][2 * k + 1]));
-            isum[r][c] = _mm256_add_epi32(isum[r][c], _mm256_add_epi32(p0, p1));
+            const int isum = hsum_i32(_mm256_add_epi32(p0, p1));
+            const int msum = sc[r][8 + 2 * k] * b0 + sc[r][9 + 2 * k] * b1;
+            if (gemm) {
+              acc[r][c] = __builtin_fmaf(static_cast<float>(isum), d[r] * y.d, acc[r][c]);
+              acc_min[r][c] = __builtin_fmaf(static_cast<float>(msum), dmin[r] * y.d, acc_min[r][c]);
+            } else {
+              isum_b[r][c] += isum;
+              msum_b[r][c] += msum;
+            }
           }
         }
       }
-      for (int c = 0; c < NC; ++c) {
-        const block_q8_K& y = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b];
-        const __m256i bsums = load256(y.bsums);
-        for (int r = 0; r < NR; ++r) {
-          const __m256i msum = _mm256_madd_epi16(mins16[r], bsums);
-          acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][c]), _mm256_set1_ps(d[r] * y.d), acc[r][c]);
-          acc[r][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin[r] * y.d), acc[r][c]);
+      if (!gemm) {
+        for (int c = 0; c < NC; ++c) {
+          const float yd = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b].d;
+          for (int r = 0; r < NR; ++r) {
+            acc[r][c] = __builtin_fmaf(static_cast<float>(isum_b[r][c]), d[r] * yd, acc[r][c]);
+            acc_min[r][c] = __builtin_fmaf(static_cast<float>(msum_b[r][c]), dmin[r] * yd, acc_min[r][c]);
+          }
         }
       }
     }
     for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = hsum(acc[r][c]);
+      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = acc[r][c] - acc_min[r][c];
   }
 };
 
@@ -290,7 +331,10 @@ struct KernQ6K {
   static constexpr int kMaxCols = 4;
   template <int NR, int NC>
   static void run(const TileArgs& t) {
+    // vec_dot path: ggml's 8 lanes per output; tiled path (>= 8 rows): acc_t = fma(isum d_w, d_a, acc_t).
+    const bool tiled = t.path == MatmulPath::kTiled;
     __m256 acc[NR][NC];
+    float acc_t[NR][NC] = {};
     for (int r = 0; r < NR; ++r)
       for (int c = 0; c < NC; ++c) acc[r][c] = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -340,12 +384,16 @@ struct KernQ6K {
           // q was stored as q6 + 32: subtract 32 * sum_s sc[s] * bsums[s].
           const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y.bsums)), 5);
           const __m256i s = _mm256_sub_epi32(isum[r][c], corr);
-          acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dx * y.d), acc[r][c]);
+          if (tiled) {
+            acc_t[r][c] = __builtin_fmaf(static_cast<float>(hsum_i32(s)) * dx, y.d, acc_t[r][c]);
+          } else {
+            acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(y.d * dx), _mm256_cvtepi32_ps(s), acc[r][c]);
+          }
         }
       }
     }
     for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = hsum(acc[r][c]);
+      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = tiled ? acc_t[r][c] : hsum(acc[r][c]);
   }
 };
 

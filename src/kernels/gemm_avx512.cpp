@@ -1,15 +1,21 @@
-// AVX-512 (F/BW/DQ/VL + VNNI) tile kernels, compiled with those target flags only.
+// AVX-512 (F/BW/DQ/VL + VNNI) tile kernels, compiled with those target flags only. Bit-identical
+// to the scalar references (quant_act.h: llama.cpp's x86 arithmetic, summation order included).
 //
-// Two 32-weight blocks fill one zmm. Signed x signed products use VNNI's u8 x s8 dpbusd with an
-// offset: the weights are made unsigned (Q8_0: q ^ 0x80 = q + 128; Q4_0: the raw nibble = q + 8)
-// and the accumulator starts at -offset * sum(a) per lane group, so every block's integer sum is
-// exactly the scalar reference's. K-quants accumulate sub-block scales in integers (maddubs +
-// dpwssd) and touch floats once per 256 weights.
+// llama.cpp's quantized dot products keep 8 float lanes per output (ggml's AVX2 code), so one zmm
+// holds two outputs: weight rows r and r + 1 in its halves against an activation block broadcast
+// to both. Signed x signed products use VNNI's u8 x s8 dpbusd with an offset: the weights are made
+// unsigned (Q8_0: q ^ 0x80 = q + 128; Q4_0: the raw nibble = q + 8) and the accumulator starts at
+// -offset * sum(a) per lane group, so every integer lane is exact. K-quants multiply sub-block
+// scales in integers (maddubs + dpwssd); where llama.cpp scales each block's (or 64 weights')
+// exact total, the 8-lane partial sums of 16 outputs are transposed into one vector of totals.
 // Everything except gemm_kernel_avx512 has internal linkage (see gemm_tile.h).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "kernels/gemm_tile.h"
 #include "kernels/quant_act.h"
@@ -19,7 +25,6 @@ namespace {
 
 inline float f16(uint16_t h) { return _cvtsh_ss(h); }
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
 // [lo | hi] as one zmm.
@@ -33,11 +38,12 @@ inline float hsum(__m512 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Two f16 values as floats in lanes 0 and 8 of a zmm, zero elsewhere (one lane per 32-block).
-inline __m512 pair_lanes(uint16_t h0, uint16_t h1) {
-  const __m128i v = _mm_cvtsi32_si128(static_cast<int>(h0) | static_cast<int>(h1) << 16);  // [h0, h1, 0...]
-  const __m512 f = _mm512_cvtph_ps(_mm256_zextsi128_si256(v));  // lanes 0, 1; zeros above
-  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 2, 2, 2, 2), f);
+// hsum_float_8: the 8-lane halving tree.
+inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
 }
 
 // Prefetches `bytes` bytes at p (one line per 64) into L1: the same offset of the next row tile,
@@ -49,11 +55,36 @@ inline void prefetch_lines(const uint8_t* p) {
 
 // ---- plain float types -------------------------------------------------------------------------
 
+// ggml_vec_dot's tail after the 64-element steps: f32 adds rounded products in float, f16 and
+// bf16 in double.
+inline float f32_at(const uint8_t* p, int64_t i) {
+  float f;
+  std::memcpy(&f, p + 4 * i, 4);
+  return f;
+}
+inline float f16_at(const uint8_t* p, int64_t i) {
+  uint16_t h;
+  std::memcpy(&h, p + 2 * i, 2);
+  return f16(h);
+}
+inline float bf16_at(const uint8_t* p, int64_t i) {
+  uint16_t h;
+  std::memcpy(&h, p + 2 * i, 2);
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 struct LoadF32 {
   static constexpr int kBytes = 4;  // per element
   static __m512 load(const uint8_t* p, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p) + i); }
   static __m512 load_tail(const uint8_t* p, int64_t i, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(p) + i);
+  }
+  static float tail(float head, const uint8_t* w, const uint8_t* a, int64_t i0, int64_t n) {
+    for (int64_t i = i0; i < n; ++i) head += f32_at(w, i) * f32_at(a, i);
+    return head;
   }
 };
 struct LoadF16 {
@@ -62,20 +93,42 @@ struct LoadF16 {
   static __m512 load_tail(const uint8_t* p, int64_t i, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p + 2 * i));
   }
+  static float tail(float head, const uint8_t* w, const uint8_t* a, int64_t i0, int64_t n) {
+    double sum = head;
+    for (int64_t i = i0; i < n; ++i) sum += static_cast<double>(f16_at(w, i) * f16_at(a, i));
+    return static_cast<float>(sum);
+  }
 };
 struct LoadBF16 {
   static constexpr int kBytes = 2;
   static __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
   static __m512 load(const uint8_t* p, int64_t i) { return widen(load256(p + 2 * i)); }
   static __m512 load_tail(const uint8_t* p, int64_t i, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p + 2 * i)); }
+  static float tail(float head, const uint8_t* w, const uint8_t* a, int64_t i0, int64_t n) {
+    double sum = head;
+    for (int64_t i = i0; i < n; ++i) sum += static_cast<double>(bf16_at(w, i) * bf16_at(a, i));
+    return static_cast<float>(sum);
+  }
 };
 
+// f16 / bf16 / f32 weights (ops.h DotOrder): kTinyBlas keeps one 16-lane accumulator per output
+// over the row (a register tile of NR x NC outputs); kVecDot four (elements i into accumulator
+// (i / 16) % 4) over the first n - n % 64, then (a0 + a2) + (a1 + a3), the tree, and the tail.
 template <typename L>
 struct KernFloat {
   static constexpr int kMaxRows = 4;
   static constexpr int kMaxCols = 4;
   template <int NR, int NC>
   static void run(const TileArgs& t) {
+    if (t.path == MatmulPath::kTinyBlas) {
+      tinyblas<NR, NC>(t);
+    } else {
+      for (int c = 0; c < NC; ++c) vecdot<NR>(t, c);
+    }
+  }
+
+  template <int NR, int NC>
+  static void tinyblas(const TileArgs& t) {
     __m512 acc[NR][NC];
     for (int r = 0; r < NR; ++r)
       for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
@@ -91,7 +144,7 @@ struct KernFloat {
         for (int r = 0; r < NR; ++r) acc[r][c] = _mm512_fmadd_ps(w[r], a, acc[r][c]);
       }
     }
-    if (i < t.n) {
+    if (i < t.n) {  // (the driver picks kTinyBlas for n % 16 == 0 only; zeros change nothing)
       const __mmask16 m = static_cast<__mmask16>((1u << (t.n - i)) - 1u);
       __m512 w[NR];
       for (int r = 0; r < NR; ++r) w[r] = L::load_tail(t.w + r * t.w_stride, i, m);
@@ -103,12 +156,36 @@ struct KernFloat {
     for (int r = 0; r < NR; ++r)
       for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = hsum(acc[r][c]);
   }
+
+  template <int NR>
+  static void vecdot(const TileArgs& t, int c) {
+    __m512 acc[NR][4];
+    for (int r = 0; r < NR; ++r)
+      for (int k = 0; k < 4; ++k) acc[r][k] = _mm512_setzero_ps();
+    const uint8_t* act = t.a + c * t.a_stride;
+    const int64_t np = t.n - t.n % 64;
+    for (int64_t i = 0; i < np; i += 64) {
+      for (int k = 0; k < 4; ++k) {
+        const __m512 a = L::load(act, i + 16 * k);
+        for (int r = 0; r < NR; ++r) {
+          if (k == 0) {
+            _mm_prefetch(reinterpret_cast<const char*>(t.w + (r + NR) * t.w_stride + i * L::kBytes), _MM_HINT_T0);
+          }
+          acc[r][k] = _mm512_fmadd_ps(L::load(t.w + r * t.w_stride, i + 16 * k), a, acc[r][k]);
+        }
+      }
+    }
+    for (int r = 0; r < NR; ++r) {
+      const float head = hsum(_mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][2]), _mm512_add_ps(acc[r][1], acc[r][3])));
+      t.y[c * t.y_stride + r] = L::tail(head, t.w + r * t.w_stride, act, np, t.n);
+    }
+  }
 };
 
-// ---- 32-element block types, two blocks per zmm ------------------------------------------------
+// ---- 32-element block types: two weight rows per zmm -------------------------------------------
 
-// Weight bytes of blocks b and b + 1 (zero when `two` is false) as unsigned operands for dpbusd,
-// and the per-lane-group offset those unsigned values carry.
+// The weight bytes of one block of two rows (q0, q1; zero when `two` is false) as unsigned
+// operands for dpbusd, each row in the weight order of its block (low nibbles, then high).
 inline __m512i nibbles_pair(const uint8_t* q0, const uint8_t* q1, bool two) {
   const __m128i x0 = load128(q0);
   const __m128i x1 = two ? load128(q1) : _mm_setzero_si128();
@@ -118,7 +195,7 @@ inline __m512i nibbles_pair(const uint8_t* q0, const uint8_t* q1, bool two) {
   return _mm512_and_si512(_mm512_mask_srli_epi16(d, 0xFF00FF00u, d, 4), _mm512_set1_epi8(0x0F));
 }
 
-// The f16 scales of blocks b and b + 1 (h1 = 0 when absent) as floats, d0 in lanes 0-7, d1 in 8-15.
+// Two f16 scales (h1 = 0 when absent) as floats, d0 in lanes 0-7, d1 in 8-15.
 inline __m512 scales_pair(const uint16_t* h0, const uint16_t* h1, bool two) {
   __m128i v = _mm_cvtsi32_si128(*h0);
   if (two) v = _mm_insert_epi16(v, *h1, 1);
@@ -130,8 +207,8 @@ struct WQ8_0 {
   using Block = block_q8_0;
   using Act = block_q8_0;
   static constexpr int kOffset = 128;  // q ^ 0x80 == q + 128
-  static __m512i wq(const Block* b, bool two) {
-    const __m512i q = join(load256(b[0].qs), two ? load256(b[1].qs) : _mm256_setzero_si256());
+  static __m512i wq(const Block* b0, const Block* b1, bool two) {
+    const __m512i q = join(load256(b0->qs), two ? load256(b1->qs) : _mm256_setzero_si256());
     return _mm512_xor_si512(q, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
 };
@@ -139,17 +216,17 @@ struct WQ4_0 {
   using Block = block_q4_0;
   using Act = block_q8_0;
   static constexpr int kOffset = 8;  // nibble == q + 8
-  static __m512i wq(const Block* b, bool two) { return nibbles_pair(b[0].qs, b[1].qs, two); }
+  static __m512i wq(const Block* b0, const Block* b1, bool two) { return nibbles_pair(b0->qs, b1->qs, two); }
 };
 struct WQ4_1 {
   using Block = block_q4_1;
   using Act = block_q8_1;
   static constexpr int kOffset = 0;
-  static __m512i wq(const Block* b, bool two) { return nibbles_pair(b[0].qs, b[1].qs, two); }
+  static __m512i wq(const Block* b0, const Block* b1, bool two) { return nibbles_pair(b0->qs, b1->qs, two); }
 };
 
-// Q5: the 5th bits of blocks b and b + 1 (qh bit j = weight j) as 0x10 / 0x00 bytes, in the
-// byte order nibbles_pair produces (weights 0-31 of b, then of b + 1).
+// Q5: the 5th bits of the two rows' blocks (qh bit j = weight j) as 0x10 / 0x00 bytes, in the
+// byte order nibbles_pair produces.
 inline __m512i fifth_bits_pair(const uint8_t* qh0, const uint8_t* qh1, bool two) {
   uint32_t h0, h1 = 0;
   std::memcpy(&h0, qh0, 4);
@@ -161,66 +238,145 @@ struct WQ5_0 {
   using Block = block_q5_0;
   using Act = block_q8_0;
   static constexpr int kOffset = 16;  // 5-bit value == q + 16
-  static __m512i wq(const Block* b, bool two) {
-    return _mm512_or_si512(nibbles_pair(b[0].qs, b[1].qs, two), fifth_bits_pair(b[0].qh, b[1].qh, two));
+  static __m512i wq(const Block* b0, const Block* b1, bool two) {
+    return _mm512_or_si512(nibbles_pair(b0->qs, b1->qs, two), fifth_bits_pair(b0->qh, b1->qh, two));
   }
 };
 struct WQ5_1 {
   using Block = block_q5_1;
   using Act = block_q8_1;
   static constexpr int kOffset = 0;
-  static __m512i wq(const Block* b, bool two) {
-    return _mm512_or_si512(nibbles_pair(b[0].qs, b[1].qs, two), fifth_bits_pair(b[0].qh, b[1].qh, two));
+  static __m512i wq(const Block* b0, const Block* b1, bool two) {
+    return _mm512_or_si512(nibbles_pair(b0->qs, b1->qs, two), fifth_bits_pair(b0->qh, b1->qh, two));
   }
 };
 
+// A tile with more than 8 (row pair, column) accumulators (16 outputs) is run as two column halves.
+template <int NR, int NC>
+inline constexpr bool kTooWide = (NR + 1) / 2 * NC > 8;
+template <typename K, int NR, int NC>
+inline void split_columns(const TileArgs& t) {
+  K::template run<NR, NC / 2>(t);
+  TileArgs rest = t;
+  rest.a += (NC / 2) * t.a_stride;
+  rest.y += (NC / 2) * t.y_stride;
+  K::template run<NR, NC - NC / 2>(rest);
+}
+
+// One zmm holds the 8 lanes of two outputs: weight rows r and r + 1 in the low and high halves,
+// the activation block broadcast to both. Each half accumulates exactly ggml's 8-lane sequence
+// (quant_act.h) and is reduced on its own at the end. Every block type starts with its f16 d
+// (then m for Q4_1/Q5_1; s for Q8_1 activations), so one dword per row and column gives all the
+// scales of a block. Q4_1/Q5_1's in-order sum of m_w s_a runs in output lanes: lane o of summs[o / 16]
+// is output o = 2 (p NC + c) + h (row 2p + h, column c).
+struct Block32Lanes {
+  alignas(64) int32_t dx[4][16];     // pair p: d of row 2p in lanes 0-7, of row 2p + 1 in 8-15
+  alignas(64) int32_t m[2][16];      // output o: m of its row
+  alignas(64) int32_t s[2][16];      // output o: s of its column
+  alignas(64) int32_t d_col[4][16];  // column c's d in every lane
+};
+// Indices into the 16 floats (d_0, m_0, ..., d_7, m_7) of the rows and the 8 floats (d_0, s_0, ...,
+// d_3, s_3) of the columns.
+constexpr Block32Lanes make_block32_lanes(int nc) {
+  Block32Lanes t{};
+  for (int p = 0; p < 4; ++p)
+    for (int l = 0; l < 16; ++l) t.dx[p][l] = 2 * (2 * p + l / 8);
+  for (int o = 0; o < 32; ++o) {
+    const int pc = o / 2, h = o % 2;
+    t.m[o / 16][o % 16] = 2 * (2 * (pc / nc) + h) + 1;
+    t.s[o / 16][o % 16] = 2 * (pc % nc) + 1;
+  }
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 16; ++l) t.d_col[c][l] = 2 * c;
+  return t;
+}
+constexpr Block32Lanes kB32Lanes[4] = {make_block32_lanes(1), make_block32_lanes(2), make_block32_lanes(3),
+                                       make_block32_lanes(4)};
+inline __m512i load_lanes(const int32_t* v) { return _mm512_load_si512(v); }
+
+// The first dword of n (<= 4) blocks at p, p + stride, ...: (d, m) / (d, s) f16 pairs.
+template <int N>
+inline __m128i first_dwords(const uint8_t* p, size_t stride) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  __m128i x = _mm_cvtsi32_si128(v);
+  if constexpr (N > 1) { std::memcpy(&v, p + stride, 4); x = _mm_insert_epi32(x, v, 1); }
+  if constexpr (N > 2) { std::memcpy(&v, p + 2 * stride, 4); x = _mm_insert_epi32(x, v, 2); }
+  if constexpr (N > 3) { std::memcpy(&v, p + 3 * stride, 4); x = _mm_insert_epi32(x, v, 3); }
+  return x;
+}
+
 template <typename W>
 struct KernBlock32 {
-  static constexpr int kMaxRows = 4;
+  static constexpr int kMaxRows = 8;
   static constexpr int kMaxCols = 4;
   using Block = typename W::Block;
   using Act = typename W::Act;
   template <int NR, int NC>
   static void run(const TileArgs& t) {
-    __m512 acc[NR][NC];
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
+    constexpr int RP = (NR + 1) / 2;  // row pairs
+    constexpr bool kHasMin = W::kOffset == 0;
+    constexpr int kSum = RP * NC > 8 ? 2 : 1;  // output-lane vectors of summs
+    const Block32Lanes& lanes = kB32Lanes[NC - 1];
+    __m512 acc[RP][NC];
+    for (int p = 0; p < RP; ++p)
+      for (int c = 0; c < NC; ++c) acc[p][c] = _mm512_setzero_ps();
+    [[maybe_unused]] __m512 summs[kSum];
+    for (auto& v : summs) v = _mm512_setzero_ps();
     const int64_t nb = t.n / kQK8_0;
-    for (int64_t b = 0; b < nb; b += 2) {
-      const bool two = b + 1 < nb;
-      __m512i wq[NR];
-      __m512 dx[NR];
-      [[maybe_unused]] __m512 mx[NR];  // Q4_1: block offsets m in lanes 0 and 8, zero elsewhere
-      for (int r = 0; r < NR; ++r) {
-        const Block* blk = reinterpret_cast<const Block*>(t.w + r * t.w_stride) + b;
-        prefetch_lines<2 * sizeof(Block)>(reinterpret_cast<const uint8_t*>(blk) + NR * t.w_stride);
-        wq[r] = W::wq(blk, two);
-        dx[r] = scales_pair(&blk[0].d, &blk[1].d, two);
-        if constexpr (W::kOffset == 0) mx[r] = pair_lanes(blk[0].m, two ? blk[1].m : 0);
+    for (int64_t b = 0; b < nb; ++b) {
+      // (d, m) of every row, (d, s) of every column, as floats: elements 2 r, 2 r + 1 / 2 c, 2 c + 1.
+      const uint8_t* w0 = t.w + b * sizeof(Block);
+      const __m256i wdm16 = _mm256_inserti128_si256(_mm256_castsi128_si256(first_dwords<NR < 4 ? NR : 4>(w0, t.w_stride)),
+                                                    first_dwords<(NR > 4 ? NR - 4 : 1)>(w0 + 4 * t.w_stride * (NR > 4), t.w_stride), 1);
+      const __m512 wdm = _mm512_cvtph_ps(wdm16);
+      const __m512 ads = _mm512_castps256_ps512(_mm256_cvtph_ps(first_dwords<NC>(t.a + b * sizeof(Act), t.a_stride)));
+      __m512i wq[RP];
+      __m512 dx[RP];
+      for (int p = 0; p < RP; ++p) {
+        const bool two = 2 * p + 1 < NR;
+        const Block* b0 = reinterpret_cast<const Block*>(t.w + 2 * p * t.w_stride) + b;
+        const Block* b1 = two ? reinterpret_cast<const Block*>(t.w + (2 * p + 1) * t.w_stride) + b : b0;
+        prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(b0) + NR * t.w_stride);
+        if (two) prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(b1) + NR * t.w_stride);
+        wq[p] = W::wq(b0, b1, two);
+        dx[p] = _mm512_permutexvar_ps(load_lanes(lanes.dx[p]), wdm);
+      }
+      if constexpr (kHasMin) {
+        for (int k = 0; k < kSum; ++k) {
+          summs[k] = _mm512_add_ps(summs[k], _mm512_mul_ps(_mm512_permutexvar_ps(load_lanes(lanes.m[k]), wdm),
+                                                           _mm512_permutexvar_ps(load_lanes(lanes.s[k]), ads)));
+        }
       }
       for (int c = 0; c < NC; ++c) {
-        const Act* act = reinterpret_cast<const Act*>(t.a + c * t.a_stride) + b;
-        const __m512i aq = join(load256(act[0].qs), two ? load256(act[1].qs) : _mm256_setzero_si256());
-        const __m512 dy = scales_pair(&act[0].d, &act[1].d, two);
+        const Act& act = reinterpret_cast<const Act*>(t.a + c * t.a_stride)[b];
+        const __m512i aq = _mm512_broadcast_i64x4(load256(act.qs));
+        const __m512 dy = _mm512_permutexvar_ps(load_lanes(lanes.d_col[c]), ads);
         __m512i init = _mm512_setzero_si512();
         if constexpr (W::kOffset != 0) {
-          // -offset * (sum of a over each 4-byte lane group), so lanes sum to sum((q_w) * a).
+          // -offset * (sum of a over each 4-byte lane group), so lanes sum to sum(q_w * a).
           init = _mm512_sub_epi32(init, _mm512_dpbusd_epi32(_mm512_setzero_si512(),
                                                             _mm512_set1_epi8(static_cast<char>(W::kOffset)), aq));
         }
-        for (int r = 0; r < NR; ++r) {
-          const __m512i isum = _mm512_dpbusd_epi32(init, wq[r], aq);
-          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dx[r], dy), acc[r][c]);
-        }
-        if constexpr (W::kOffset == 0) {
-          // + m * s per block (s = d_a * sum(q_a)), one lane per block.
-          const __m512 sy = pair_lanes(act[0].s, two ? act[1].s : 0);
-          for (int r = 0; r < NR; ++r) acc[r][c] = _mm512_fmadd_ps(mx[r], sy, acc[r][c]);
+        for (int p = 0; p < RP; ++p) {
+          const __m512i isum = _mm512_dpbusd_epi32(init, wq[p], aq);
+          acc[p][c] = _mm512_fmadd_ps(_mm512_mul_ps(dx[p], dy), _mm512_cvtepi32_ps(isum), acc[p][c]);
         }
       }
     }
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = hsum(acc[r][c]);
+    alignas(64) float m[32];
+    if constexpr (kHasMin) {
+      for (int k = 0; k < kSum; ++k) _mm512_store_ps(m + 16 * k, summs[k]);
+    }
+    for (int p = 0; p < RP; ++p) {
+      for (int c = 0; c < NC; ++c) {
+        const int o = 2 * (p * NC + c);
+        t.y[c * t.y_stride + 2 * p] = hsum8(_mm512_castps512_ps256(acc[p][c])) + (kHasMin ? m[o] : 0.0f);
+        if (2 * p + 1 < NR) {
+          t.y[c * t.y_stride + 2 * p + 1] = hsum8(_mm512_extractf32x8_ps(acc[p][c], 1)) + (kHasMin ? m[o + 1] : 0.0f);
+        }
+      }
+    }
   }
 };
 
@@ -237,140 +393,344 @@ inline __m128i q4k_unpack_scales(const uint8_t* packed) {
   return load128(out);
 }
 
-// Index vector for permutexvar_epi16: lane l (0..31) picks element base + l / group.
-inline __m512i idx16(int base, int group) {
+// permutexvar_epi16 index tables (built at compile time; the kernels load them per block).
+struct Idx16 {
   alignas(64) int16_t v[32];
-  for (int l = 0; l < 32; ++l) v[l] = static_cast<int16_t>(base + l / group);
-  return _mm512_load_si512(v);
+};
+// Q4_K: (scales 0-7, mins 8-15) of row 2p in words 0-15, of row 2p + 1 in words 16-31.
+//   kQ4.scale[s]: sub-block s's scale over each half.
+//   kQ4.mins_gather: from two such vectors (4 rows), row r's mins to words 8r..8r+7.
+struct Q4Tables {
+  Idx16 scale[8];
+  Idx16 mins_gather;
+};
+constexpr Q4Tables make_q4_tables() {
+  Q4Tables t{};
+  for (int s = 0; s < 8; ++s)
+    for (int l = 0; l < 32; ++l) t.scale[s].v[l] = static_cast<int16_t>((l < 16 ? 0 : 16) + s);
+  for (int r = 0; r < 4; ++r)
+    for (int j = 0; j < 8; ++j) t.mins_gather.v[8 * r + j] = static_cast<int16_t>(32 * (r / 2) + (r % 2 ? 24 : 8) + j);
+  return t;
+}
+constexpr Q4Tables kQ4 = make_q4_tables();
+// Q6_K: the 16 scales of row 2p in words 0-15, of row 2p + 1 in 16-31; chunk j (32 weights)
+// takes scale 2j in words 0-7 and 2j + 1 in words 8-15 of each half.
+struct Q6Tables {
+  Idx16 chunk[8];
+};
+constexpr Q6Tables make_q6_tables() {
+  Q6Tables t{};
+  for (int j = 0; j < 8; ++j)
+    for (int l = 0; l < 32; ++l) t.chunk[j].v[l] = static_cast<int16_t>((l < 16 ? 0 : 16) + 2 * j + (l % 16) / 8);
+  return t;
+}
+constexpr Q6Tables kQ6 = make_q6_tables();
+inline __m512i load_idx(const Idx16& i) { return _mm512_load_si512(i.v); }
+
+// The K-quant kernels hold, like KernBlock32, two weight rows per zmm (row r in the low half,
+// r + 1 in the high half) against an activation chunk broadcast to both halves, so each output
+// owns 8 int32 lanes of partial sums per block. Where llama.cpp needs each block's exact integer
+// total per output (Q4_K, tiled Q6_K), reduce8x16 turns 8 such vectors (16 outputs) into one
+// vector of 16 totals; integer sums are exact, so any adding order gives llama.cpp's integers.
+
+// lane o of the result = the sum of the 8 lanes of output o, where output 2i + h is half h of v[i].
+inline __m512i reduce8x16(const __m512i* v) {
+  __m512i w[4], x[2];
+  for (int j = 0; j < 4; ++j) {  // 128-bit chunk q of w[j] <- output 4j + q (4 lanes)
+    w[j] = _mm512_add_epi32(_mm512_shuffle_i32x4(v[2 * j], v[2 * j + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i32x4(v[2 * j], v[2 * j + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  for (int m = 0; m < 2; ++m) {  // chunk q of x[m]: lanes 0-1 output 8m + q, lanes 2-3 output 8m + 4 + q
+    x[m] = _mm512_add_epi32(_mm512_unpacklo_epi64(w[2 * m], w[2 * m + 1]), _mm512_unpackhi_epi64(w[2 * m], w[2 * m + 1]));
+  }
+  const __m512i t1 = _mm512_unpacklo_epi32(x[0], x[1]), t2 = _mm512_unpackhi_epi32(x[0], x[1]);
+  // chunk q: outputs q, 8 + q, 4 + q, 12 + q
+  const __m512i z = _mm512_add_epi32(_mm512_unpacklo_epi64(t1, t2), _mm512_unpackhi_epi64(t1, t2));
+  return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15), z);
 }
 
+// Output lane o of a tile of RP row pairs x NC columns: row 2p + h, column c for o = 2(p NC + c) + h.
+struct LaneMap {
+  alignas(64) int32_t rows[16];
+  alignas(64) int32_t cols[16];
+};
+constexpr LaneMap make_lane_map(int nc) {
+  LaneMap m{};
+  for (int o = 0; o < 16; ++o) {
+    m.rows[o] = 2 * ((o / 2) / nc) + o % 2;
+    m.cols[o] = (o / 2) % nc;
+  }
+  return m;
+}
+constexpr LaneMap kLaneMap[4] = {make_lane_map(1), make_lane_map(2), make_lane_map(3), make_lane_map(4)};
+// Q4_K mins per 64 weights in output lanes: word pair o of mins[k] indexes (m_2k, m_2k+1) of
+// row(o) in the 64-word mins table (two zmm, permutex2var); of bsums[k], (B_2k, B_2k+1) of col(o).
+struct Q4LaneTables {
+  Idx16 mins[4];
+  Idx16 bsums[4];
+};
+constexpr Q4LaneTables make_q4_lanes(int nc) {
+  const LaneMap m = make_lane_map(nc);
+  Q4LaneTables t{};
+  for (int k = 0; k < 4; ++k) {
+    for (int o = 0; o < 16; ++o) {
+      for (int e = 0; e < 2; ++e) {
+        t.mins[k].v[2 * o + e] = static_cast<int16_t>(8 * m.rows[o] + 2 * k + e);
+        t.bsums[k].v[2 * o + e] = static_cast<int16_t>(8 * m.cols[o] + 2 * k + e);
+      }
+    }
+  }
+  return t;
+}
+constexpr Q4LaneTables kQ4Lanes[4] = {make_q4_lanes(1), make_q4_lanes(2), make_q4_lanes(3), make_q4_lanes(4)};
+
+template <int NC>
+inline __m512i lane_rows() { return _mm512_load_si512(kLaneMap[NC - 1].rows); }
+template <int NC>
+inline __m512i lane_cols() { return _mm512_load_si512(kLaneMap[NC - 1].cols); }
+
+// Writes the 2 RP NC outputs of `out` (lane o as above) for rows < nr.
+template <int RP, int NC>
+inline void store_tile(const TileArgs& t, __m512 out, int nr) {
+  alignas(64) float v[16];
+  _mm512_store_ps(v, out);
+  for (int p = 0; p < RP; ++p) {
+    for (int c = 0; c < NC; ++c) {
+      for (int h = 0; h < 2; ++h) {
+        if (2 * p + h < nr) t.y[c * t.y_stride + 2 * p + h] = v[2 * (p * NC + c) + h];
+      }
+    }
+  }
+}
+
+// The activation scales d_a of columns 0..NC-1 as floats in the lanes of lane_cols().
+template <int NC>
+inline __m512 col_scales(const TileArgs& t, int64_t b, __m512i cols) {
+  alignas(64) float v[16] = {};
+  for (int c = 0; c < NC; ++c) v[c] = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b].d;
+  return _mm512_permutexvar_ps(cols, _mm512_load_ps(v));
+}
+
+
+// Calls f(std::integral_constant<int, I>) for I = 0 .. N-1, unrolled.
+template <int N, typename F, int... I>
+inline void unroll_impl(F&& f, std::integer_sequence<int, I...>) {
+  (f(std::integral_constant<int, I>{}), ...);
+}
+template <int N, typename F>
+inline void unroll(F&& f) {
+  unroll_impl<N>(f, std::make_integer_sequence<int, N>{});
+}
+
+// Q4_K, llama.cpp's repacked kernels: gemm (kRepackGemm) applies the float scales per 64 weights
+// (sub-blocks 2k, 2k + 1), gemv (kVecDot) per 256. Either way each step needs exact integer
+// totals per output: isum via reduce8x16, msum directly in output lanes (vpmaddwd of the two
+// mins of row(o) with the two bsum pairs of col(o)).
 struct KernQ4K {
-  static constexpr int kMaxRows = 4;
+  static constexpr int kMaxRows = 8;
   static constexpr int kMaxCols = 4;
   template <int NR, int NC>
   static void run(const TileArgs& t) {
-    __m512 acc[NR][NC];
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
+    if constexpr (kTooWide<NR, NC>) {
+      split_columns<KernQ4K, NR, NC>(t);
+    } else if (t.path == MatmulPath::kRepackGemm) {
+      run_path<NR, NC, true>(t);
+    } else {
+      run_path<NR, NC, false>(t);
+    }
+  }
+
+  template <int NR, int NC, bool kGemm>
+  static void run_path(const TileArgs& t) {
+    constexpr int RP = (NR + 1) / 2;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i kIdx[4] = {idx16(0, 16), idx16(2, 16), idx16(4, 16), idx16(6, 16)};
-    const __m256i kMinIdx = _mm512_castsi512_si256(idx16(8, 2));  // lane j -> min j / 2
+    const __m512i rows = lane_rows<NC>(), cols = lane_cols<NC>();
+    __m512 acc = _mm512_setzero_ps(), acc_min = _mm512_setzero_ps();  // lane o: output o
     const int64_t nb = t.n / kQK_K;
     for (int64_t b = 0; b < nb; ++b) {
-      __m512i msc[NR];     // int16 lanes 0-7 scales, 8-15 mins
-      __m256i mins16[NR];  // lane j = min of sub-block j / 2, pairs with bsums[j]
-      float d[NR], dmin[NR];
+      const block_q4_K* x[2 * RP];
+      for (int r = 0; r < 2 * RP; ++r) x[r] = reinterpret_cast<const block_q4_K*>(t.w + (r < NR ? r : NR - 1) * t.w_stride) + b;
+      // d and dmin of every row: (d_0, dmin_0, d_1, dmin_1, ...) as floats.
+      alignas(32) uint32_t dd[8] = {};
       for (int r = 0; r < NR; ++r) {
-        const block_q4_K& x = reinterpret_cast<const block_q4_K*>(t.w + r * t.w_stride)[b];
-        prefetch_lines<sizeof(block_q4_K)>(reinterpret_cast<const uint8_t*>(&x) + NR * t.w_stride);
-        const __m256i v = _mm256_cvtepu8_epi16(q4k_unpack_scales(x.scales));
-        msc[r] = _mm512_castsi256_si512(v);
-        mins16[r] = _mm256_permutexvar_epi16(kMinIdx, v);
-        d[r] = f16(x.d);
-        dmin[r] = f16(x.dmin);
+        std::memcpy(&dd[r], &x[r]->d, 4);  // d and dmin are adjacent f16s
+        prefetch_lines<sizeof(block_q4_K)>(reinterpret_cast<const uint8_t*>(x[r]) + NR * t.w_stride);
       }
-      __m512i isum[NR][NC];
-      for (int r = 0; r < NR; ++r)
-        for (int c = 0; c < NC; ++c) isum[r][c] = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {  // 64 weights: sub-block 2k in low nibbles, 2k + 1 in high
-        __m512i wq[NR], sv[NR];
-        for (int r = 0; r < NR; ++r) {
-          const block_q4_K& x = reinterpret_cast<const block_q4_K*>(t.w + r * t.w_stride)[b];
-          const __m256i q = load256(x.qs + 32 * k);
-          wq[r] = _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), m4);
-          sv[r] = _mm512_permutexvar_epi16(kIdx[k], msc[r]);
-        }
-        for (int c = 0; c < NC; ++c) {
-          const block_q8_K& y = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b];
-          const __m512i a = load512(y.qs + 64 * k);
-          for (int r = 0; r < NR; ++r) {
-            isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(wq[r], a), sv[r]);
-          }
-        }
+      const __m512 dd_f = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dd)));
+      const __m512i row2 = _mm512_add_epi32(rows, rows);
+      const __m512 d_a = col_scales<NC>(t, b, cols);
+      const __m512 scale = _mm512_mul_ps(_mm512_permutexvar_ps(row2, dd_f), d_a);
+      const __m512 scale_min = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_add_epi32(row2, _mm512_set1_epi32(1)), dd_f), d_a);
+
+      // int16 lanes: (scales, mins) of row 2p | of row 2p + 1, per row pair; the mins of all rows
+      // (row r at words 8r..8r+7 of mins_lo, mins_hi); the 8 bsum pairs of each column (column c
+      // at words 8c..8c+7 of bp_all).
+      __m512i sm[4];
+      for (int p = 0; p < 4; ++p) {
+        sm[p] = p < RP ? join(_mm256_cvtepu8_epi16(q4k_unpack_scales(x[2 * p]->scales)),
+                              _mm256_cvtepu8_epi16(q4k_unpack_scales(x[2 * p + 1]->scales)))
+                       : _mm512_setzero_si512();
       }
+      const __m512i gather = load_idx(kQ4.mins_gather);
+      const __m512i mins_lo = _mm512_permutex2var_epi16(sm[0], gather, sm[1]);
+      const __m512i mins_hi = RP > 2 ? _mm512_permutex2var_epi16(sm[2], gather, sm[3]) : _mm512_setzero_si512();
+      alignas(64) int16_t bpairs[32] = {};
       for (int c = 0; c < NC; ++c) {
         const block_q8_K& y = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b];
-        const __m256i bsums = load256(y.bsums);
-        const __m512 dy = _mm512_set1_ps(y.d);
-        for (int r = 0; r < NR; ++r) {
-          // dy * (d * isum - dmin * msum)
-          const __m512 msum = _mm512_cvtepi32_ps(_mm512_zextsi256_si512(_mm256_madd_epi16(mins16[r], bsums)));
-          const __m512 v = _mm512_fnmadd_ps(msum, _mm512_set1_ps(dmin[r]),
-                                            _mm512_mul_ps(_mm512_cvtepi32_ps(isum[r][c]), _mm512_set1_ps(d[r])));
-          acc[r][c] = _mm512_fmadd_ps(v, dy, acc[r][c]);
+        const __m128i bp = _mm_hadd_epi16(load128(y.bsums), load128(y.bsums + 8));  // bsum 2s + 2s+1
+        _mm_store_si128(reinterpret_cast<__m128i*>(bpairs + 8 * c), bp);
+      }
+      const __m512i bp_all = _mm512_load_si512(bpairs);
+
+      __m512i isum[8];
+      __m512i msum = _mm512_setzero_si512();
+      for (int i = 0; i < 8; ++i) isum[i] = _mm512_setzero_si512();
+      unroll<4>([&](auto kc) {  // 64 weights: sub-block 2k (low nibbles), 2k + 1 (high)
+        constexpr int k = decltype(kc)::value;
+        if constexpr (kGemm) {
+          for (int i = 0; i < 8; ++i) isum[i] = _mm512_setzero_si512();
         }
+        __m512i a_lo[NC], a_hi[NC];
+        unroll<NC>([&](auto cc) {
+          constexpr int c = decltype(cc)::value;
+          const block_q8_K& y = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b];
+          a_lo[c] = _mm512_broadcast_i64x4(load256(y.qs + 64 * k));
+          a_hi[c] = _mm512_broadcast_i64x4(load256(y.qs + 64 * k + 32));
+        });
+        unroll<RP>([&](auto pc) {
+          constexpr int p = decltype(pc)::value;
+          const __m512i raw = join(load256(x[2 * p]->qs + 32 * k), load256(x[2 * p + 1]->qs + 32 * k));
+          const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+          const __m512i sc_lo = _mm512_permutexvar_epi16(load_idx(kQ4.scale[2 * k]), sm[p]);
+          const __m512i sc_hi = _mm512_permutexvar_epi16(load_idx(kQ4.scale[2 * k + 1]), sm[p]);
+          unroll<NC>([&](auto cc) {
+            constexpr int c = decltype(cc)::value;
+            __m512i& s = isum[p * NC + c];
+            s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(lo, a_lo[c]), sc_lo);
+            s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(hi, a_hi[c]), sc_hi);
+          });
+        });
+        // msum of sub-blocks 2k, 2k + 1 in output lanes: (m_2k, m_2k+1)(row o) . (B_2k, B_2k+1)(col o)
+        const __m512i m_pair = _mm512_permutex2var_epi16(mins_lo, load_idx(kQ4Lanes[NC - 1].mins[k]), mins_hi);
+        const __m512i b_pair = _mm512_permutexvar_epi16(load_idx(kQ4Lanes[NC - 1].bsums[k]), bp_all);
+        msum = _mm512_add_epi32(msum, _mm512_madd_epi16(m_pair, b_pair));
+        if constexpr (kGemm) {
+          acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(reduce8x16(isum)), scale, acc);
+          acc_min = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), scale_min, acc_min);
+          msum = _mm512_setzero_si512();
+        }
+      });
+      if constexpr (!kGemm) {
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(reduce8x16(isum)), scale, acc);
+        acc_min = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum), scale_min, acc_min);
       }
     }
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = hsum(acc[r][c]);
+    store_tile<RP, NC>(t, _mm512_sub_ps(acc, acc_min), NR);
   }
 };
 
+// Q6_K: chunk j (32 weights, sub-blocks 2j and 2j + 1) of both rows of a pair as unsigned 6-bit
+// values, from the pair's ql bytes of half j / 4 (ql[j % 2]: bytes 0-31 or 32-63 of each row) and
+// qh bytes: j % 4 selects the nibble and the qh bit pair.
+template <int J>
+inline __m512i q6k_chunk(const __m512i* ql, __m512i qh) {
+  constexpr int i = J % 4;
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i lo = i < 2 ? _mm512_and_si512(ql[i % 2], m4) : _mm512_and_si512(_mm512_srli_epi16(ql[i % 2], 4), m4);
+  __m512i hb;  // bits 2i, 2i + 1 of qh to bits 4, 5
+  if constexpr (i == 0) hb = _mm512_slli_epi16(qh, 4);
+  if constexpr (i == 1) hb = _mm512_slli_epi16(qh, 2);
+  if constexpr (i == 2) hb = qh;
+  if constexpr (i == 3) hb = _mm512_srli_epi16(qh, 2);
+  return _mm512_or_si512(lo, _mm512_and_si512(hb, _mm512_set1_epi8(0x30)));
+}
+
 struct KernQ6K {
-  static constexpr int kMaxRows = 4;
+  static constexpr int kMaxRows = 8;
   static constexpr int kMaxCols = 4;
   template <int NR, int NC>
   static void run(const TileArgs& t) {
-    __m512 acc[NR][NC];
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    const __m512i m3 = _mm512_set1_epi8(0x30);
-    // High bits to bits 4-5: chunk j = 0 takes qh bits 0-1 (first 256-bit half, << 4) and 2-3
-    // (second half, << 2); chunk j = 1 takes bits 4-5 (as they are) and 6-7 (>> 2).
-    // Scale index for chunk (h, j): lane l -> sub-block 8 h + 4 j + l / 8.
-    const __m512i kIdx[4] = {idx16(0, 8), idx16(4, 8), idx16(8, 8), idx16(12, 8)};
+    if constexpr (kTooWide<NR, NC>) {
+      split_columns<KernQ6K, NR, NC>(t);
+    } else {
+      run_fit<NR, NC>(t);
+    }
+  }
+
+  template <int NR, int NC>
+  static void run_fit(const TileArgs& t) {
+    constexpr int RP = (NR + 1) / 2;
+    const bool tiled = t.path == MatmulPath::kTiled;
+    const __m512i rows = lane_rows<NC>(), cols = lane_cols<NC>();
+    __m512 acc[RP][NC];  // vec_dot: 8 float lanes per output; tiled: acc[0][0] lane o = output o
+    for (int p = 0; p < RP; ++p)
+      for (int c = 0; c < NC; ++c) acc[p][c] = _mm512_setzero_ps();
     const int64_t nb = t.n / kQK_K;
     for (int64_t b = 0; b < nb; ++b) {
-      __m512i sc16[NR];  // int16 lanes 0-15: the sub-block scales
-      __m512i sc32[NR];  // 32 * scales (lanes 0-15), upper lanes zero
-      for (int r = 0; r < NR; ++r) {
-        const block_q6_K& x = reinterpret_cast<const block_q6_K*>(t.w + r * t.w_stride)[b];
-        prefetch_lines<sizeof(block_q6_K)>(reinterpret_cast<const uint8_t*>(&x) + NR * t.w_stride);
-        const __m256i s = _mm256_cvtepi8_epi16(load128(x.scales));
-        sc16[r] = _mm512_castsi256_si512(s);
-        sc32[r] = _mm512_zextsi256_si512(_mm256_slli_epi16(s, 5));
-      }
-      __m512i isum[NR][NC];
+      const block_q6_K* x[2 * RP];
+      for (int r = 0; r < 2 * RP; ++r) x[r] = reinterpret_cast<const block_q6_K*>(t.w + (r < NR ? r : NR - 1) * t.w_stride) + b;
+      for (int r = 0; r < NR; ++r) prefetch_lines<sizeof(block_q6_K)>(reinterpret_cast<const uint8_t*>(x[r]) + NR * t.w_stride);
+      // Each column's 8 activation chunks (32 bytes, broadcast to both halves) and bsums.
+      __m512i a[NC][8], bsums[NC];
       for (int c = 0; c < NC; ++c) {
-        // q was taken as q6 + 32: start from -32 * sum_s sc[s] * bsums[s].
         const block_q8_K& y = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b];
-        const __m512i nbs = _mm512_zextsi256_si512(_mm256_sub_epi16(_mm256_setzero_si256(), load256(y.bsums)));
-        for (int r = 0; r < NR; ++r) isum[r][c] = _mm512_dpwssd_epi32(_mm512_setzero_si512(), sc32[r], nbs);
+        for (int j = 0; j < 8; ++j) a[c][j] = _mm512_broadcast_i64x4(load256(y.qs + 32 * j));
+        bsums[c] = _mm512_broadcast_i64x4(load256(y.bsums));
       }
-      for (int h = 0; h < 2; ++h) {
-        for (int j = 0; j < 2; ++j) {  // 64 weights 128 h + 64 j .. + 63
-          __m512i wq[NR], sv[NR];
-          for (int r = 0; r < NR; ++r) {
-            const block_q6_K& x = reinterpret_cast<const block_q6_K*>(t.w + r * t.w_stride)[b];
-            const __m512i ql = load512(x.ql + 64 * h);
-            const __m512i qh = _mm512_broadcast_i64x4(load256(x.qh + 32 * h));
-            const __m512i low = j == 0 ? _mm512_and_si512(ql, m4) : _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
-            // fixed shifts with a merge mask on the second half (variable word shifts are slow)
-            const __m512i high = j == 0 ? _mm512_mask_slli_epi16(_mm512_slli_epi16(qh, 4), 0xFFFF0000u, qh, 2)
-                                        : _mm512_mask_srli_epi16(qh, 0xFFFF0000u, qh, 2);
-            wq[r] = _mm512_or_si512(low, _mm512_and_si512(high, m3));
-            sv[r] = _mm512_permutexvar_epi16(kIdx[2 * h + j], sc16[r]);
-          }
+      __m512i isum[8];
+      for (auto& v : isum) v = _mm512_setzero_si512();
+      unroll<RP>([&](auto pc) {
+        constexpr int p = decltype(pc)::value;
+        // int16 lanes: the 16 scales of row 2p | of row 2p + 1
+        const __m512i sc = join(_mm256_cvtepi8_epi16(load128(x[2 * p]->scales)), _mm256_cvtepi8_epi16(load128(x[2 * p + 1]->scales)));
+        unroll<2>([&](auto hc) {
+          constexpr int h = decltype(hc)::value;
+          const __m512i ql[2] = {join(load256(x[2 * p]->ql + 64 * h), load256(x[2 * p + 1]->ql + 64 * h)),
+                                 join(load256(x[2 * p]->ql + 64 * h + 32), load256(x[2 * p + 1]->ql + 64 * h + 32))};
+          const __m512i qh = join(load256(x[2 * p]->qh + 32 * h), load256(x[2 * p + 1]->qh + 32 * h));
+          unroll<4>([&](auto ic) {
+            constexpr int j = 4 * h + decltype(ic)::value;
+            const __m512i q = q6k_chunk<j>(ql, qh);
+            const __m512i sv = _mm512_permutexvar_epi16(load_idx(kQ6.chunk[j]), sc);
+            unroll<NC>([&](auto cc) {
+              constexpr int c = decltype(cc)::value;
+              isum[p * NC + c] = _mm512_dpwssd_epi32(isum[p * NC + c], _mm512_maddubs_epi16(q, a[c][j]), sv);
+            });
+          });
+        });
+        // lane k -= 32 (bsums[2k] sc[2k] + bsums[2k + 1] sc[2k + 1]), ggml's offset for q6 - 32
+        unroll<NC>([&](auto cc) {
+          constexpr int c = decltype(cc)::value;
+          const __m512i corr = _mm512_madd_epi16(bsums[c], sc);
+          isum[p * NC + c] = _mm512_sub_epi32(isum[p * NC + c], _mm512_slli_epi32(corr, 5));
+        });
+      });
+      if (tiled) {  // acc = fma(isum d_w, d_a, acc)
+        alignas(32) uint16_t dh[16] = {};
+        for (int r = 0; r < NR; ++r) dh[r] = x[r]->d;
+        const __m512 d_w = _mm512_permutexvar_ps(rows, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh))));
+        const __m512 d_a = col_scales<NC>(t, b, cols);
+        acc[0][0] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(reduce8x16(isum)), d_w), d_a, acc[0][0]);
+      } else {  // acc[k] = fma(d_a d_w, lane_k, acc[k])
+        for (int p = 0; p < RP; ++p) {
+          const __m512 dw = scales_pair(&x[2 * p]->d, &x[2 * p + 1]->d, true);
           for (int c = 0; c < NC; ++c) {
-            const block_q8_K& y = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b];
-            const __m512i a = load512(y.qs + 128 * h + 64 * j);
-            for (int r = 0; r < NR; ++r) {
-              isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(wq[r], a), sv[r]);
-            }
+            const float da = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b].d;
+            acc[p][c] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(da), dw), _mm512_cvtepi32_ps(isum[p * NC + c]), acc[p][c]);
           }
-        }
-      }
-      for (int r = 0; r < NR; ++r) {
-        const float dx = f16(reinterpret_cast<const block_q6_K*>(t.w + r * t.w_stride)[b].d);
-        for (int c = 0; c < NC; ++c) {
-          const float dy = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b].d;
-          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][c]), _mm512_set1_ps(dx * dy), acc[r][c]);
         }
       }
     }
-    for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = hsum(acc[r][c]);
+    if (tiled) {
+      store_tile<RP, NC>(t, acc[0][0], NR);
+      return;
+    }
+    for (int p = 0; p < RP; ++p) {
+      for (int c = 0; c < NC; ++c) {
+        t.y[c * t.y_stride + 2 * p] = hsum8(_mm512_castps512_ps256(acc[p][c]));
+        if (2 * p + 1 < NR) t.y[c * t.y_stride + 2 * p + 1] = hsum8(_mm512_extractf32x8_ps(acc[p][c], 1));
+      }
+    }
   }
 };
 
@@ -386,13 +746,13 @@ const GemmKernel* gemm_kernel_avx512(DType w) {
       {DType::kF32, nullptr, tile_entry<KernFloat<LoadF32>>, 4, 4, 4},
       {DType::kF16, act_quantizer_avx2(DType::kF16), tile_entry<KernFloat<LoadF16>>, 4, 4, 4},
       {DType::kBF16, act_quantizer_avx2(DType::kBF16), tile_entry<KernFloat<LoadBF16>>, 4, 4, 4},
-      {DType::kQ8_0, act_quantizer_avx2(DType::kQ8_0), tile_entry<KernBlock32<WQ8_0>>, 4, 4, 4},
-      {DType::kQ8_0, act_quantizer_avx2(DType::kQ8_0), tile_entry<KernBlock32<WQ4_0>>, 4, 4, 4},
-      {DType::kQ8_1, act_quantizer_avx2(DType::kQ8_1), tile_entry<KernBlock32<WQ4_1>>, 4, 4, 4},
-      {DType::kQ8_0, act_quantizer_avx2(DType::kQ8_0), tile_entry<KernBlock32<WQ5_0>>, 4, 4, 4},
-      {DType::kQ8_1, act_quantizer_avx2(DType::kQ8_1), tile_entry<KernBlock32<WQ5_1>>, 4, 4, 4},
-      {DType::kQ8_K, act_quantizer_avx2(DType::kQ8_K), tile_entry<KernQ4K>, 4, 2, 4},
-      {DType::kQ8_K, act_quantizer_avx2(DType::kQ8_K), tile_entry<KernQ6K>, 4, 4, 2},
+      {DType::kQ8_0, act_quantizer_avx2(DType::kQ8_0), tile_entry<KernBlock32<WQ8_0>>, 8, 8, 4},
+      {DType::kQ8_0, act_quantizer_avx2(DType::kQ8_0), tile_entry<KernBlock32<WQ4_0>>, 8, 8, 4},
+      {DType::kQ8_1, act_quantizer_avx2(DType::kQ8_1), tile_entry<KernBlock32<WQ4_1>>, 8, 8, 4},
+      {DType::kQ8_0, act_quantizer_avx2(DType::kQ8_0), tile_entry<KernBlock32<WQ5_0>>, 8, 8, 4},
+      {DType::kQ8_1, act_quantizer_avx2(DType::kQ8_1), tile_entry<KernBlock32<WQ5_1>>, 8, 8, 4},
+      {DType::kQ8_K, act_quantizer_avx2(DType::kQ8_K), tile_entry<KernQ4K>, 8, 4, 4},
+      {DType::kQ8_K, act_quantizer_avx2(DType::kQ8_K), tile_entry<KernQ6K>, 8, 4, 4},
   };
   for (size_t i = 0; i < sizeof kTypes / sizeof kTypes[0]; ++i) {
     if (kTypes[i] == w) return &kTable[i];

@@ -12,7 +12,7 @@ template <DType W>
 void tile_ref(const TileArgs& t, int nr, int nc) {
   for (int c = 0; c < nc; ++c) {
     for (int r = 0; r < nr; ++r) {
-      t.y[c * t.y_stride + r] = vec_dot_ref(W, t.n, t.w + r * t.w_stride, t.a + c * t.a_stride);
+      t.y[c * t.y_stride + r] = vec_dot_ref(W, t.n, t.w + r * t.w_stride, t.a + c * t.a_stride, t.path);
     }
   }
 }

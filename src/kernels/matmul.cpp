@@ -68,14 +68,30 @@ void quantize_activations(DType w, const float* x, void* out, int64_t n_cols, Is
   }
 }
 
-float vec_dot(DType w, int64_t n_cols, const void* wrow, const void* arow, Isa isa) {
+float vec_dot(DType w, int64_t n_cols, const void* wrow, const void* arow, Isa isa, MatmulPath path) {
   const detail::GemmKernel* k = detail::gemm_kernel(w, isa);
   ER_CHECK(k != nullptr, "no kernel for " + std::string(dtype_name(w)));
   float y = 0.0f;
   const detail::TileArgs args{static_cast<const uint8_t*>(wrow), 0, static_cast<const uint8_t*>(arow), 0,
-                              n_cols, &y, 1};
+                              n_cols, &y, 1, path};
   k->tile(args, 1, 1);
   return y;
+}
+
+MatmulPath matmul_path(const Matrix& w, int64_t n_batch) {
+  switch (w.type) {
+    case DType::kF32: case DType::kF16: case DType::kBF16:
+      // tinyBLAS takes a batch of >= 2 rows when rows % 4 == 0 and the row length % 16 == 0.
+      return n_batch >= 2 && w.n_rows % 4 == 0 && w.n_cols % 16 == 0 ? MatmulPath::kTinyBlas : MatmulPath::kVecDot;
+    case DType::kQ6_K:
+      return n_batch >= 8 ? MatmulPath::kTiled : MatmulPath::kVecDot;  // ggml-cpu's tiled K-quant matmul
+    case DType::kQ4_K:
+      // Repacked (q4_K_8x8) on x86: groups of 4 rows through the gemm kernel (matmul() runs the
+      // last n_batch % 4 rows on kVecDot, the repack gemv).
+      return n_batch >= 4 ? MatmulPath::kRepackGemm : MatmulPath::kVecDot;
+    default:
+      return MatmulPath::kVecDot;  // every path computes the same for these types
+  }
 }
 
 void tile_shape(DType w, Isa isa, int64_t n_batch, int* rows, int* cols) {
@@ -95,6 +111,8 @@ struct Job {
   int64_t n_rows;
   float* y;             // (n_batch, n_rows)
   int tile_rows, tile_cols;
+  MatmulPath path;      // the code path llama.cpp would take for this call (fixes the order)...
+  int64_t path_cols;    // ... for activation rows < path_cols; the rest take kVecDot (Q4_K's gemv)
   int64_t first_tile;   // index of this job's first row tile in the fused task space
 };
 
@@ -150,11 +168,14 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
         const Job& jb = jobs[j];
         const int64_t r0 = (t - jb.first_tile) * jb.tile_rows;
         const int nr = static_cast<int>(std::min<int64_t>(jb.tile_rows, jb.n_rows - r0));
-        for (int64_t c = c0; c < c1; c += jb.tile_cols) {
-          const int nc = static_cast<int>(std::min<int64_t>(jb.tile_cols, c1 - c));
+        for (int64_t c = c0; c < c1;) {
+          const int64_t end = c < jb.path_cols ? std::min(c1, jb.path_cols) : c1;  // tiles stay on one path
+          const int nc = static_cast<int>(std::min<int64_t>(jb.tile_cols, end - c));
           const detail::TileArgs args{jb.w + r0 * jb.w_stride, jb.w_stride, act + c * a_stride, a_stride,
-                                      n_cols, jb.y + c * jb.n_rows + r0, jb.n_rows};
+                                      n_cols, jb.y + c * jb.n_rows + r0, jb.n_rows,
+                                      c < jb.path_cols ? jb.path : MatmulPath::kVecDot};
           jb.k->tile(args, nr, nc);
+          c += nc;
         }
       }
     }
@@ -168,6 +189,9 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
   jb.w_stride = weight_row_bytes(w);
   jb.n_rows = w.n_rows;
   jb.y = y;
+  jb.path = matmul_path(w, n_batch);
+  // Repacked Q4_K: llama.cpp runs the rows in groups of 4 through its gemm, the rest through gemv.
+  jb.path_cols = jb.path == MatmulPath::kRepackGemm ? n_batch - n_batch % 4 : n_batch;
   tile_shape(w.type, ws.isa(), n_batch, &jb.tile_rows, &jb.tile_cols);
   return jb;
 }

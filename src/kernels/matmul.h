@@ -6,7 +6,9 @@
 // converted to the weight type's activation type (quant_act.h), once per call, into the
 // Workspace; then threads split the weight rows and each computes register tiles of
 // (rows x batch) dot products, so every weight byte is read from memory once per call however
-// many batch rows (decode paths or prefill tokens) there are.
+// many batch rows (decode paths or prefill tokens) there are. Each output is llama.cpp's, bit for
+// bit: the arithmetic of the code path llama.cpp's mul_mat would take for this call
+// (matmul_path(), quant_act.h).
 #pragma once
 
 #include <cstddef>
@@ -16,6 +18,7 @@
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "kernels/isa.h"
+#include "kernels/quant_act.h"
 
 namespace er::kernels {
 
@@ -76,8 +79,11 @@ void get_row(const Matrix& w, int64_t row, float* out);
 size_t act_row_bytes(DType w, int64_t n_cols);
 // Converts one activation row for weight type w with the kernels of level `isa`.
 void quantize_activations(DType w, const float* x, void* out, int64_t n_cols, Isa isa);
-// One dot product with the kernels of level `isa` (a 1 x 1 tile).
-float vec_dot(DType w, int64_t n_cols, const void* wrow, const void* arow, Isa isa);
+// One dot product with the kernels of level `isa` (a 1 x 1 tile) on llama.cpp's code path `path`.
+float vec_dot(DType w, int64_t n_cols, const void* wrow, const void* arow, Isa isa,
+              MatmulPath path = MatmulPath::kVecDot);
+// The code path llama.cpp's mul_mat takes for weight `w` and a batch of n_batch rows.
+MatmulPath matmul_path(const Matrix& w, int64_t n_batch);
 // The (rows, batch columns) register tile matmul uses for w at level `isa` and this batch size.
 void tile_shape(DType w, Isa isa, int64_t n_batch, int* rows, int* cols);
 

@@ -1,4 +1,4 @@
-// Scalar reference float ops (ggml-cpu semantics, see ops.h), the rope cache and ISA dispatch.
+// Scalar reference float ops (llama.cpp x86 semantics, see ops.h), the rope cache and ISA dispatch.
 #include "kernels/ops.h"
 
 #include <cmath>
@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "core/f16.h"
+#include "kernels/ggml_numerics.h"
 
 namespace er::kernels {
 
@@ -34,32 +35,46 @@ void rmsnorm_ref(const float* x, const float* w, float* y, int64_t n, float eps)
 
 void rope_ref(float* x, int64_t n_head, int64_t head_dim, const float* cs, int n_rot, bool neox) {
   const int half = n_rot / 2;
+  const int n_fused = neox ? half : half - half % 4;  // ggml's normal-layout epilogue is not fused
   for (int64_t h = 0; h < n_head; ++h) {
     float* v = x + h * head_dim;
     for (int i = 0; i < half; ++i) {
       const int i0 = neox ? i : 2 * i;
       const int i1 = neox ? i + half : 2 * i + 1;
-      const float x0 = v[i0], x1 = v[i1];
-      v[i0] = x0 * cs[2 * i] - x1 * cs[2 * i + 1];
-      v[i1] = x0 * cs[2 * i + 1] + x1 * cs[2 * i];
+      const float x0 = v[i0], x1 = v[i1], c = cs[2 * i], s = cs[2 * i + 1];
+      if (i < n_fused) {
+        v[i0] = std::fma(x0, c, -(x1 * s));
+        v[i1] = std::fma(x0, s, x1 * c);
+      } else {
+        // The products are rounded on their own: volatile keeps GCC's -O3 vectorizer from fusing
+        // them (it does, even under -ffp-contract=off).
+        volatile float x0c = x0 * c, x1s = x1 * s, x0s = x0 * s, x1c = x1 * c;
+        v[i0] = x0c - x1s;
+        v[i1] = x0s + x1c;
+      }
     }
   }
 }
 
 void softmax_ref(float* x, int64_t n) {
   float max = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) max = std::fmax(max, x[i]);
+  for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
   double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - max);
-    sum += static_cast<double>(x[i]);
+  for (int64_t i0 = 0; i0 < n; i0 += 16) {
+    float lanes[16];
+    for (int64_t l = 0; l < 16; ++l) {
+      lanes[l] = i0 + l < n ? (x[i0 + l] = ggml::expf(x[i0 + l] - max)) : 0.0f;
+    }
+    sum += static_cast<double>(ggml::reduce_halving(lanes, 16));
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
 void swiglu_ref(const float* g, const float* u, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  const int64_t n_vec = n - n % 16;  // ggml's 16-wide loop, then its scalar tail
+  for (int64_t i = 0; i < n_vec; ++i) y[i] = ggml::silu(g[i]) * u[i];
+  for (int64_t i = n_vec; i < n; ++i) y[i] = ggml::silu_libm(g[i]) * u[i];
 }
 
 void add_ref(const float* a, const float* b, float* y, int64_t n) {
@@ -70,80 +85,78 @@ void scale_ref(float* x, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
-float dot_f32_ref(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-float dot_f16_ref(const uint16_t* a, const uint16_t* b, int64_t n) {
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += f16_to_f32(a[i]) * f16_to_f32(b[i]);
-  return s;
-}
-
-void axpy_f32_ref(float s, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
-}
-
-void axpy_f16_ref(float s, const uint16_t* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += s * f16_to_f32(x[i]);
-}
-
-template <typename K, typename Load>
-void attn_scores_ref(const float* q, int n_group, const K* k, int64_t stride, int64_t n_kv, int64_t d, float scale,
-                     float* s, Load load) {
-  for (int g = 0; g < n_group; ++g) {
-    for (int64_t j = 0; j < n_kv; ++j) {
-      float acc = 0.0f;
-      for (int64_t i = 0; i < d; ++i) acc += q[g * d + i] * load(k[j * stride + i]);
-      s[g * n_kv + j] = acc * scale;
-    }
-  }
-}
-
-float load_f16(uint16_t h) { return f16_to_f32(h); }
-float load_f32(float f) { return f; }
-
-void attn_scores_f16_ref(const float* q, int n_group, const uint16_t* k, int64_t stride, int64_t n_kv, int64_t d,
-                         float scale, float* s) {
-  attn_scores_ref(q, n_group, k, stride, n_kv, d, scale, s, load_f16);
-}
-void attn_scores_f32_ref(const float* q, int n_group, const float* k, int64_t stride, int64_t n_kv, int64_t d,
-                         float scale, float* s) {
-  attn_scores_ref(q, n_group, k, stride, n_kv, d, scale, s, load_f32);
-}
-
-template <typename V, typename Load>
-void attn_values_ref(const float* p, int n_group, const V* v, int64_t stride, int64_t n_kv, int64_t d, float* out,
-                     Load load) {
-  for (int g = 0; g < n_group; ++g) {
-    float* o = out + g * d;
-    for (int64_t i = 0; i < d; ++i) o[i] = 0.0f;
-    for (int64_t j = 0; j < n_kv; ++j) {
-      for (int64_t i = 0; i < d; ++i) o[i] += p[g * n_kv + j] * load(v[j * stride + i]);
-    }
-  }
-}
-
-void attn_values_f16_ref(float* p, int n_group, const uint16_t* v, int64_t stride, int64_t n_kv, int64_t d,
-                         float* out) {
-  for (int64_t j = 0; j < n_group * n_kv; ++j) p[j] = f16_to_f32(f32_to_f16(p[j]));
-  attn_values_ref(p, n_group, v, stride, n_kv, d, out, load_f16);
-}
-void attn_values_f32_ref(float* p, int n_group, const float* v, int64_t stride, int64_t n_kv, int64_t d,
-                         float* out) {
-  attn_values_ref(p, n_group, v, stride, n_kv, d, out, load_f32);
-}
-
 void round_f16_ref(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f16_to_f32(f32_to_f16(x[i]));
 }
 
-constexpr Ops kScalarOps = {rmsnorm_ref,         rope_ref,           softmax_ref,         swiglu_ref,
-                            add_ref,             scale_ref,          dot_f32_ref,         dot_f16_ref,
-                            axpy_f32_ref,        axpy_f16_ref,       attn_scores_f16_ref, attn_scores_f32_ref,
-                            attn_values_f16_ref, attn_values_f32_ref, round_f16_ref};
+float load(uint16_t h) { return f16_to_f32(h); }
+float load(float f) { return f; }
+
+// One attention dot product a . b of n elements (b_i = load(b[i * b_stride])) in `order`, fused
+// multiply-adds as ggml's. Over head dims (KQ) kVecDot adds the n % 64 tail one by one (f16: in
+// double; f32: rounded products in float). Over positions (KQV, `padded`) there is no tail:
+// llama.cpp's KV length is a multiple of 256, the extra positions weighted by p = 0.
+template <typename K>
+float attn_dot(const float* a, const K* b, int64_t b_stride, int64_t n, DotOrder order, bool padded) {
+  constexpr bool kF16 = sizeof(K) == 2;
+  float lanes[64] = {};
+  if (order == DotOrder::kTinyBlas) {
+    for (int64_t i = 0; i < n; ++i) lanes[i % 16] = std::fma(a[i], load(b[i * b_stride]), lanes[i % 16]);
+    return ggml::reduce_halving(lanes, 16);
+  }
+  const int64_t np = padded ? n : n - n % 64;
+  for (int64_t i = 0; i < np; ++i) lanes[i % 64] = std::fma(a[i], load(b[i * b_stride]), lanes[i % 64]);
+  const float head = ggml::reduce_halving(lanes, 64);
+  if (kF16) {
+    double sum = head;
+    for (int64_t i = np; i < n; ++i) sum += static_cast<double>(a[i] * load(b[i * b_stride]));
+    return static_cast<float>(sum);
+  }
+  float sum = head;
+  for (int64_t i = np; i < n; ++i) {
+    volatile float prod = a[i] * load(b[i * b_stride]);  // rounded on its own (ggml's scalar tail)
+    sum += prod;
+  }
+  return sum;
+}
+
+template <typename K>
+void attn_scores_ref(const float* q, int n_group, const K* k, int64_t stride, int64_t n_kv, int64_t d, float scale,
+                     DotOrder order, float* s) {
+  for (int g = 0; g < n_group; ++g) {
+    for (int64_t j = 0; j < n_kv; ++j) s[g * n_kv + j] = attn_dot(q + g * d, k + j * stride, 1, d, order, false) * scale;
+  }
+}
+
+template <typename V>
+void attn_values_ref(const float* p, int n_group, const V* v, int64_t stride, int64_t n_kv, int64_t d, DotOrder order,
+                     float* out) {
+  for (int g = 0; g < n_group; ++g) {
+    for (int64_t i = 0; i < d; ++i) out[g * d + i] = attn_dot(p + g * n_kv, v + i, stride, n_kv, order, true);
+  }
+}
+
+void attn_scores_f16_ref(const float* q, int n_group, const uint16_t* k, int64_t stride, int64_t n_kv, int64_t d,
+                         float scale, DotOrder order, float* s) {
+  attn_scores_ref(q, n_group, k, stride, n_kv, d, scale, order, s);
+}
+void attn_scores_f32_ref(const float* q, int n_group, const float* k, int64_t stride, int64_t n_kv, int64_t d,
+                         float scale, DotOrder order, float* s) {
+  attn_scores_ref(q, n_group, k, stride, n_kv, d, scale, order, s);
+}
+void attn_values_f16_ref(float* p, int n_group, const uint16_t* v, int64_t stride, int64_t n_kv, int64_t d,
+                         DotOrder order, float* out) {
+  round_f16_ref(p, p, static_cast<int64_t>(n_group) * n_kv);
+  attn_values_ref(p, n_group, v, stride, n_kv, d, order, out);
+}
+void attn_values_f32_ref(float* p, int n_group, const float* v, int64_t stride, int64_t n_kv, int64_t d,
+                         DotOrder order, float* out) {
+  attn_values_ref(p, n_group, v, stride, n_kv, d, order, out);
+}
+
+constexpr Ops kScalarOps = {rmsnorm_ref,         rope_ref,            softmax_ref,         swiglu_ref,
+                            add_ref,             scale_ref,           round_f16_ref,       attn_scores_f16_ref,
+                            attn_scores_f32_ref, attn_values_f16_ref, attn_values_f32_ref};
 
 }  // namespace
 

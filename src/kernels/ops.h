@@ -1,14 +1,20 @@
-// Small float ops of the forward pass (rmsnorm, rope, softmax, SwiGLU, add, scale), scalar + SIMD.
+// Small float ops of the forward pass (rmsnorm, rope, softmax, SwiGLU, add, attention pieces), scalar + SIMD.
 //
-// Numerics follow ggml-cpu so that logits match llama.cpp:
-//   rmsnorm: mean(x^2) summed in double, scale = 1 / sqrtf(mean + eps) in float, y = (x * scale) * w
-//   rope:    theta_i = pos * base^(-2i/n_rot) computed as ggml_rope_cache_init does (theta starts
-//            at pos * freq_scale and is multiplied by powf(base, -2/n_rot) once per pair, in float);
-//            normal: pairs (x[2i], x[2i+1]); NeoX: pairs (x[i], x[i + n_rot/2]); dims >= n_rot pass
-//   softmax: max, e = exp(x - max), sum in double, y = e * (1 / sum)
-//   swiglu:  y = silu(g) * u with silu(g) = g / (1 + exp(-g))
-// The SIMD paths use a polynomial exp accurate to a few ulp; everything else is the same float
-// arithmetic in a different order. Pick the level with ops(isa); nothing is global.
+// Each op computes exactly what llama.cpp's CPU backend computes on x86 with AVX-512 (the build
+// the golden files come from), in the same order, so that every level (scalar reference, AVX2,
+// AVX-512) returns bit-identical results and agrees bit for bit with llama.cpp (ggml_numerics.h
+// says why that matters):
+//   rmsnorm: sum of x^2 in double, sequentially; scale = 1 / sqrtf(float(sum / n) + eps);
+//            y = (x * scale) * w
+//   rope:    theta_i as ggml_rope_cache_init (repeated float multiplication, cosf/sinf);
+//            x0' = fma(x0, cos, -(x1 sin)), x1' = fma(x0, sin, x1 cos) (GCC's contraction of
+//            ggml's rotate_pairs); in the normal (non-NeoX) layout the last n_pairs % 4 pairs
+//            are not fused (x0 cos - x1 sin, x0 sin + x1 cos), as ggml's vectorized epilogue
+//   softmax: e = ggml::expf(x - max) in chunks of 16 (zero past n), each chunk summed by the
+//            16-lane halving tree into a double; y = e * float(1 / sum)
+//   swiglu:  y = silu(g) * u, silu(g) = g / (1 + ggml::expf(0 - g)) in chunks of 16; the n % 16
+//            tail uses libm expf (ggml's scalar loop)
+// Pick the level with ops(isa); nothing is global.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +35,16 @@ struct RopeParams {
 // for i < n_rot / 2. cos_sin: (n_rot,) floats.
 void rope_cache(const RopeParams& p, int64_t pos, float* cos_sin);
 
+// The summation order of an attention dot product, which in llama.cpp depends on the batch:
+//   kTinyBlas: a batch of >= 2 tokens runs KQ and KQV through llamafile's tinyBLAS: 16 lanes,
+//              element i into lane i % 16 (fma, in order), then the 16-lane halving tree.
+//   kVecDot:   a single token runs ggml_vec_dot_f16/f32: 64 lanes (four 16-lane accumulators)
+//              over the first n - n % 64 elements, the 64-lane halving tree, then the tail
+//              added one element at a time (f16: in double; f32: rounded products in float).
+//              Over positions (KQV) there is no tail: llama.cpp pads the KV length to a
+//              multiple of 256 with p = 0.
+enum class DotOrder { kTinyBlas, kVecDot };
+
 struct Ops {
   // y (n,) = x / sqrt(mean(x^2) + eps) * w. y may alias x.
   void (*rmsnorm)(const float* x, const float* w, float* y, int64_t n, float eps);
@@ -43,29 +59,24 @@ struct Ops {
   void (*add)(const float* a, const float* b, float* y, int64_t n);
   // x (n,) *= s.
   void (*scale)(float* x, float s, int64_t n);
-  // Dot products of attention: float (n,) . float (n,) and f16 bits (n,) . f16 bits (n,),
-  // accumulated in float.
-  float (*dot_f32)(const float* a, const float* b, int64_t n);
-  float (*dot_f16)(const uint16_t* a, const uint16_t* b, int64_t n);
-  // y (n,) += s * x for float x or f16-bits x.
-  void (*axpy_f32)(float s, const float* x, float* y, int64_t n);
-  void (*axpy_f16)(float s, const uint16_t* x, float* y, int64_t n);
-
-  // Grouped attention (the G query heads that share one KV head, G <= kMaxAttnGroup):
-  // s (G, n_kv) = scale * (q (G, d) . k_j), k_j at k + j * stride; float sums. With an f16 cache
-  // the caller passes q already rounded to f16 values.
-  void (*attn_scores_f16)(const float* q, int n_group, const uint16_t* k, int64_t stride, int64_t n_kv, int64_t d,
-                          float scale, float* s);
-  void (*attn_scores_f32)(const float* q, int n_group, const float* k, int64_t stride, int64_t n_kv, int64_t d,
-                          float scale, float* s);
-  // out (G, d) = sum_j p[g * n_kv + j] * v_j. The f16 version first rounds p in place to f16
-  // values (as llama.cpp's f16 vec_dot of softmax(KQ) with V does).
-  void (*attn_values_f16)(float* p, int n_group, const uint16_t* v, int64_t stride, int64_t n_kv, int64_t d,
-                          float* out);
-  void (*attn_values_f32)(float* p, int n_group, const float* v, int64_t stride, int64_t n_kv, int64_t d,
-                          float* out);
   // y (n,) = x rounded to the nearest f16 value (as float). y may alias x.
   void (*round_f16)(const float* x, float* y, int64_t n);
+
+  // Grouped attention (the G query heads that share one KV head, G <= kMaxAttnGroup):
+  // s (G, n_kv) = (q (G, d) . k_j) * scale, k_j at k + j * stride, summed in `order`
+  // (kTinyBlas REQUIRES d % 16 == 0). With an f16 cache the caller passes q already rounded to
+  // f16 values (llama.cpp converts q to f16 for the f16 x f16 product).
+  void (*attn_scores_f16)(const float* q, int n_group, const uint16_t* k, int64_t stride, int64_t n_kv, int64_t d,
+                          float scale, DotOrder order, float* s);
+  void (*attn_scores_f32)(const float* q, int n_group, const float* k, int64_t stride, int64_t n_kv, int64_t d,
+                          float scale, DotOrder order, float* s);
+  // out (G, d) = sum_j p[g * n_kv + j] * v_j, summed over j in `order` (llama.cpp's KQV product
+  // runs over the transposed V cache, so the lanes hold positions). The f16 version first rounds
+  // p in place to f16 values (the softmax output is converted to f16 for that product).
+  void (*attn_values_f16)(float* p, int n_group, const uint16_t* v, int64_t stride, int64_t n_kv, int64_t d,
+                          DotOrder order, float* out);
+  void (*attn_values_f32)(float* p, int n_group, const float* v, int64_t stride, int64_t n_kv, int64_t d,
+                          DotOrder order, float* out);
 };
 
 inline constexpr int kMaxAttnGroup = 8;  // query heads per KV head handled in one pass
@@ -77,7 +88,7 @@ const Ops& ops(Isa isa);
 namespace detail {
 const Ops& ops_scalar();
 const Ops& ops_avx2();
-const Ops& ops_avx512();  // the AVX2 table with AVX-512 attention ops
+const Ops& ops_avx512();  // the AVX2 table with AVX-512 softmax, SwiGLU and attention ops
 }  // namespace detail
 
 }  // namespace er::kernels

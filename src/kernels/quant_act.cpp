@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/f16.h"
+#include "kernels/ggml_numerics.h"
 #include "kernels/quant.h"
 
 namespace er::kernels {
@@ -119,72 +120,111 @@ uint16_t load_u16(const void* p, int64_t i) {
 }
 }  // namespace
 
-float vec_dot_f32_ref(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const float*>(w);
-  const auto* y = static_cast<const float*>(a);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * y[i]);
-  return static_cast<float>(sum);
+namespace {
+
+// A float dot product in llama.cpp's order (ops.h DotOrder): kTinyBlas 16 lanes, kVecDot 64 lanes
+// plus the n % 64 tail (F32: float sum of rounded products; F16/BF16: double sum).
+template <typename Load>
+float float_dot(int64_t n, const void* w, const void* a, DotOrder order, bool double_tail, Load load) {
+  float lanes[64] = {};
+  if (order == DotOrder::kTinyBlas) {
+    for (int64_t i = 0; i < n; ++i) lanes[i % 16] = std::fma(load(w, i), load(a, i), lanes[i % 16]);
+    return ggml::reduce_halving(lanes, 16);
+  }
+  const int64_t np = n - n % 64;
+  for (int64_t i = 0; i < np; ++i) lanes[i % 64] = std::fma(load(w, i), load(a, i), lanes[i % 64]);
+  const float head = ggml::reduce_halving(lanes, 64);
+  if (double_tail) {
+    double sum = head;
+    for (int64_t i = np; i < n; ++i) sum += static_cast<double>(load(w, i) * load(a, i));
+    return static_cast<float>(sum);
+  }
+  float sum = head;
+  for (int64_t i = np; i < n; ++i) sum += load(w, i) * load(a, i);
+  return sum;
 }
 
-float vec_dot_f16_ref(int64_t n, const void* w, const void* a) {
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    sum += static_cast<double>(f16_to_f32(load_u16(w, i)) * f16_to_f32(load_u16(a, i)));
+float load_f32(const void* p, int64_t i) {
+  float f;
+  std::memcpy(&f, static_cast<const uint8_t*>(p) + 4 * i, 4);
+  return f;
+}
+float load_f16(const void* p, int64_t i) { return f16_to_f32(load_u16(p, i)); }
+float load_bf16(const void* p, int64_t i) { return bf16_to_f32(load_u16(p, i)); }
+
+// The 32-weight block types on x86 (ggml's AVX2 vec_dot and tinyBLAS alike): 8 lanes, lane k
+// takes the exact integer sum of products 4k .. 4k + 3 of each block, acc[k] = fma(d_w d_a, sum,
+// acc[k]); the result is the 8-lane halving tree (+ the float sum of m_w s_a for Q4_1/Q5_1).
+struct Lanes8 {
+  float acc[8] = {};
+  void add_block(float d, const int* q_w, const int8_t* q_a) {
+    for (int k = 0; k < 8; ++k) {
+      int sum = 0;
+      for (int j = 4 * k; j < 4 * k + 4; ++j) sum += q_w[j] * q_a[j];
+      acc[k] = std::fma(d, static_cast<float>(sum), acc[k]);
+    }
   }
-  return static_cast<float>(sum);
+  float result() const { return ggml::reduce8(acc); }
+};
+
+// The 32 weights of a 4-bit block in activation order: low nibbles of qs[0..15], then high.
+void q4_quants(const uint8_t* qs, int offset, int* q) {
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (qs[j] & 0x0F) - offset;
+    q[j + 16] = (qs[j] >> 4) - offset;
+  }
 }
 
-float vec_dot_bf16_ref(int64_t n, const void* w, const void* a) {
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    sum += static_cast<double>(bf16_to_f32(load_u16(w, i)) * bf16_to_f32(load_u16(a, i)));
-  }
-  return static_cast<float>(sum);
+}  // namespace
+
+float vec_dot_f32_ref(int64_t n, const void* w, const void* a, DotOrder order) {
+  return float_dot(n, w, a, order, false, load_f32);
+}
+
+float vec_dot_f16_ref(int64_t n, const void* w, const void* a, DotOrder order) {
+  return float_dot(n, w, a, order, true, load_f16);
+}
+
+float vec_dot_bf16_ref(int64_t n, const void* w, const void* a, DotOrder order) {
+  return float_dot(n, w, a, order, true, load_bf16);
 }
 
 float vec_dot_q8_0_q8_0_ref(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const block_q8_0*>(w);
   const auto* y = static_cast<const block_q8_0*>(a);
-  float sumf = 0.0f;
+  Lanes8 acc;
+  int q[kQK8_0];
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    int sumi = 0;
-    for (int j = 0; j < kQK8_0; ++j) sumi += x[b].qs[j] * y[b].qs[j];
-    sumf += static_cast<float>(sumi) * (f16_to_f32(x[b].d) * f16_to_f32(y[b].d));
+    for (int j = 0; j < kQK8_0; ++j) q[j] = x[b].qs[j];
+    acc.add_block(f16_to_f32(x[b].d) * f16_to_f32(y[b].d), q, y[b].qs);
   }
-  return sumf;
+  return acc.result();
 }
 
 float vec_dot_q4_0_q8_0_ref(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const block_q4_0*>(w);
   const auto* y = static_cast<const block_q8_0*>(a);
-  float sumf = 0.0f;
+  Lanes8 acc;
+  int q[kQK8_0];
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    int sumi = 0;
-    for (int j = 0; j < kQK8_0 / 2; ++j) {
-      sumi += ((x[b].qs[j] & 0x0F) - 8) * y[b].qs[j];
-      sumi += ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + kQK8_0 / 2];
-    }
-    sumf += static_cast<float>(sumi) * (f16_to_f32(x[b].d) * f16_to_f32(y[b].d));
+    q4_quants(x[b].qs, 8, q);
+    acc.add_block(f16_to_f32(x[b].d) * f16_to_f32(y[b].d), q, y[b].qs);
   }
-  return sumf;
+  return acc.result();
 }
 
 float vec_dot_q4_1_q8_1_ref(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const block_q4_1*>(w);
   const auto* y = static_cast<const block_q8_1*>(a);
-  float sumf = 0.0f;
+  Lanes8 acc;
+  float summs = 0.0f;  // w = d q + m:  sum(w a) = d_w d_a sum(q q_a) + m s_a
+  int q[kQK8_0];
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    int sumi = 0;
-    for (int j = 0; j < kQK8_0 / 2; ++j) {
-      sumi += (x[b].qs[j] & 0x0F) * y[b].qs[j];
-      sumi += (x[b].qs[j] >> 4) * y[b].qs[j + kQK8_0 / 2];
-    }
-    // w = d q + m:  sum(w a) = dx dy sum(q qa) + m (dy sum(qa)) = dx dy sumi + m s
-    sumf += (f16_to_f32(x[b].d) * f16_to_f32(y[b].d)) * static_cast<float>(sumi) +
-            f16_to_f32(x[b].m) * f16_to_f32(y[b].s);
+    summs += f16_to_f32(x[b].m) * f16_to_f32(y[b].s);
+    q4_quants(x[b].qs, 0, q);
+    acc.add_block(f16_to_f32(x[b].d) * f16_to_f32(y[b].d), q, y[b].qs);
   }
-  return sumf;
+  return acc.result() + summs;
 }
 
 namespace {
@@ -202,37 +242,36 @@ void q5_quants(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
 float vec_dot_q5_0_q8_0_ref(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const block_q5_0*>(w);
   const auto* y = static_cast<const block_q8_0*>(a);
-  float sumf = 0.0f;
+  Lanes8 acc;
   int q[kQK5_0];
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
     q5_quants(x[b].qs, x[b].qh, q);
-    int sumi = 0;
-    for (int j = 0; j < kQK8_0; ++j) sumi += (q[j] - 16) * y[b].qs[j];
-    sumf += static_cast<float>(sumi) * (f16_to_f32(x[b].d) * f16_to_f32(y[b].d));
+    for (int& v : q) v -= 16;
+    acc.add_block(f16_to_f32(x[b].d) * f16_to_f32(y[b].d), q, y[b].qs);
   }
-  return sumf;
+  return acc.result();
 }
 
 float vec_dot_q5_1_q8_1_ref(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const block_q5_1*>(w);
   const auto* y = static_cast<const block_q8_1*>(a);
-  float sumf = 0.0f;
+  Lanes8 acc;
+  float summs = 0.0f;
   int q[kQK5_1];
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    summs += f16_to_f32(x[b].m) * f16_to_f32(y[b].s);
     q5_quants(x[b].qs, x[b].qh, q);
-    int sumi = 0;
-    for (int j = 0; j < kQK8_0; ++j) sumi += q[j] * y[b].qs[j];
-    sumf += (f16_to_f32(x[b].d) * f16_to_f32(y[b].d)) * static_cast<float>(sumi) +
-            f16_to_f32(x[b].m) * f16_to_f32(y[b].s);
+    acc.add_block(f16_to_f32(x[b].d) * f16_to_f32(y[b].d), q, y[b].qs);
   }
-  return sumf;
+  return acc.result() + summs;
 }
 
-float vec_dot_q4_K_q8_K_ref(int64_t n, const void* w, const void* a) {
+float vec_dot_q4_K_q8_K_ref(int64_t n, const void* w, const void* a, bool gemm) {
   const auto* x = static_cast<const block_q4_K*>(w);
   const auto* y = static_cast<const block_q8_K*>(a);
-  float sumf = 0.0f;
+  float acc = 0.0f, acc_min = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float dd = f16_to_f32(x[b].d) * y[b].d, dm = f16_to_f32(x[b].dmin) * y[b].d;
     int32_t isum = 0;   // sum_s sc[s] * sum_{32} q * qa
     int32_t msum = 0;   // sum_s m[s] * sum_{32} qa
     for (int s = 0; s < 8; ++s) {
@@ -244,53 +283,77 @@ float vec_dot_q4_K_q8_K_ref(int64_t n, const void* w, const void* a) {
       for (int j = 0; j < 32; ++j) dot += ((q[j] >> shift) & 0x0F) * y[b].qs[32 * s + j];
       isum += sc * dot;
       msum += m * (y[b].bsums[2 * s] + y[b].bsums[2 * s + 1]);
-    }
-    const float d = f16_to_f32(x[b].d) * y[b].d;
-    const float dmin = f16_to_f32(x[b].dmin) * y[b].d;
-    sumf += d * static_cast<float>(isum) - dmin * static_cast<float>(msum);
-  }
-  return sumf;
-}
-
-float vec_dot_q6_K_q8_K_ref(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const block_q6_K*>(w);
-  const auto* y = static_cast<const block_q8_K*>(a);
-  float sumf = 0.0f;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int q[kQK_K];  // (256,) 6-bit quants minus 32, in weight order
-    for (int h = 0; h < 2; ++h) {
-      const uint8_t* ql = x[b].ql + 64 * h;
-      const uint8_t* qh = x[b].qh + 32 * h;
-      for (int l = 0; l < 32; ++l) {
-        q[128 * h + l + 0] = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-        q[128 * h + l + 32] = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-        q[128 * h + l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        q[128 * h + l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      if (gemm && s % 2 == 1) {  // the gemm kernel applies the scales per 64 weights
+        acc = std::fma(static_cast<float>(isum), dd, acc);
+        acc_min = std::fma(static_cast<float>(msum), dm, acc_min);
+        isum = msum = 0;
       }
     }
-    int32_t isum = 0;
-    for (int s = 0; s < 16; ++s) {
-      int32_t dot = 0;
-      for (int j = 0; j < 16; ++j) dot += q[16 * s + j] * y[b].qs[16 * s + j];
-      isum += x[b].scales[s] * dot;
+    if (!gemm) {
+      acc = std::fma(static_cast<float>(isum), dd, acc);
+      acc_min = std::fma(static_cast<float>(msum), dm, acc_min);
     }
-    sumf += (f16_to_f32(x[b].d) * y[b].d) * static_cast<float>(isum);
   }
-  return sumf;
+  return acc - acc_min;
 }
 
-float vec_dot_ref(DType w, int64_t n, const void* wrow, const void* arow) {
+namespace {
+// The 256 quants of a Q6_K block as unsigned 6-bit values (0..63) in weight order.
+void q6_K_quants(const block_q6_K& x, int* q) {
+  for (int h = 0; h < 2; ++h) {
+    const uint8_t* ql = x.ql + 64 * h;
+    const uint8_t* qh = x.qh + 32 * h;
+    for (int l = 0; l < 32; ++l) {
+      q[128 * h + l + 0] = (ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4);
+      q[128 * h + l + 32] = (ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4);
+      q[128 * h + l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+      q[128 * h + l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+    }
+  }
+}
+}  // namespace
+
+float vec_dot_q6_K_q8_K_ref(int64_t n, const void* w, const void* a, bool tiled) {
+  const auto* x = static_cast<const block_q6_K*>(w);
+  const auto* y = static_cast<const block_q8_K*>(a);
+  float lanes[8] = {};
+  float acc = 0.0f;
+  int q[kQK_K];
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    q6_K_quants(x[b], q);
+    // Lane k: positions p with p % 32 in [4k, 4k + 4), each times its sub-block scale, minus
+    // 32 * (bsums[2k] sc[2k] + bsums[2k + 1] sc[2k + 1]) (ggml's AVX2 lanes; the total is exact).
+    int32_t lane[8] = {};
+    for (int p = 0; p < kQK_K; ++p) lane[(p % 32) / 4] += x[b].scales[p / 16] * q[p] * y[b].qs[p];
+    for (int k = 0; k < 8; ++k) {
+      lane[k] -= 32 * (y[b].bsums[2 * k] * x[b].scales[2 * k] + y[b].bsums[2 * k + 1] * x[b].scales[2 * k + 1]);
+    }
+    if (tiled) {
+      int32_t isum = 0;
+      for (int32_t v : lane) isum += v;
+      // (ggml's add(acc, mul(isum d_w, d_a)), which GCC contracts to one fma)
+      acc = std::fma(static_cast<float>(isum) * f16_to_f32(x[b].d), y[b].d, acc);
+    } else {
+      const float d = y[b].d * f16_to_f32(x[b].d);
+      for (int k = 0; k < 8; ++k) lanes[k] = std::fma(d, static_cast<float>(lane[k]), lanes[k]);
+    }
+  }
+  return tiled ? acc : ggml::reduce8(lanes);
+}
+
+float vec_dot_ref(DType w, int64_t n, const void* wrow, const void* arow, MatmulPath path) {
+  const DotOrder order = path == MatmulPath::kTinyBlas ? DotOrder::kTinyBlas : DotOrder::kVecDot;
   switch (w) {
-    case DType::kF32: return vec_dot_f32_ref(n, wrow, arow);
-    case DType::kF16: return vec_dot_f16_ref(n, wrow, arow);
-    case DType::kBF16: return vec_dot_bf16_ref(n, wrow, arow);
+    case DType::kF32: return vec_dot_f32_ref(n, wrow, arow, order);
+    case DType::kF16: return vec_dot_f16_ref(n, wrow, arow, order);
+    case DType::kBF16: return vec_dot_bf16_ref(n, wrow, arow, order);
     case DType::kQ8_0: return vec_dot_q8_0_q8_0_ref(n, wrow, arow);
     case DType::kQ4_0: return vec_dot_q4_0_q8_0_ref(n, wrow, arow);
     case DType::kQ4_1: return vec_dot_q4_1_q8_1_ref(n, wrow, arow);
     case DType::kQ5_0: return vec_dot_q5_0_q8_0_ref(n, wrow, arow);
     case DType::kQ5_1: return vec_dot_q5_1_q8_1_ref(n, wrow, arow);
-    case DType::kQ4_K: return vec_dot_q4_K_q8_K_ref(n, wrow, arow);
-    case DType::kQ6_K: return vec_dot_q6_K_q8_K_ref(n, wrow, arow);
+    case DType::kQ4_K: return vec_dot_q4_K_q8_K_ref(n, wrow, arow, path == MatmulPath::kRepackGemm);
+    case DType::kQ6_K: return vec_dot_q6_K_q8_K_ref(n, wrow, arow, path == MatmulPath::kTiled);
     default: break;
   }
   ER_CHECK(false, "no reference dot product for " + std::string(dtype_name(w)));

@@ -9,6 +9,11 @@
 //   xb = rmsnorm(x) * ffn_norm
 //   x += (silu(xb Wgate^T) * (xb Wup^T)) Wdown^T
 // then logits = (rmsnorm(x) * output_norm) Wout^T for the rows that want them.
+// The order of operations and the batch each matmul sees are llama.cpp's (its llama/qwen2/qwen3
+// graphs): Q/K/V and gate/up are separate products of one converted activation (matmul_multi),
+// and the last layer's residual add and feed-forward run on the logits rows only, as llama.cpp's
+// inp_out_ids selection does. With the kernels' llama.cpp arithmetic this reproduces llama.cpp's
+// logits bit for bit (docs/engine.md).
 #include "model/forward.h"
 
 #include <cmath>
@@ -114,22 +119,22 @@ Status Context::eval(std::span<const BatchEntry> batch) {
   }
 
   last_kv_bytes_ = 0;
-  for (int64_t il = 0; il < hp.n_layer; ++il) layer(il, batch);
+  // The last layer's feed-forward runs on the rows that want logits only (llama.cpp's
+  // inp_out_ids): the others feed nothing, and the matmuls then see llama.cpp's batch sizes.
+  n_out_ = 0;
+  for (int64_t il = 0; il < hp.n_layer; ++il) n_out_ = layer(il, batch, il + 1 == hp.n_layer);
   for (const BatchEntry& e : batch) seq_len_[static_cast<size_t>(e.seq)] = e.pos + 1;
 
-  // Final norm and logits for the requested rows.
-  n_out_ = 0;
-  for (int64_t i = 0; i < B; ++i) {
-    if (!batch[static_cast<size_t>(i)].want_logits) continue;
-    ops_->rmsnorm(&x_[static_cast<size_t>(i * n_embd)], w.output_norm, &out_x_[static_cast<size_t>(n_out_ * n_embd)], n_embd,
+  // Final norm and logits of the output rows (the first n_out_ rows of x_ after the last layer).
+  for (int64_t r = 0; r < n_out_; ++r) {
+    ops_->rmsnorm(&x_[static_cast<size_t>(r * n_embd)], w.output_norm, &out_x_[static_cast<size_t>(r * n_embd)], n_embd,
                   static_cast<float>(hp.rms_eps));
-    ++n_out_;
   }
   if (n_out_ > 0) kernels::matmul(w.output, out_x_.data(), logits_.data(), n_out_, ws_, pool_);
   return Status::ok();
 }
 
-void Context::layer(int64_t il, std::span<const BatchEntry> batch) {
+int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last) {
   const HParams& hp = model_.hparams();
   const LayerWeights& L = model_.weights().layers[static_cast<size_t>(il)];
   const int64_t B = static_cast<int64_t>(batch.size());
@@ -138,16 +143,19 @@ void Context::layer(int64_t il, std::span<const BatchEntry> batch) {
   const float eps = static_cast<float>(hp.rms_eps);
   const kernels::Ops& op = *ops_;
   const size_t elem = kv_->type() == DType::kF16 ? 2 : 4;
+  auto row = [](std::vector<float>& v, int64_t i, int64_t width) { return &v[static_cast<size_t>(i * width)]; };
 
   // Attention sub-layer.
-  for (int64_t i = 0; i < B; ++i) op.rmsnorm(&x_[static_cast<size_t>(i * n_embd)], L.attn_norm, &xb_[static_cast<size_t>(i * n_embd)], n_embd, eps);
-  kernels::matmul(L.wq, xb_.data(), q_.data(), B, ws_, pool_);
-  kernels::matmul(L.wk, xb_.data(), k_.data(), B, ws_, pool_);
-  kernels::matmul(L.wv, xb_.data(), v_.data(), B, ws_, pool_);
+  for (int64_t i = 0; i < B; ++i) op.rmsnorm(row(x_, i, n_embd), L.attn_norm, row(xb_, i, n_embd), n_embd, eps);
+  {
+    const kernels::Matrix w[3] = {L.wq, L.wk, L.wv};
+    float* const y[3] = {q_.data(), k_.data(), v_.data()};
+    kernels::matmul_multi(w, y, 3, xb_.data(), B, ws_, pool_);
+  }
   for (int64_t i = 0; i < B; ++i) {
-    float* q = &q_[static_cast<size_t>(i * n_q)];
-    float* k = &k_[static_cast<size_t>(i * n_kv)];
-    float* v = &v_[static_cast<size_t>(i * n_kv)];
+    float* q = row(q_, i, n_q);
+    float* k = row(k_, i, n_kv);
+    float* v = row(v_, i, n_kv);
     if (L.bq != nullptr) op.add(q, L.bq, q, n_q);
     if (L.bk != nullptr) op.add(k, L.bk, k, n_kv);
     if (L.bv != nullptr) op.add(v, L.bv, v, n_kv);
@@ -182,11 +190,11 @@ void Context::layer(int64_t il, std::span<const BatchEntry> batch) {
     int64_t j = i + 1;
     while (j < B && batch[static_cast<size_t>(j)].seq == batch[static_cast<size_t>(i)].seq) ++j;
     kernels::AttentionTask& t = tasks_[static_cast<size_t>(n_tasks++)];
-    t.q = &q_[static_cast<size_t>(i * n_q)];
+    t.q = row(q_, i, n_q);
     t.n_q = j - i;
     t.first_pos = batch[static_cast<size_t>(i)].pos;
     t.kv = kv_->view(il, batch[static_cast<size_t>(i)].seq);
-    t.out = &attn_[static_cast<size_t>(i * n_q)];
+    t.out = row(attn_, i, n_q);
     // Each query row reads K and V of all positions up to its own.
     const int64_t n_read = t.n_q * t.first_pos + t.n_q * (t.n_q + 1) / 2;
     last_kv_bytes_ += static_cast<uint64_t>(n_read) * static_cast<uint64_t>(2 * n_kv) * elem;
@@ -194,15 +202,32 @@ void Context::layer(int64_t il, std::span<const BatchEntry> batch) {
   }
   kernels::attention(shape_, tasks_.data(), n_tasks, attn_scratch_, pool_, opts_.isa);
   kernels::matmul(L.wo, attn_.data(), proj_.data(), B, ws_, pool_);
-  for (int64_t i = 0; i < B; ++i) op.add(&x_[static_cast<size_t>(i * n_embd)], &proj_[static_cast<size_t>(i * n_embd)], &x_[static_cast<size_t>(i * n_embd)], n_embd);
+
+  // Residual. In the last layer only the rows that want logits go on, packed to the front.
+  int64_t n_rows = B;
+  if (last) {
+    n_rows = 0;
+    for (int64_t i = 0; i < B; ++i) {
+      if (!batch[static_cast<size_t>(i)].want_logits) continue;
+      op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, n_rows, n_embd), n_embd);
+      ++n_rows;
+    }
+  } else {
+    for (int64_t i = 0; i < B; ++i) op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, i, n_embd), n_embd);
+  }
+  if (n_rows == 0) return 0;
 
   // Feed-forward sub-layer (SwiGLU).
-  for (int64_t i = 0; i < B; ++i) op.rmsnorm(&x_[static_cast<size_t>(i * n_embd)], L.ffn_norm, &xb_[static_cast<size_t>(i * n_embd)], n_embd, eps);
-  kernels::matmul(L.w_gate, xb_.data(), gate_.data(), B, ws_, pool_);
-  kernels::matmul(L.w_up, xb_.data(), up_.data(), B, ws_, pool_);
-  op.swiglu(gate_.data(), up_.data(), gate_.data(), B * n_ff);
-  kernels::matmul(L.w_down, gate_.data(), proj_.data(), B, ws_, pool_);
-  for (int64_t i = 0; i < B; ++i) op.add(&x_[static_cast<size_t>(i * n_embd)], &proj_[static_cast<size_t>(i * n_embd)], &x_[static_cast<size_t>(i * n_embd)], n_embd);
+  for (int64_t i = 0; i < n_rows; ++i) op.rmsnorm(row(x_, i, n_embd), L.ffn_norm, row(xb_, i, n_embd), n_embd, eps);
+  {
+    const kernels::Matrix w[2] = {L.w_gate, L.w_up};
+    float* const y[2] = {gate_.data(), up_.data()};
+    kernels::matmul_multi(w, y, 2, xb_.data(), n_rows, ws_, pool_);
+  }
+  for (int64_t i = 0; i < n_rows; ++i) op.swiglu(row(gate_, i, n_ff), row(up_, i, n_ff), row(gate_, i, n_ff), n_ff);
+  kernels::matmul(L.w_down, gate_.data(), proj_.data(), n_rows, ws_, pool_);
+  for (int64_t i = 0; i < n_rows; ++i) op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, i, n_embd), n_embd);
+  return n_rows;
 }
 
 }  // namespace er::model

@@ -67,7 +67,9 @@ class Context {
  private:
   Context(const Model& model, const ContextOptions& opts);
   Status check_batch(std::span<const BatchEntry> batch) const;
-  void layer(int64_t il, std::span<const BatchEntry> batch);
+  // Runs layer il over the batch. In the last layer (`last`) the feed-forward part runs on the
+  // rows that want logits only, packed to the front of x_; returns how many rows x_ then holds.
+  int64_t layer(int64_t il, std::span<const BatchEntry> batch, bool last);
 
   const Model& model_;
   ContextOptions opts_;

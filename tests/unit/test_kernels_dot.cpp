@@ -223,7 +223,17 @@ TEST(VecDotRef, Q5_0HandBuilt) {
   EXPECT_EQ(vec_dot_q5_0_q8_0_ref(32, &w, &a), -256.0f);
 }
 
-TEST(VecDotRef, MatchesFloat64ForEveryType) {
+// The paths each type can take (quant_act.h MatmulPath).
+std::vector<MatmulPath> paths_for(DType w) {
+  switch (w) {
+    case DType::kF32: case DType::kF16: case DType::kBF16: return {MatmulPath::kVecDot, MatmulPath::kTinyBlas};
+    case DType::kQ4_K: return {MatmulPath::kVecDot, MatmulPath::kRepackGemm};
+    case DType::kQ6_K: return {MatmulPath::kVecDot, MatmulPath::kTiled};
+    default: return {MatmulPath::kVecDot};
+  }
+}
+
+TEST(VecDotRef, MatchesFloat64ForEveryTypeAndPath) {
   Rng rng(1);
   for (DType w : kTypes) {
     for (bool raw : {false, true}) {
@@ -232,8 +242,11 @@ TEST(VecDotRef, MatchesFloat64ForEveryType) {
         const std::vector<uint8_t> arow = make_act(w, rng.floats(n));
         double want, abs_sum;
         float64_dot(w, n, wrow, arow, &want, &abs_sum);
-        const float got = vec_dot_ref(w, n, wrow.data(), arow.data());
-        EXPECT_NEAR(got, want, 2e-6 * abs_sum + 1e-30) << dtype_name(w) << " n=" << n << " raw=" << raw;
+        for (MatmulPath path : paths_for(w)) {
+          const float got = vec_dot_ref(w, n, wrow.data(), arow.data(), path);
+          EXPECT_NEAR(got, want, 2e-6 * abs_sum + 1e-30)
+              << dtype_name(w) << " n=" << n << " raw=" << raw << " path " << static_cast<int>(path);
+        }
       }
     }
   }
@@ -241,7 +254,7 @@ TEST(VecDotRef, MatchesFloat64ForEveryType) {
 
 // ---- SIMD vs scalar ----------------------------------------------------------------------------
 
-TEST(VecDotSimd, EveryTypeAndIsaMatchesScalar) {
+TEST(VecDotSimd, EveryTypeIsaAndPathMatchesScalarBitForBit) {
   Rng rng(2);
   for (DType w : kTypes) {
     for (bool raw : {false, true}) {
@@ -253,13 +266,14 @@ TEST(VecDotSimd, EveryTypeAndIsaMatchesScalar) {
       for (int64_t n : lengths) {
         const std::vector<uint8_t> wrow = make_row(w, n, rng, raw);
         const std::vector<uint8_t> arow = make_act(w, rng.floats(n, -4.0f, 4.0f));
-        double want64, abs_sum;
-        float64_dot(w, n, wrow, arow, &want64, &abs_sum);
-        const float ref = vec_dot(w, n, wrow.data(), arow.data(), Isa::kScalar);
-        for (Isa isa : supported_isas()) {
-          const float got = vec_dot(w, n, wrow.data(), arow.data(), isa);
-          EXPECT_NEAR(got, ref, 2e-6 * abs_sum + 1e-30)
-              << dtype_name(w) << " n=" << n << " raw=" << raw << " " << isa_name(isa);
+        for (MatmulPath path : paths_for(w)) {
+          const float ref = vec_dot(w, n, wrow.data(), arow.data(), Isa::kScalar, path);
+          EXPECT_EQ(ref, vec_dot_ref(w, n, wrow.data(), arow.data(), path));
+          for (Isa isa : supported_isas()) {
+            const float got = vec_dot(w, n, wrow.data(), arow.data(), isa, path);
+            EXPECT_EQ(got, ref) << dtype_name(w) << " n=" << n << " raw=" << raw << " " << isa_name(isa) << " path "
+                                << static_cast<int>(path);
+          }
         }
       }
     }

@@ -1,7 +1,10 @@
-// Float ops and attention: exact small cases, ggml formulas, and every SIMD level against the scalar path.
+// Float ops and attention: exact small cases, outputs recorded from llama.cpp, and every SIMD level
+// bit for bit against the scalar path.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/f16.h"
@@ -109,45 +112,117 @@ TEST(Ops, SwigluAddScaleExact) {
   }
 }
 
-TEST(Ops, SimdMatchesScalarOnRandomData) {
+// ggml-cpu's outputs (llama-cpp-python 0.3.36, AVX-512 build) for fixed, exactly representable
+// inputs, as float bits: made by the probe in docs/engine.md ("Checking an op against ggml").
+namespace ggml_ref {
+constexpr uint32_t kSoftmax53[53] = {0x355f8d8e, 0x38b2260a, 0x3c0df74d, 0x364311b1, 0x399b732f, 0x3cf7c14b, 0x372a36ec, 0x3a87a4b4, 0x3dd83003, 0x381486da, 0x3b6cb892, 0x35a2a241, 0x39019a32, 0x3c4e8f31, 0x368de975, 0x39e22da6, 0x3d343da0, 0x3777a920, 0x3ac55c26, 0x3e1d4687, 0x38581aec, 0x3bac36a9, 0x35eca17d, 0x393c91fe, 0x3c964564, 0x36ce7b0c, 0x3a248b33, 0x3d831fd5, 0x37b42c0e, 0x3b0f941b, 0x3e64d5a2, 0x389d3732, 0x3bfa91b2, 0x362c25dc, 0x39892f20, 0x3cdaa4a0, 0x371636bc, 0x3a6f68e5, 0x3dbec8e9, 0x3803130b, 0x3b50e7d1, 0x358f861b, 0x38e4bf51, 0x3c3649b9, 0x367a7943, 0x39c79a06, 0x3d1f0fd8, 0x375a8f4e, 0x3aae2b69, 0x3e0acb8e, 0x383eb64e, 0x3b97fa58, 0x35d0d370};
+constexpr uint32_t kSwiglu37[37] = {0x38c3621b, 0xbdc39a7d, 0xb979565b, 0xbf8ced72, 0xba0d525d, 0xc054c031, 0xba8847cf, 0xc0d5a077, 0xbaa9d048, 0xc131af3a, 0x3ac54c32, 0x413cd3ec, 0x3c9a340c, 0x4124f4f7, 0x3db07757, 0x40f6fb44, 0x3e8b943d, 0x4080ff4a, 0x3f059ebf, 0xbf3fffb2, 0x00000000, 0x381a9f8c, 0x3fa33ba4, 0x39629f94, 0x4001613e, 0x3a802576, 0x3fcd2cbc, 0x3b7ff54a, 0x00000000, 0xbc3d61ce, 0xc02ea9af, 0xbccd7d03, 0xc0d1e248, 0xbd3ddab9, 0xc137b88d, 0xbd7872a0, 0xc18bfe60};
+constexpr uint32_t kRmsnorm100[100] = {0x404c3682, 0x3d7e21b3, 0x3fd4278f, 0x3f2eb72c, 0x3f0155b9, 0x3ffbdcd4, 0x3c9137d4, 0x4032afb2, 0x3e47acc4, 0x3f9928e2, 0x3f84bd08, 0x3e882457, 0x4022cd97, 0x80000000, 0x400b8ba6, 0x3ecc3682, 0x3f4e7b61, 0x3fbb31f8, 0x3dc7acc4, 0xc03f731a, 0x3d59d3be, 0x3fd1e2b0, 0x3f2c724c, 0x3ef997f5, 0x3ffaba64, 0x00000000, 0x4030fc0a, 0x3e3585c9, 0x3f95c193, 0x3f827829, 0x3e750e35, 0x4021ab27, 0xbcd9d3be, 0x400946c7, 0x3ebe9946, 0x3f4567e4, 0x3fb7caa8, 0x3d7e21b3, 0xc026c61d, 0x3c9137d4, 0x3fcc3682, 0x3f235ece, 0x3ee2e73b, 0x3ff630a5, 0xbd3585c9, 0xc01c9031, 0x3e082457, 0x3f8ef2f4, 0x3f7997f4, 0x3e3e9946, 0xc014e7bf, 0xbda35ece, 0x40054e3f, 0x3ea35ece, 0x3f3585c9, 0x3fb0fc0a, 0x00000000, 0xc00fccc8, 0xbd3585c9, 0x3fc32305, 0x3f137cb3, 0x3ebe9946, 0x3fee3f98, 0xbdebfab8, 0xc0062813, 0x3d7e21b3, 0x3f84bd08, 0x3f6770fa, 0x3dd9d3be, 0xbffe21b3, 0xbe235ece, 0xbfeff33f, 0x3e750e36, 0x3f1ed510, 0x3fa6c61d, 0xbdb585c9, 0xbff50e35, 0xbe082457, 0x3fb6a839, 0x3ef997f4, 0x3e8cae15, 0xbfd4b8c7, 0xbe59d3be, 0xbfe2e73b, 0xbd1137d4, 0x3f6e3f98, 0x3f4e7b61, 0x00000000, 0xbfd5db37, 0xbe882457, 0xbfc7acc4, 0x3e082457, 0x3f0155b9, 0x3f9928e1, 0xbe50c041, 0xbfcdea2a, 0xbe7e21b3, 0xbfa35ece, 0x3ebe9946, 0x3e1a4b51};
+constexpr uint32_t kRopeNormal[32] = {0x402631eb, 0xbfaa66f2, 0x3f48ab70, 0x4016a9a2, 0x4018fdf5, 0xbfc6bafe, 0x3daae98f, 0x40021efa, 0x3f6c07dd, 0xbfbc5cc3, 0xc004841f, 0xbfd0fe20, 0x40080000, 0xbfb00000, 0x3f800000, 0xc0200000, 0xbfa0940f, 0xbfef9d09, 0xbf0fa279, 0xbfcaec9e, 0xbfe2d46e, 0xbfca6571, 0x4003f650, 0xbfd08e8c, 0xbd7dd2e0, 0x4024aeae, 0xbf9ffb63, 0x400acccd, 0xbf800000, 0x3fb00000, 0xc0080000, 0x3e800000};
+constexpr uint32_t kRopeNeox[32] = {0x4021612c, 0xbfd40713, 0x401973e3, 0xbfb18e44, 0x3f0e1482, 0xc00b3d44, 0xbfb72dcf, 0xbf9d163c, 0x3e043468, 0x3f9bd3a4, 0x402b12f5, 0xbfd9aa03, 0x40080000, 0xbfb00000, 0x3f800000, 0xc0200000, 0xbfaa358e, 0x3e36b54e, 0xbfe1e890, 0x3f175f87, 0x4002e51c, 0xbfad6dac, 0xbffc63e6, 0x40209766, 0x3dcdc19a, 0xc01c7c6e, 0xbf9b5d3e, 0x400676dc, 0xbf800000, 0x3fb00000, 0xc0080000, 0x3e800000};
+}  // namespace ggml_ref
+
+float input(int i, int a, int m, float div) { return static_cast<float>((i * a) % m - m / 2) / div; }
+
+void expect_bits(const float* got, const uint32_t* want, int n, const char* what, Isa isa) {
+  for (int i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, &got[i], 4);
+    ASSERT_EQ(u, want[i]) << what << " element " << i << " (" << got[i] << ") " << isa_name(isa);
+  }
+}
+
+TEST(Ops, MatchLlamaCppBitForBit) {
+  for (Isa isa : supported_isas()) {
+    const Ops& op = ops(isa);
+    std::vector<float> x(53);
+    for (int i = 0; i < 53; ++i) x[i] = input(i, 37, 101, 8.0f);
+    op.softmax(x.data(), 53);
+    expect_bits(x.data(), ggml_ref::kSoftmax53, 53, "softmax", isa);
+
+    std::vector<float> g(37), u(37), y(37);
+    for (int i = 0; i < 37; ++i) {
+      g[i] = input(i, 53, 101, 4.0f);
+      u[i] = input(i, 29, 65, 16.0f);
+    }
+    op.swiglu(g.data(), u.data(), y.data(), 37);  // 32 in vector chunks, a 5-element libm tail
+    expect_bits(y.data(), ggml_ref::kSwiglu37, 37, "swiglu", isa);
+
+    std::vector<float> r(100), w(100), n(100);
+    for (int i = 0; i < 100; ++i) {
+      r[i] = input(i, 41, 97, 16.0f);
+      w[i] = input(i, 13, 31, 8.0f);
+    }
+    op.rmsnorm(r.data(), w.data(), n.data(), 100, 1e-6f);
+    expect_bits(n.data(), ggml_ref::kRmsnorm100, 100, "rmsnorm", isa);
+
+    for (bool neox : {false, true}) {
+      RopeParams p;
+      p.n_rot = 12;  // 6 pairs: in the normal layout pairs 4 and 5 are ggml's unfused epilogue
+      p.neox = neox;
+      std::vector<float> cs(12), h(32);
+      rope_cache(p, 1234, cs.data());
+      for (int i = 0; i < 32; ++i) h[i] = input(i, 19, 47, 8.0f);
+      op.rope(h.data(), 2, 16, cs.data(), 12, neox);
+      expect_bits(h.data(), neox ? ggml_ref::kRopeNeox : ggml_ref::kRopeNormal, 32, neox ? "rope neox" : "rope", isa);
+    }
+  }
+}
+
+TEST(Ops, SimdMatchesScalarBitForBit) {
   Rng rng(8);
   const Ops& ref = ops(Isa::kScalar);
   for (Isa isa : supported_isas()) {
     const Ops& op = ops(isa);
-    for (int64_t n : {1, 7, 64, 100, 896, 4097}) {
-      const std::vector<float> x = rng.floats(n, -6.0f, 6.0f), w = rng.floats(n), u = rng.floats(n);
+    for (int64_t n : {1, 7, 16, 64, 100, 896, 4097}) {
+      std::vector<float> x = rng.floats(n, -6.0f, 6.0f), w = rng.floats(n), u = rng.floats(n);
+      x[0] = -100.0f;  // exp underflow (|n| > 126) and the 2^n scaling
       std::vector<float> a(x.size()), b(x.size());
       ref.rmsnorm(x.data(), w.data(), a.data(), n, 1e-6f);
       op.rmsnorm(x.data(), w.data(), b.data(), n, 1e-6f);
-      expect_all_near(b, a, 1e-6f, "rmsnorm");
+      EXPECT_EQ(a, b) << "rmsnorm n=" << n << " " << isa_name(isa);
       a = x;
       b = x;
       ref.softmax(a.data(), n);
       op.softmax(b.data(), n);
-      expect_all_near(b, a, 1e-6f, "softmax");
+      EXPECT_EQ(a, b) << "softmax n=" << n << " " << isa_name(isa);
       ref.swiglu(x.data(), u.data(), a.data(), n);
       op.swiglu(x.data(), u.data(), b.data(), n);
-      expect_all_near(b, a, 1e-6f, "swiglu");
-      std::vector<uint16_t> h1(static_cast<size_t>(n)), h2(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) {
-        h1[static_cast<size_t>(i)] = f32_to_f16(x[static_cast<size_t>(i)]);
-        h2[static_cast<size_t>(i)] = f32_to_f16(w[static_cast<size_t>(i)]);
-      }
-      EXPECT_NEAR(op.dot_f16(h1.data(), h2.data(), n), ref.dot_f16(h1.data(), h2.data(), n), 1e-5f * n);
-      EXPECT_NEAR(op.dot_f32(x.data(), w.data(), n), ref.dot_f32(x.data(), w.data(), n), 1e-5f * n);
+      EXPECT_EQ(a, b) << "swiglu n=" << n << " " << isa_name(isa);
     }
     for (bool neox : {false, true}) {
-      RopeParams p;
-      p.n_rot = 64;
-      p.neox = neox;
-      std::vector<float> cs(64);
-      rope_cache(p, 1234, cs.data());
-      const std::vector<float> x = rng.floats(4 * 128);
-      std::vector<float> a = x, b = x;
-      ref.rope(a.data(), 4, 128, cs.data(), 64, neox);
-      op.rope(b.data(), 4, 128, cs.data(), 64, neox);
-      expect_all_near(b, a, 1e-6f, "rope");
+      for (int n_rot : {64, 128, 12, 6}) {
+        RopeParams p;
+        p.n_rot = n_rot;
+        p.neox = neox;
+        std::vector<float> cs(static_cast<size_t>(n_rot));
+        rope_cache(p, 1234, cs.data());
+        const std::vector<float> x = rng.floats(4 * 128);
+        std::vector<float> a = x, b = x;
+        ref.rope(a.data(), 4, 128, cs.data(), n_rot, neox);
+        op.rope(b.data(), 4, 128, cs.data(), n_rot, neox);
+        EXPECT_EQ(a, b) << "rope n_rot=" << n_rot << " neox=" << neox << " " << isa_name(isa);
+      }
     }
+  }
+}
+
+TEST(Ops, DotOrdersSumAsDocumented) {
+  // 64 products of 1 and one of 2^-24: kTinyBlas puts the small one in a lane of its own (kept
+  // until the tree: 64 + 2^-24 rounds to 64); kVecDot's tail adds it in double: also 64. A value
+  // that survives only in one order: 2^-20 at position 64 (the kVecDot tail, double: kept).
+  std::vector<float> q(80, 0.0f), k(80, 0.0f);
+  for (int i = 0; i < 64; ++i) q[i] = k[i] = 1.0f;
+  q[64] = 1.0f;
+  k[64] = std::ldexp(1.0f, -20);
+  std::vector<uint16_t> kh(80);
+  for (int i = 0; i < 80; ++i) kh[i] = f32_to_f16(k[i]);
+  for (Isa isa : supported_isas()) {
+    float s;
+    ops(isa).attn_scores_f16(q.data(), 1, kh.data(), 80, 1, 80, 1.0f, DotOrder::kVecDot, &s);
+    EXPECT_EQ(s, 64.0f + std::ldexp(1.0f, -20)) << isa_name(isa);
+    ops(isa).attn_scores_f32(q.data(), 1, k.data(), 80, 1, 80, 1.0f, DotOrder::kVecDot, &s);
+    EXPECT_EQ(s, 64.0f + std::ldexp(1.0f, -20)) << isa_name(isa);
   }
 }
 
@@ -277,36 +352,88 @@ TEST(Attention, LargeGroupsAndOddHeadDimMatchNaive) {
   }
 }
 
-TEST(Ops, GroupedAttentionOpsMatchScalar) {
+TEST(Ops, GroupedAttentionOpsMatchScalarBitForBit) {
   Rng rng(13);
   const Ops& ref = ops(Isa::kScalar);
   for (Isa isa : supported_isas()) {
     const Ops& op = ops(isa);
-    for (int ng : {1, 3, 8}) {
-      for (int64_t d : {8, 20, 128}) {
-        const int64_t n_kv = 37, stride = 3 * d;
-        const std::vector<float> q = rng.floats(ng * d), kf = rng.floats(n_kv * stride), p0 = rng.floats(ng * n_kv, 0, 1);
-        std::vector<uint16_t> kh(kf.size());
-        for (size_t i = 0; i < kf.size(); ++i) kh[i] = f32_to_f16(kf[i]);
-        std::vector<float> a(static_cast<size_t>(ng * n_kv)), b(a.size());
-        ref.attn_scores_f16(q.data(), ng, kh.data(), stride, n_kv, d, 0.5f, a.data());
-        op.attn_scores_f16(q.data(), ng, kh.data(), stride, n_kv, d, 0.5f, b.data());
-        expect_all_near(b, a, 1e-5f, "scores f16");
-        ref.attn_scores_f32(q.data(), ng, kf.data(), stride, n_kv, d, 0.5f, a.data());
-        op.attn_scores_f32(q.data(), ng, kf.data(), stride, n_kv, d, 0.5f, b.data());
-        expect_all_near(b, a, 1e-5f, "scores f32");
-        std::vector<float> pa = p0, pb = p0, oa(static_cast<size_t>(ng * d)), ob(oa.size());
-        ref.attn_values_f16(pa.data(), ng, kh.data(), stride, n_kv, d, oa.data());
-        op.attn_values_f16(pb.data(), ng, kh.data(), stride, n_kv, d, ob.data());
-        EXPECT_EQ(pa, pb) << "p rounded to f16 identically";
-        expect_all_near(ob, oa, 1e-5f, "values f16");
-        pa = p0;
-        pb = p0;
-        ref.attn_values_f32(pa.data(), ng, kf.data(), stride, n_kv, d, oa.data());
-        op.attn_values_f32(pb.data(), ng, kf.data(), stride, n_kv, d, ob.data());
-        expect_all_near(ob, oa, 1e-5f, "values f32");
+    for (DotOrder order : {DotOrder::kTinyBlas, DotOrder::kVecDot}) {
+      for (int ng : {1, 3, 8}) {
+        for (int64_t d : {8, 20, 64, 128, 144}) {
+          if (order == DotOrder::kTinyBlas && d % 16 != 0) continue;  // (kTinyBlas REQUIRES it)
+          for (int64_t n_kv : {1, 37, 130}) {
+            const int64_t stride = 3 * d;
+            const std::vector<float> q = rng.floats(ng * d), kf = rng.floats(n_kv * stride), p0 = rng.floats(ng * n_kv, 0, 1);
+            std::vector<float> qh(q.size());  // the f16 ops take q as f16 values (attention() rounds it)
+            ref.round_f16(q.data(), qh.data(), static_cast<int64_t>(q.size()));
+            std::vector<uint16_t> kh(kf.size());
+            for (size_t i = 0; i < kf.size(); ++i) kh[i] = f32_to_f16(kf[i]);
+            SCOPED_TRACE(testing::Message() << isa_name(isa) << " ng=" << ng << " d=" << d << " n_kv=" << n_kv
+                                            << " order=" << static_cast<int>(order));
+            std::vector<float> a(static_cast<size_t>(ng * n_kv)), b(a.size());
+            ref.attn_scores_f16(qh.data(), ng, kh.data(), stride, n_kv, d, 0.5f, order, a.data());
+            op.attn_scores_f16(qh.data(), ng, kh.data(), stride, n_kv, d, 0.5f, order, b.data());
+            EXPECT_EQ(a, b) << "scores f16";
+            ref.attn_scores_f32(q.data(), ng, kf.data(), stride, n_kv, d, 0.5f, order, a.data());
+            op.attn_scores_f32(q.data(), ng, kf.data(), stride, n_kv, d, 0.5f, order, b.data());
+            EXPECT_EQ(a, b) << "scores f32";
+            std::vector<float> pa = p0, pb = p0, oa(static_cast<size_t>(ng * d)), ob(oa.size());
+            ref.attn_values_f16(pa.data(), ng, kh.data(), stride, n_kv, d, order, oa.data());
+            op.attn_values_f16(pb.data(), ng, kh.data(), stride, n_kv, d, order, ob.data());
+            EXPECT_EQ(pa, pb) << "p rounded to f16 identically";
+            EXPECT_EQ(oa, ob) << "values f16";
+            pa = p0;
+            pb = p0;
+            ref.attn_values_f32(pa.data(), ng, kf.data(), stride, n_kv, d, order, oa.data());
+            op.attn_values_f32(pb.data(), ng, kf.data(), stride, n_kv, d, order, ob.data());
+            EXPECT_EQ(oa, ob) << "values f32";
+          }
+        }
       }
     }
+  }
+}
+
+TEST(Attention, OrderFollowsTheBatchSizeAsInLlamaCpp) {
+  // One query in the whole call runs ggml_vec_dot's order, two or more tinyBLAS's: attention()
+  // must equal the scalar ops composed with that order, bit for bit, at every level.
+  Rng rng(14);
+  const AttentionShape s{4, 2, 64, 0.125f};
+  const int64_t n_ctx = 70, kv_width = 2 * 64, width = 4 * 64;
+  const std::vector<float> kf = rng.floats(n_ctx * kv_width, -2, 2), vf = rng.floats(n_ctx * kv_width);
+  std::vector<uint16_t> kh(kf.size()), vh(vf.size());
+  for (size_t i = 0; i < kf.size(); ++i) {
+    kh[i] = f32_to_f16(kf[i]);
+    vh[i] = f32_to_f16(vf[i]);
+  }
+  const std::vector<float> q = rng.floats(2 * width, -2, 2);
+  const KvCacheView kv{DType::kF16, kh.data(), vh.data(), kv_width};
+  const Ops& ref = ops(Isa::kScalar);
+  // want[t] for queries at positions 68 and 69 (prefix of 68 cached positions) in `order`.
+  auto expected = [&](int t, DotOrder order) {
+    std::vector<float> out(static_cast<size_t>(width)), qh(64), sc(static_cast<size_t>(n_ctx));
+    const int64_t n_kv = 68 + t + 1;
+    for (int h = 0; h < 4; ++h) {
+      ref.round_f16(q.data() + t * width + h * 64, qh.data(), 64);
+      ref.attn_scores_f16(qh.data(), 1, kh.data() + (h / 2) * 64, kv_width, n_kv, 64, 0.125f, order, sc.data());
+      ref.softmax(sc.data(), n_kv);
+      ref.attn_values_f16(sc.data(), 1, vh.data() + (h / 2) * 64, kv_width, n_kv, 64, order, out.data() + h * 64);
+    }
+    return out;
+  };
+  ThreadPool pool(2);
+  AttentionScratch scratch;
+  scratch.reserve(2, n_ctx, 64);
+  for (Isa isa : supported_isas()) {
+    std::vector<float> one(static_cast<size_t>(width)), two(static_cast<size_t>(2 * width));
+    const AttentionTask single{q.data(), 1, 68, kv, one.data()};
+    attention(s, &single, 1, scratch, pool, isa);
+    EXPECT_EQ(one, expected(0, DotOrder::kVecDot)) << isa_name(isa);
+    const AttentionTask batch{q.data(), 2, 68, kv, two.data()};
+    attention(s, &batch, 1, scratch, pool, isa);
+    const std::vector<float> want0 = expected(0, DotOrder::kTinyBlas), want1 = expected(1, DotOrder::kTinyBlas);
+    EXPECT_TRUE(std::equal(want0.begin(), want0.end(), two.begin())) << isa_name(isa);
+    EXPECT_TRUE(std::equal(want1.begin(), want1.end(), two.begin() + width)) << isa_name(isa);
   }
 }
 
