@@ -55,6 +55,7 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
 
   // Samplers and per-path histories (prompt + generated) for the repetition penalty.
   std::vector<std::unique_ptr<sampling::Sampler>> samplers;
+  samplers.reserve(static_cast<size_t>(opts.n_paths));
   std::vector<std::vector<TokenId>> history(static_cast<size_t>(opts.n_paths));
   for (int p = 0; p < opts.n_paths; ++p) {
     sampling::SamplerConfig sc = opts.sampler;

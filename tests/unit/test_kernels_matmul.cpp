@@ -12,28 +12,12 @@
 #include "kernels/quant.h"
 #include "kernels/quant_act.h"
 
+#include "support/test_rng.h"
+
 namespace er::kernels {
 namespace {
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  float uniform(float lo, float hi) {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return lo + (hi - lo) * static_cast<float>(z >> 40) / 16777216.0f;
-  }
-  std::vector<float> floats(int64_t n) {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (auto& x : v) x = uniform(-1.0f, 1.0f);
-    return v;
-  }
-
- private:
-  uint64_t s_;
-};
+using Rng = test::TestRng;
 
 const DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,
                         DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K};

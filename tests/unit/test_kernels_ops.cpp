@@ -12,28 +12,12 @@
 #include "kernels/attention.h"
 #include "kernels/ops.h"
 
+#include "support/test_rng.h"
+
 namespace er::kernels {
 namespace {
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  float uniform(float lo, float hi) {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return lo + (hi - lo) * static_cast<float>(z >> 40) / 16777216.0f;
-  }
-  std::vector<float> floats(int64_t n, float lo = -1.0f, float hi = 1.0f) {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (auto& x : v) x = uniform(lo, hi);
-    return v;
-  }
-
- private:
-  uint64_t s_;
-};
+using Rng = test::TestRng;
 
 void expect_all_near(const std::vector<float>& got, const std::vector<float>& want, float rel, const char* what) {
   ASSERT_EQ(got.size(), want.size());
