@@ -44,6 +44,7 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
 
   GenerateResult res;
   res.n_prompt = n_prompt;
+  res.t_start = t0;
   res.paths.resize(static_cast<size_t>(opts.n_paths));
   const int64_t room = co.n_ctx - n_prompt;
   const int64_t max_new = std::min(opts.max_new_tokens, room);

@@ -39,6 +39,8 @@ struct PathResult {
 struct GenerateResult {
   int64_t n_prompt = 0;
   std::vector<PathResult> paths;
+  Clock::time_point t_start{};  // when generate() was called: the origin of the times below, so
+                                // telemetry can attribute energy to [prefill] and [ttft, e2e]
   // Timings in milliseconds since the request started (the call to generate()).
   double prefill_ms = 0;   // prompt evaluation
   double ttft_ms = 0;      // until the first generated token was available
