@@ -23,5 +23,10 @@ Command add_info_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_probe_command(CLI::App& app);
+Command add_sweep_command(CLI::App& app);
+Command add_pareto_command(CLI::App& app);
+Command add_plan_command(CLI::App& app);
+Command add_report_command(CLI::App& app);
+Command add_study_command(CLI::App& app);
 
 }  // namespace er::cli

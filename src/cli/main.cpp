@@ -24,6 +24,11 @@ int main(int argc, char** argv) {
       er::cli::add_run_command(app),
       er::cli::add_bench_command(app),
       er::cli::add_probe_command(app),
+      er::cli::add_sweep_command(app),
+      er::cli::add_pareto_command(app),
+      er::cli::add_plan_command(app),
+      er::cli::add_report_command(app),
+      er::cli::add_study_command(app),
   };
 
   try {

@@ -1,0 +1,117 @@
+// `edgereason study [-m MODEL] [--quick]`: the main job. A built-in sweep on GSM8K (thinking
+// policies × budgets × N paths) into results.db, the analytic models fitted on it, report.html,
+// and the plan for 1, 2, 5 and 10 s deadlines. Resumable like sweep.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/study_common.h"
+#include "study/config.h"
+#include "study/eval_backend.h"
+#include "study/fit_bridge.h"
+#include "study/planner.h"
+#include "study/runner.h"
+#include "study/store.h"
+
+namespace er::cli {
+namespace {
+
+struct StudyCliOptions {
+  std::string model = "smollm2";
+  bool quick = false;
+  std::string db = "results.db";
+  std::string out = "report.html";
+  int threads = 0;
+  int limit = 0;
+  std::string dataset = "gsm8k";
+  std::string data_dir;
+  std::string power = "auto";
+  std::string progress = "auto";
+};
+
+// The built-in sweep as TOML, so that it is validated and echoed exactly like a user's config.
+std::string study_toml(const StudyCliOptions& o, int threads) {
+  const int limit = o.limit > 0 ? o.limit : o.quick ? 8 : 30;
+  const int max_tokens = o.quick ? 160 : 256;
+  std::string t;
+  t += "# edgereason study" + std::string(o.quick ? " --quick" : "") + " (built-in sweep)\n";
+  t += "name = \"study" + std::string(o.quick ? "-quick" : "") + "\"\n";
+  t += "models = [\"" + o.model + "\"]\n";
+  t += "policies = [\"unlimited\", \"think-budget\", \"no-think\"]\n";
+  t += "budgets = [64, 128]\n";
+  t += "paths = [1, 4]\n";
+  t += "threads = [" + std::to_string(threads) + "]\n";
+  t += "max_tokens = " + std::to_string(max_tokens) + "\n";
+  t += "answer_budget = 48\n";
+  t += "temperature = 0.6\n";
+  t += "seed = 1\n";
+  t += "vote = \"majority\"\n";
+  t += "\n[[slices]]\ndataset = \"" + o.dataset + "\"\noffset = 0\nlimit = " + std::to_string(limit) + "\n";
+  return t;
+}
+
+Status run_study(const StudyCliOptions& o) {
+  if (o.threads < 0 || o.threads > 1024) return Status::invalid("-t must be in [1, 1024]");
+  if (o.limit < 0) return Status::invalid("--limit must be >= 1");
+  study::ProgressStyle style = study::ProgressStyle::kAuto;
+  if (o.progress == "lines") style = study::ProgressStyle::kLines;
+  else if (o.progress == "bar") style = study::ProgressStyle::kBar;
+  else if (o.progress == "off") style = study::ProgressStyle::kOff;
+  else if (o.progress != "auto") return Status::invalid("--progress must be auto, bar, lines or off");
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  study::EvalBackendOptions bo;
+  bo.data_dir = o.data_dir;
+  bo.power_source = o.power;
+  const std::string toml = study_toml(o, threads);
+  ER_ASSIGN_OR_RETURN(study::SweepConfig cfg,
+                      study::parse_sweep_config(toml, o.quick ? "<study --quick>" : "<study>", study::eval_config_checks(bo)));
+  ER_ASSIGN_OR_RETURN(auto backend, study::make_eval_backend(bo));
+  ER_ASSIGN_OR_RETURN(auto store, study::Store::open(o.db, study::Store::Mode::kReadWrite));
+
+  std::atomic<bool>* stop = install_stop_flag();
+  study::SweepOptions so;
+  so.command = std::string("study") + (o.quick ? " --quick" : "") + " -m " + o.model;
+  so.progress = style;
+  so.interrupted = [stop] { return stop->load(); };
+  so.print_estimate = true;
+  ER_ASSIGN_OR_RETURN(study::SweepSummary sum, study::run_sweep(cfg, *store, *backend, so));
+  if (sum.interrupted) return Status::io_error("interrupted; rerun the same command to continue");
+
+  // Fit the analytic models on what was measured and keep them with the results.
+  ER_ASSIGN_OR_RETURN(std::string fit_note, study::fit_and_store(*store));
+  std::printf("%s\n", fit_note.c_str());
+  store.reset();
+
+  ER_RETURN_IF_ERROR(write_html_report(o.db, o.out, "edgereason study: " + o.model + (o.quick ? " (quick)" : "")));
+  std::printf("results: %s\nreport:  %s\n\n", o.db.c_str(), o.out.c_str());
+  ER_ASSIGN_OR_RETURN(StudyData d, read_study_db(o.db));
+  for (double dl : {1.0, 2.0, 5.0, 10.0}) {
+    const study::Plan p = study::make_plan(d.summaries, dl, study::Metric::kP90, 2);
+    std::printf("%s\n", study::plan_text(d.summaries, p).c_str());
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Command add_study_command(CLI::App& app) {
+  auto o = std::make_shared<StudyCliOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "study", "The main job: a built-in GSM8K sweep, fitted models, results.db, report.html and plans for 1-10 s");
+  sub->add_option("-m,--model", o->model, "Model (a name under the models directory or a .gguf path)")->capture_default_str();
+  sub->add_flag("--quick", o->quick, "A smaller sweep (8 questions per cell, 160 tokens max) that ends within 10 minutes on 2 cores");
+  sub->add_option("--db", o->db, "Results database (continued if it exists)")->capture_default_str();
+  sub->add_option("-o,--output", o->out, "HTML report to write")->capture_default_str();
+  sub->add_option("-t,--threads", o->threads, "Threads (default: every logical CPU)");
+  sub->add_option("--limit", o->limit, "Questions per cell (default 30; 8 with --quick)");
+  sub->add_option("--dataset", o->dataset, "Dataset (built-in name or JSONL path)")->capture_default_str();
+  sub->add_option("--data-dir", o->data_dir, "Directory of the built-in datasets");
+  sub->add_option("--power", o->power, "Power source (see run --power)")->capture_default_str();
+  sub->add_option("--progress", o->progress, "auto, bar, lines or off")->capture_default_str();
+  return {sub, [o]() { return run_study(*o); }};
+}
+
+}  // namespace er::cli

@@ -1,0 +1,72 @@
+// `edgereason sweep CONFIG.toml [--db results.db]`: runs the grid of a sweep configuration through
+// eval, one committed row per question; a rerun continues where a stopped or killed run left off.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/study_common.h"
+#include "study/config.h"
+#include "study/eval_backend.h"
+#include "study/runner.h"
+#include "study/store.h"
+
+namespace er::cli {
+namespace {
+
+struct SweepCliOptions {
+  std::string config;
+  std::string db = "results.db";
+  std::string progress = "auto";
+  std::string data_dir;
+  std::string power = "auto";
+  bool dry_run = false;
+};
+
+Status run_sweep_cmd(const SweepCliOptions& o) {
+  study::ProgressStyle style;
+  if (o.progress == "auto") style = study::ProgressStyle::kAuto;
+  else if (o.progress == "bar") style = study::ProgressStyle::kBar;
+  else if (o.progress == "lines") style = study::ProgressStyle::kLines;
+  else if (o.progress == "off") style = study::ProgressStyle::kOff;
+  else return Status::invalid("--progress must be auto, bar, lines or off (got '" + o.progress + "')");
+  study::EvalBackendOptions bo;
+  bo.data_dir = o.data_dir;
+  bo.power_source = o.power;
+  // Everything about the configuration is checked before the database is opened.
+  ER_ASSIGN_OR_RETURN(study::SweepConfig cfg, study::load_sweep_config(o.config, study::eval_config_checks(bo)));
+  const auto cells = cfg.cells();
+  if (o.dry_run) {
+    std::printf("sweep '%s': %zu cells\n", cfg.name.c_str(), cells.size());
+    for (size_t i = 0; i < cells.size(); ++i)
+      std::printf("  %3zu  %s  [%s]\n", i + 1, cells[i].label().c_str(), cells[i].hash().c_str());
+    return Status::ok();
+  }
+  ER_ASSIGN_OR_RETURN(auto backend, study::make_eval_backend(bo));
+  ER_ASSIGN_OR_RETURN(auto store, study::Store::open(o.db, study::Store::Mode::kReadWrite));
+  std::atomic<bool>* stop = install_stop_flag();
+  study::SweepOptions so;
+  so.command = "sweep " + o.config;
+  so.progress = style;
+  so.interrupted = [stop] { return stop->load(); };
+  ER_ASSIGN_OR_RETURN(study::SweepSummary sum, study::run_sweep(cfg, *store, *backend, so));
+  if (sum.interrupted) return Status::io_error("interrupted; rerun the same command to continue");
+  return Status::ok();
+}
+
+}  // namespace
+
+Command add_sweep_command(CLI::App& app) {
+  auto o = std::make_shared<SweepCliOptions>();
+  CLI::App* sub = app.add_subcommand("sweep", "Run a grid of configurations (TOML) through eval into a SQLite database; resumable");
+  sub->add_option("config", o->config, "Sweep configuration (TOML; see examples/sweep.toml)")->required();
+  sub->add_option("--db", o->db, "Results database (created if missing; continued if it exists)")->capture_default_str();
+  sub->add_option("--progress", o->progress, "auto (a bar on a terminal, else lines), bar, lines or off")
+      ->capture_default_str();
+  sub->add_option("--data-dir", o->data_dir, "Directory of the built-in datasets (default: eval's search)");
+  sub->add_option("--power", o->power, "Power source for energy per question (see run --power)")->capture_default_str();
+  sub->add_flag("--dry-run", o->dry_run, "Check the configuration and list the cells; run nothing");
+  return {sub, [o]() { return run_sweep_cmd(*o); }};
+}
+
+}  // namespace er::cli

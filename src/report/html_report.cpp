@@ -1,0 +1,388 @@
+#include "report/html_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "report/build_info.h"
+#include "report/svg_chart.h"
+#include "study/planner.h"
+
+namespace er::report {
+
+namespace {
+
+using study::ConfigSummary;
+using svg::escape;
+
+std::string f(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+// Series key: the policy, with the model when the database holds several.
+std::string policy_key(const ConfigSummary& s, bool multi_model) {
+  std::string k(study::policy_name(s.cell.policy));
+  if (multi_model) k = s.cell.model + " " + k;
+  return k;
+}
+
+constexpr const char* kCss = R"css(
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
+h1{font-size:1.6em;margin-bottom:0.2em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:4px}
+p.note{color:#555;font-size:0.92em;max-width:860px}
+table{border-collapse:collapse;font-size:0.88em;margin:8px 0}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
+td.l,th.l{text-align:left}tr.front td{background:#eef6ee}
+pre{background:#f7f7f7;border:1px solid #ddd;padding:10px;overflow-x:auto;font-size:0.85em}
+svg.chart{display:block;margin:10px 0;background:#fff}
+svg .grid{stroke:#e6e6e6;stroke-width:1}svg .tick{stroke:#444}svg .frame{fill:none;stroke:#444}
+svg text{font-size:12px;fill:#222}svg .ctitle{font-size:14px;font-weight:600}svg .alabel{font-size:13px}
+svg .legend{font-size:12px}svg .nodata{fill:#999;font-size:14px}
+)css";
+
+// Records script errors into the page (the headless test reads them back with --dump-dom).
+constexpr const char* kErrorProbe =
+    "<script>(function(){var d=document.documentElement;function rec(m){var o=d.getAttribute('data-errors');"
+    "d.setAttribute('data-errors',(o?o+' | ':'')+m);}window.addEventListener('error',function(e){rec(String(e.message"
+    "||e.type));},true);var ce=console.error;console.error=function(){rec(Array.prototype.join.call(arguments,' '));"
+    "return ce.apply(console,arguments);};})();</script>\n";
+
+std::string accuracy_cost_chart(const std::vector<ConfigSummary>& s, study::Cost cost, const std::string& id,
+                                const std::string& title, const std::string& x_label, bool multi_model) {
+  svg::XYChart c;
+  c.id = id;
+  c.title = title;
+  c.x_label = x_label;
+  c.y_label = "accuracy (%)";
+  c.y_min = 0;
+  c.y_max = 100;
+  c.x_min = 0;
+  std::map<std::string, size_t> by_policy;
+  for (const ConfigSummary& x : s) {
+    auto v = study::cost_of(x, cost);
+    if (!v) continue;
+    const std::string k = policy_key(x, multi_model);
+    if (!by_policy.count(k)) {
+      by_policy[k] = c.series.size();
+      c.series.push_back({k, {}, true, false, false, ""});
+    }
+    c.series[by_policy[k]].points.push_back(
+        {*v, 100 * x.accuracy, x.label + ": " + f("%.1f%%", 100 * x.accuracy) + " at " + f("%.3g", *v)});
+  }
+  svg::Series front{"Pareto frontier", {}, false, true, true, "#222"};
+  for (size_t i : study::pareto_frontier(s, cost)) front.points.push_back({*study::cost_of(s[i], cost), 100 * s[i].accuracy, s[i].label});
+  if (!front.points.empty()) c.series.push_back(std::move(front));
+  return svg::render(c);
+}
+
+// Fitted decode model {m, n} for a model and path count from the fits table, if any.
+std::optional<std::pair<double, double>> fitted_decode(const std::vector<study::FitRow>& fits, const std::string& model,
+                                                       int64_t paths) {
+  for (const study::FitRow& r : fits) {
+    if (r.model != model) continue;
+    const auto& co = r.json.contains("coefficients") ? r.json["coefficients"] : r.json;
+    const nlohmann::ordered_json* d = nullptr;
+    if (paths == 1 && co.contains("decode")) d = &co["decode"];
+    if (paths > 1 && co.contains("decode_by_paths") && co["decode_by_paths"].contains(std::to_string(paths)))
+      d = &co["decode_by_paths"][std::to_string(paths)];
+    if (d && d->contains("m") && d->contains("n") && (*d)["m"].is_number() && (*d)["n"].is_number())
+      return std::make_pair((*d)["m"].get<double>(), (*d)["n"].get<double>());
+  }
+  return std::nullopt;
+}
+
+// perfmodel's fit keys models by file stem ("models/x.gguf" → "x").
+std::string model_key(const std::string& m) {
+  std::string k = m.substr(m.find_last_of('/') == std::string::npos ? 0 : m.find_last_of('/') + 1);
+  if (k.size() > 5 && k.ends_with(".gguf")) k.resize(k.size() - 5);
+  return k;
+}
+
+}  // namespace
+
+Result<HtmlReportInput> load_report_input(study::Store& store) {
+  HtmlReportInput in;
+  in.db_path = store.path();
+  ER_ASSIGN_OR_RETURN(in.configs, store.configurations());
+  ER_ASSIGN_OR_RETURN(in.questions, store.questions());
+  ER_ASSIGN_OR_RETURN(in.runs, store.runs());
+  ER_ASSIGN_OR_RETURN(in.fits, store.fits());
+  in.summaries = study::summarize(in.configs, in.questions);
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  in.generated_at = buf;
+  return in;
+}
+
+std::string render_html_report(const HtmlReportInput& in) {
+  const auto& S = in.summaries;
+  std::set<std::string> models;
+  for (const auto& s : S) models.insert(s.cell.model);
+  const bool multi = models.size() > 1;
+  std::map<int64_t, const study::ConfigRow*> cfg_by_id;
+  for (const auto& c : in.configs) cfg_by_id[c.id] = &c;
+
+  std::string o;
+  o += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  o += kErrorProbe;
+  o += "<title>" + escape(in.title) + "</title>\n<style>" + std::string(kCss) + "</style>\n</head>\n<body>\n";
+  o += "<h1>" + escape(in.title) + "</h1>\n";
+  int64_t nq = 0;
+  for (const auto& s : S) nq += s.n;
+  o += "<p class=\"note\">Database <code>" + escape(in.db_path) + "</code>: " + std::to_string(S.size()) +
+       " configurations, " + std::to_string(nq) + " graded questions, " + std::to_string(in.runs.size()) +
+       " runs. Generated " + escape(in.generated_at) + " by edgereason " + escape(build_version()) + " (" +
+       escape(build_commit()) + "). Latency is end to end per question (prompt to final answer, all paths); "
+       "accuracy is the voted answer's, with Wilson 95% intervals in the tables.</p>\n";
+  if (S.empty()) o += "<p><b>The database holds no graded questions yet.</b></p>\n";
+
+  // 1. Recommendations.
+  o += "<h2 id=\"recommendations\">Recommendations by deadline</h2>\n";
+  o += "<p class=\"note\">The most accurate configuration whose mean (or p90) latency per question meets the "
+       "deadline; ties go to the faster, then the less energy. See <code>edgereason plan</code> for the reasons "
+       "and runners-up.</p>\n";
+  o += "<table id=\"rec-table\"><tr><th>deadline</th><th class=\"l\">best by mean latency</th><th>accuracy</th>"
+       "<th>mean</th><th class=\"l\">best by p90 latency</th><th>accuracy</th><th>p90</th><th>energy/question</th></tr>\n";
+  for (double d : in.deadlines) {
+    o += "<tr><td>" + study::format_seconds(d) + "</td>";
+    for (study::Metric m : {study::Metric::kMean, study::Metric::kP90}) {
+      const study::Plan p = study::make_plan(S, d, m, 0);
+      if (p.choice) {
+        const auto& c = S[*p.choice];
+        o += "<td class=\"l\">" + escape(c.label) + "</td><td>" + f("%.1f%%", 100 * c.accuracy) + "</td><td>" +
+             study::format_seconds(study::latency_of(c, m)) + "</td>";
+        if (m == study::Metric::kP90)
+          o += "<td>" + (c.energy_j ? f("%.2f J", *c.energy_j) + (c.energy_estimated ? " (est.)" : "") : "—") + "</td>";
+      } else {
+        o += "<td class=\"l\">none meets it</td><td>—</td><td>—</td>";
+        if (m == study::Metric::kP90) o += "<td>—</td>";
+      }
+    }
+    o += "</tr>\n";
+  }
+  o += "</table>\n";
+
+  // 2. Frontiers.
+  o += "<h2 id=\"frontier\">Accuracy against latency</h2>\n";
+  o += "<p class=\"note\">Each point is one configuration; the dashed line joins the Pareto-optimal ones (no other "
+       "is as accurate for less).</p>\n";
+  o += accuracy_cost_chart(S, study::Cost::kMeanLatency, "chart-acc-mean", "Accuracy vs mean latency",
+                           "mean latency per question (s)", multi);
+  o += accuracy_cost_chart(S, study::Cost::kP90Latency, "chart-acc-p90", "Accuracy vs p90 latency",
+                           "p90 latency per question (s)", multi);
+  o += accuracy_cost_chart(S, study::Cost::kTokens, "chart-acc-tokens", "Accuracy vs generated tokens",
+                           "generated tokens per question, all paths (tokens)", multi);
+  const bool any_energy = std::any_of(S.begin(), S.end(), [](const ConfigSummary& s) { return s.energy_j.has_value(); });
+  if (any_energy)
+    o += accuracy_cost_chart(S, study::Cost::kEnergy, "chart-acc-energy", "Accuracy vs energy per question",
+                             "energy per question (J)", multi);
+
+  // 3. Prefill / decode split.
+  o += "<h2 id=\"split\">Where the time goes: prefill and decode</h2>\n";
+  {
+    svg::StackedBars b;
+    b.id = "chart-split";
+    b.title = "Mean latency per question, split by phase";
+    b.value_label = "mean latency per question (s)";
+    b.segment_names = {"prefill", "decode", "other (tokenize, grade)"};
+    for (const auto& s : S) {
+      b.categories.push_back(s.label);
+      b.values.push_back({s.prefill_mean_s, s.decode_mean_s, std::max(0.0, s.mean_s - s.prefill_mean_s - s.decode_mean_s)});
+    }
+    o += svg::render(b);
+  }
+
+  // 4. Decode latency vs output length with the fitted curve.
+  o += "<h2 id=\"decode\">Decode latency against output length</h2>\n";
+  o += "<p class=\"note\">One point per question: decode time against decode steps (the longest path's tokens). "
+       "Lines: the fitted model L<sub>d</sub>(I, O) = n·O + m·(I·O + O(O−1)/2) at the series' mean prompt length "
+       "(<code>edgereason fit</code>; missing when no fit is stored).</p>\n";
+  {
+    svg::XYChart c;
+    c.id = "chart-decode";
+    c.title = "Decode latency vs output length";
+    c.x_label = "decode steps per question (tokens)";
+    c.y_label = "decode latency (s)";
+    c.x_min = 0;
+    c.y_min = 0;
+    std::map<std::pair<std::string, int64_t>, std::vector<const study::QuestionRecord*>> groups;
+    for (const auto& q : in.questions) {
+      auto it = cfg_by_id.find(q.config_id);
+      if (it == cfg_by_id.end()) continue;
+      groups[{it->second->cell.model, it->second->cell.paths}].push_back(&q.q);
+    }
+    std::vector<svg::Series> curves;
+    for (const auto& [key, qs] : groups) {
+      const std::string name = (multi ? key.first + " " : std::string()) + "N=" + std::to_string(key.second);
+      svg::Series s{name + " measured", {}, true, false, false, ""};
+      double ip = 0;
+      int64_t omax = 0;
+      for (const auto* q : qs) {
+        s.points.push_back({static_cast<double>(q->max_path_tokens), q->decode_ms / 1000.0,
+                            q->question_id + ": " + std::to_string(q->max_path_tokens) + " tokens, " +
+                                f("%.3f s", q->decode_ms / 1000.0)});
+        ip += static_cast<double>(q->n_prompt);
+        omax = std::max(omax, q->max_path_tokens);
+      }
+      ip /= static_cast<double>(qs.size());
+      const size_t color_index = c.series.size();
+      c.series.push_back(std::move(s));
+      if (auto mn = fitted_decode(in.fits, model_key(key.first), key.second)) {
+        svg::Series fit{name + " fit", {}, false, true, false, svg::palette(color_index)};
+        for (int k = 0; k <= 40; ++k) {
+          const double O = static_cast<double>(omax) * k / 40.0;
+          fit.points.push_back({O, mn->second * O + mn->first * (ip * O + O * (O - 1) / 2), ""});
+        }
+        curves.push_back(std::move(fit));
+      }
+    }
+    // Keep each fit next to its measurements in colour: series were given explicit colours.
+    for (size_t i = 0; i < c.series.size(); ++i) c.series[i].color = svg::palette(i);
+    for (auto& cv : curves) c.series.push_back(std::move(cv));
+    o += svg::render(c);
+  }
+
+  // 5. Energy per token vs length.
+  o += "<h2 id=\"energy\">Energy per token against output length</h2>\n";
+  {
+    svg::XYChart c;
+    c.id = "chart-energy";
+    c.title = "Energy per generated token vs output length";
+    c.x_label = "generated tokens per question, all paths (tokens)";
+    c.y_label = "energy per generated token (J/token)";
+    c.x_min = 0;
+    c.y_min = 0;
+    std::map<int64_t, size_t> by_n;
+    bool estimated = false;
+    for (const auto& q : in.questions) {
+      if (!q.q.power) continue;
+      auto it = cfg_by_id.find(q.config_id);
+      if (it == cfg_by_id.end()) continue;
+      const int64_t tok = q.q.thinking_tokens + q.q.answer_tokens;
+      if (tok <= 0) continue;
+      const int64_t n = it->second->cell.paths;
+      if (!by_n.count(n)) {
+        by_n[n] = c.series.size();
+        c.series.push_back({"N=" + std::to_string(n), {}, true, false, false, ""});
+      }
+      estimated = estimated || q.q.power->estimated;
+      c.series[by_n[n]].points.push_back({static_cast<double>(tok), q.q.power->total_j / static_cast<double>(tok),
+                                          q.q.question_id + " (" + q.q.power->source + ")"});
+    }
+    o += std::string("<p class=\"note\">") +
+         (c.series.empty() ? "No energy was recorded (power source none)."
+                           : estimated ? "Energy is <b>estimated</b> (no power sensor on this host), not measured."
+                                       : "Energy measured by the power source recorded per question.") +
+         "</p>\n";
+    o += svg::render(c);
+  }
+
+  // 6. Accuracy vs thinking budget per policy.
+  o += "<h2 id=\"budget\">Accuracy against thinking budget</h2>\n";
+  o += "<p class=\"note\">Budgeted policies over their budgets; no-think is drawn at budget 0 and unlimited at "
+       "max_tokens (its cap), as single points.</p>\n";
+  {
+    svg::XYChart c;
+    c.id = "chart-budget";
+    c.title = "Accuracy vs thinking budget";
+    c.x_label = "thinking budget (tokens)";
+    c.y_label = "accuracy (%)";
+    c.y_min = 0;
+    c.y_max = 100;
+    c.x_min = 0;
+    std::map<std::string, size_t> idx;
+    for (const auto& s : S) {
+      const std::string k = policy_key(s, multi) + " N=" + std::to_string(s.cell.paths);
+      if (!idx.count(k)) {
+        idx[k] = c.series.size();
+        c.series.push_back({k, {}, true, study::policy_takes_budget(s.cell.policy), false, ""});
+      }
+      double x = s.cell.budget ? static_cast<double>(*s.cell.budget)
+                               : s.cell.policy == study::Policy::kNoThink ? 0.0 : static_cast<double>(s.cell.max_tokens);
+      c.series[idx[k]].points.push_back({x, 100 * s.accuracy, s.label});
+    }
+    for (auto& se : c.series)
+      std::sort(se.points.begin(), se.points.end(), [](const svg::Point& a, const svg::Point& b) { return a.x < b.x; });
+    o += svg::render(c);
+  }
+
+  // 7. Accuracy vs N.
+  o += "<h2 id=\"paths\">Accuracy against the number of paths</h2>\n";
+  {
+    svg::XYChart c;
+    c.id = "chart-paths";
+    c.title = "Accuracy vs N (reasoning paths, majority vote)";
+    c.x_label = "paths N (count)";
+    c.y_label = "accuracy (%)";
+    c.y_min = 0;
+    c.y_max = 100;
+    std::map<std::string, size_t> idx;
+    for (const auto& s : S) {
+      std::string k = policy_key(s, multi);
+      if (s.cell.budget) k += "=" + std::to_string(*s.cell.budget);
+      if (!idx.count(k)) {
+        idx[k] = c.series.size();
+        c.series.push_back({k, {}, true, true, false, ""});
+      }
+      c.series[idx[k]].points.push_back({static_cast<double>(s.cell.paths), 100 * s.accuracy, s.label});
+    }
+    for (auto& se : c.series)
+      std::sort(se.points.begin(), se.points.end(), [](const svg::Point& a, const svg::Point& b) { return a.x < b.x; });
+    o += svg::render(c);
+  }
+
+  // 8. All configurations.
+  o += "<h2 id=\"configs\">All configurations</h2>\n";
+  o += "<p class=\"note\">Shaded rows are on the accuracy / mean-latency frontier.</p>\n";
+  o += "<table id=\"config-table\"><tr><th>id</th><th class=\"l\">configuration</th><th>questions</th>"
+       "<th>accuracy</th><th>95% CI</th><th>mean</th><th>p50</th><th>p90</th><th>prefill</th><th>decode</th>"
+       "<th>tokens/q</th><th>energy/q</th></tr>\n";
+  std::set<size_t> front;
+  for (size_t i : study::pareto_frontier(S, study::Cost::kMeanLatency)) front.insert(i);
+  for (size_t i = 0; i < S.size(); ++i) {
+    const auto& s = S[i];
+    o += std::string("<tr") + (front.count(i) ? " class=\"front\"" : "") + "><td>" + std::to_string(s.config_id) +
+         "</td><td class=\"l\">" + escape(s.label) + "</td><td>" + std::to_string(s.n) + "/" +
+         std::to_string(s.n_expected) + "</td><td>" + f("%.1f%%", 100 * s.accuracy) + "</td><td>" +
+         f("%.1f", 100 * s.acc_lo) + "–" + f("%.1f", 100 * s.acc_hi) + "</td><td>" +
+         study::format_seconds(s.mean_s) + "</td><td>" + study::format_seconds(s.p50_s) + "</td><td>" +
+         study::format_seconds(s.p90_s) + "</td><td>" + study::format_seconds(s.prefill_mean_s) + "</td><td>" +
+         study::format_seconds(s.decode_mean_s) + "</td><td>" + f("%.0f", s.tokens_mean) + "</td><td>" +
+         (s.energy_j ? f("%.2f J", *s.energy_j) + (s.energy_estimated ? " (est.)" : "") : "—") + "</td></tr>\n";
+  }
+  o += "</table>\n";
+
+  // 9. Configuration echo.
+  o += "<h2 id=\"echo\">Configuration echo</h2>\n";
+  if (!in.fits.empty()) {
+    o += "<p class=\"note\">Fitted models stored with the results:</p>\n";
+    for (const auto& fr : in.fits) o += "<pre>" + escape(fr.model + ": " + fr.json.dump(2)) + "</pre>\n";
+  }
+  std::set<std::string> shown;
+  for (auto it = in.runs.rbegin(); it != in.runs.rend(); ++it) {
+    if (shown.count(it->config_toml)) continue;
+    shown.insert(it->config_toml);
+    o += "<p class=\"note\">Sweep <b>" + escape(it->config_name) + "</b> (run " + std::to_string(it->id) + ", " +
+         escape(it->command) + ", started " + escape(it->started_at) + ", " + escape(it->status) + ", build " +
+         escape(it->build) + "):</p>\n<pre>" + escape(it->config_toml) + "</pre>\n";
+  }
+  o += "<table id=\"runs-table\"><tr><th>run</th><th class=\"l\">command</th><th class=\"l\">sweep</th>"
+       "<th class=\"l\">started</th><th class=\"l\">finished</th><th class=\"l\">status</th></tr>\n";
+  for (const auto& r : in.runs)
+    o += "<tr><td>" + std::to_string(r.id) + "</td><td class=\"l\">" + escape(r.command) + "</td><td class=\"l\">" +
+         escape(r.config_name) + "</td><td class=\"l\">" + escape(r.started_at) + "</td><td class=\"l\">" +
+         escape(r.finished_at) + "</td><td class=\"l\">" + escape(r.status) + "</td></tr>\n";
+  o += "</table>\n";
+  o += "<script>document.documentElement.setAttribute('data-ready','1');</script>\n</body>\n</html>\n";
+  return o;
+}
+
+}  // namespace er::report

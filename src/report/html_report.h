@@ -1,0 +1,33 @@
+// The study's HTML report: one self-contained file (inline CSS and SVG, no network) with the
+// accuracy/latency frontier, the prefill/decode split, decode latency against output length with
+// the fitted curve, energy per token, accuracy against thinking budget and against N, the
+// recommendation table for a list of deadlines, and the configuration echo.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "study/pareto.h"
+#include "study/store.h"
+
+namespace er::report {
+
+struct HtmlReportInput {
+  std::string title = "edgereason study report";
+  std::string db_path;
+  std::vector<study::ConfigRow> configs;
+  std::vector<study::QuestionRow> questions;
+  std::vector<study::RunRow> runs;
+  std::vector<study::FitRow> fits;  // perfmodel coefficients per model (may be empty)
+  std::vector<study::ConfigSummary> summaries;
+  std::vector<double> deadlines = {1, 2, 5, 10, 30};
+  std::string generated_at;  // UTC timestamp
+};
+
+// Reads everything the report shows from the database.
+Result<HtmlReportInput> load_report_input(study::Store& store);
+
+std::string render_html_report(const HtmlReportInput& in);
+
+}  // namespace er::report

@@ -1,0 +1,270 @@
+#include "study/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace er::study {
+
+namespace {
+
+// Every error carries "FILE:LINE: key 'KEY': ".
+class Errors {
+ public:
+  explicit Errors(std::string path) : path_(std::move(path)) {}
+  Status at(const toml::source_region& where, std::string_view key, const std::string& msg) const {
+    return Status::invalid(path_ + ":" + std::to_string(where.begin.line) + ": key '" + std::string(key) +
+                           "': " + msg);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date/time";
+  }
+}
+
+Result<int64_t> get_int(const Errors& e, std::string_view key, const toml::node& n, int64_t lo, int64_t hi) {
+  auto v = n.value_exact<int64_t>();
+  if (!v) return e.at(n.source(), key, "expected an integer, got " + type_name(n));
+  if (*v < lo || *v > hi)
+    return e.at(n.source(), key, std::to_string(*v) + " is out of range [" + std::to_string(lo) + ", " +
+                                     std::to_string(hi) + "]");
+  return *v;
+}
+
+Result<std::string> get_string(const Errors& e, std::string_view key, const toml::node& n) {
+  auto v = n.value_exact<std::string>();
+  if (!v) return e.at(n.source(), key, "expected a string, got " + type_name(n));
+  if (v->empty()) return e.at(n.source(), key, "must not be empty");
+  return *v;
+}
+
+// A scalar or an array of scalars → list; duplicates refused (they would repeat cells).
+template <typename T, typename Get>
+Result<std::vector<T>> get_list(const Errors& e, std::string_view key, const toml::node& n, Get get) {
+  std::vector<T> out;
+  if (const toml::array* a = n.as_array()) {
+    if (a->empty()) return e.at(n.source(), key, "the list is empty");
+    for (const toml::node& el : *a) {
+      ER_ASSIGN_OR_RETURN(T v, get(el));
+      if (std::find(out.begin(), out.end(), v) != out.end())
+        return e.at(el.source(), key, "duplicate value in the list");
+      out.push_back(std::move(v));
+    }
+  } else {
+    ER_ASSIGN_OR_RETURN(T v, get(n));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+constexpr std::string_view kTopKeys[] = {"name",   "models",        "policies",    "budgets", "paths",
+                                         "threads", "max_tokens",   "answer_budget", "temperature", "seed",
+                                         "vote",   "bench",         "slices"};
+constexpr std::string_view kSliceKeys[] = {"dataset", "offset", "limit"};
+
+template <size_t N>
+bool known(std::string_view k, const std::string_view (&keys)[N]) {
+  return std::find(std::begin(keys), std::end(keys), k) != std::end(keys);
+}
+
+std::string list_keys(const auto& keys) {
+  std::string s;
+  for (std::string_view k : keys) s += (s.empty() ? "" : ", ") + std::string(k);
+  return s;
+}
+
+Result<Slice> parse_slice(const Errors& e, const toml::table& t, const ConfigChecks& checks) {
+  Slice s;
+  for (auto&& [k, v] : t)
+    if (!known(k.str(), kSliceKeys))
+      return e.at(k.source(), "slices." + std::string(k.str()),
+                  "unknown key (a slice takes: " + list_keys(kSliceKeys) + ")");
+  const toml::node* ds = t.get("dataset");
+  if (!ds) return e.at(t.source(), "slices.dataset", "is required in every [[slices]] table");
+  ER_ASSIGN_OR_RETURN(s.dataset, get_string(e, "slices.dataset", *ds));
+  if (checks.dataset) {
+    Status st = checks.dataset(s.dataset);
+    if (!st.is_ok()) return e.at(ds->source(), "slices.dataset", st.message());
+  }
+  if (const toml::node* n = t.get("offset")) {
+    ER_ASSIGN_OR_RETURN(s.offset, get_int(e, "slices.offset", *n, 0, int64_t{1} << 40));
+  }
+  if (const toml::node* n = t.get("limit")) {
+    ER_ASSIGN_OR_RETURN(s.limit, get_int(e, "slices.limit", *n, 1, int64_t{1} << 40));
+  }
+  return s;
+}
+
+}  // namespace
+
+std::vector<Cell> SweepConfig::cells() const {
+  std::vector<Cell> out;
+  for (const Slice& sl : slices)
+    for (const std::string& m : models)
+      for (Policy p : policies) {
+        std::vector<std::optional<int64_t>> bs;
+        if (policy_takes_budget(p))
+          for (int64_t b : budgets) bs.push_back(b);
+        else
+          bs.push_back(std::nullopt);
+        for (const auto& b : bs)
+          for (int64_t t : threads)
+            for (int64_t n : paths) {
+              Cell c;
+              c.model = m;
+              c.slice = sl;
+              c.policy = p;
+              c.budget = b;
+              c.paths = n;
+              c.threads = t;
+              c.max_tokens = max_tokens;
+              c.answer_budget = answer_budget;
+              c.temperature = temperature;
+              c.seed = seed;
+              c.vote = vote;
+              c.bench = bench;
+              out.push_back(std::move(c));
+            }
+      }
+  return out;
+}
+
+Result<SweepConfig> parse_sweep_config(std::string_view text, const std::string& path, const ConfigChecks& checks) {
+  const Errors e(path);
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& err) {
+    return Status::invalid(path + ":" + std::to_string(err.source().begin.line) + ":" +
+                           std::to_string(err.source().begin.column) + ": TOML syntax: " +
+                           std::string(err.description()));
+  }
+  SweepConfig c;
+  c.path = path;
+  c.text = std::string(text);
+
+  // Unknown keys first: a typo must not be masked by a later, unrelated error.
+  for (auto&& [k, v] : root)
+    if (!known(k.str(), kTopKeys))
+      return e.at(k.source(), k.str(), "unknown key (known: " + list_keys(kTopKeys) + ")");
+
+  const toml::source_region top{{1, 1}, {1, 1}, nullptr};
+  if (const toml::node* n = root.get("name")) {
+    ER_ASSIGN_OR_RETURN(c.name, get_string(e, "name", *n));
+  }
+  const toml::node* models = root.get("models");
+  if (!models) return e.at(top, "models", "is required (a model name or path, or a list of them)");
+  ER_ASSIGN_OR_RETURN(c.models, get_list<std::string>(e, "models", *models, [&](const toml::node& n) {
+                        return get_string(e, "models", n);
+                      }));
+  if (checks.model) {
+    const toml::array* a = models->as_array();
+    for (size_t i = 0; i < c.models.size(); ++i) {
+      Status st = checks.model(c.models[i]);
+      if (!st.is_ok()) return e.at(a ? (*a)[i].source() : models->source(), "models", st.message());
+    }
+  }
+
+  if (const toml::node* n = root.get("policies")) {
+    ER_ASSIGN_OR_RETURN(c.policies, get_list<Policy>(e, "policies", *n, [&](const toml::node& el) -> Result<Policy> {
+                          ER_ASSIGN_OR_RETURN(std::string s, get_string(e, "policies", el));
+                          auto p = policy_from_name(s);
+                          if (!p)
+                            return e.at(el.source(), "policies",
+                                        "unknown policy '" + s +
+                                            "' (unlimited, no-think, think-budget, prompt-budget, l1, l1-max)");
+                          return *p;
+                        }));
+  }
+  const bool budgeted = std::any_of(c.policies.begin(), c.policies.end(), policy_takes_budget);
+  if (const toml::node* n = root.get("budgets")) {
+    ER_ASSIGN_OR_RETURN(c.budgets, get_list<int64_t>(e, "budgets", *n, [&](const toml::node& el) {
+                          return get_int(e, "budgets", el, 1, 1 << 20);
+                        }));
+    if (!budgeted) return e.at(n->source(), "budgets", "no policy in 'policies' takes a budget");
+  } else if (budgeted) {
+    return e.at(top, "budgets", "is required: a budgeted policy (think-budget, prompt-budget, l1, l1-max) is listed");
+  }
+  if (const toml::node* n = root.get("paths")) {
+    ER_ASSIGN_OR_RETURN(c.paths, get_list<int64_t>(e, "paths", *n, [&](const toml::node& el) {
+                          return get_int(e, "paths", el, 1, 64);
+                        }));
+  }
+  if (const toml::node* n = root.get("threads")) {
+    ER_ASSIGN_OR_RETURN(c.threads, get_list<int64_t>(e, "threads", *n, [&](const toml::node& el) {
+                          return get_int(e, "threads", el, 1, 1024);
+                        }));
+  }
+  if (const toml::node* n = root.get("max_tokens")) {
+    ER_ASSIGN_OR_RETURN(c.max_tokens, get_int(e, "max_tokens", *n, 1, 1 << 20));
+  }
+  if (const toml::node* n = root.get("answer_budget")) {
+    ER_ASSIGN_OR_RETURN(c.answer_budget, get_int(e, "answer_budget", *n, 1, 1 << 20));
+  }
+  if (const toml::node* n = root.get("seed")) {
+    ER_ASSIGN_OR_RETURN(int64_t s, get_int(e, "seed", *n, 0, INT64_MAX));
+    c.seed = static_cast<uint64_t>(s);
+  }
+  if (const toml::node* n = root.get("temperature")) {
+    auto v = n->value<double>();  // integers accepted too
+    if (!v || !(n->is_number())) return e.at(n->source(), "temperature", "expected a number, got " + type_name(*n));
+    if (!std::isfinite(*v) || *v < 0 || *v > 10)
+      return e.at(n->source(), "temperature", "must be in [0, 10] (0 = greedy)");
+    c.temperature = *v;
+    const auto max_paths = *std::max_element(c.paths.begin(), c.paths.end());
+    if (c.temperature == 0 && max_paths > 1)
+      return e.at(n->source(), "temperature", "0 (greedy) with paths > 1 gives identical paths; use e.g. 0.6");
+  } else if (*std::max_element(c.paths.begin(), c.paths.end()) > 1) {
+    return e.at(root.get("paths")->source(), "paths", "paths > 1 needs a 'temperature' > 0 (greedy paths are identical)");
+  }
+  if (const toml::node* n = root.get("vote")) {
+    ER_ASSIGN_OR_RETURN(c.vote, get_string(e, "vote", *n));
+    if (c.vote != "majority" && c.vote != "weighted")
+      return e.at(n->source(), "vote", "'" + c.vote + "' is not majority or weighted");
+  }
+  if (const toml::node* n = root.get("bench")) {
+    auto v = n->value_exact<bool>();
+    if (!v) return e.at(n->source(), "bench", "expected true or false, got " + type_name(*n));
+    c.bench = *v;
+  }
+  const toml::node* slices = root.get("slices");
+  if (!slices) return e.at(top, "slices", "is required: at least one [[slices]] table with a dataset");
+  const toml::array* arr = slices->as_array();
+  if (!arr || arr->empty() || !arr->is_array_of_tables())
+    return e.at(slices->source(), "slices", "expected [[slices]] tables (dataset, offset, limit)");
+  for (const toml::node& el : *arr) {
+    ER_ASSIGN_OR_RETURN(Slice s, parse_slice(e, *el.as_table(), checks));
+    for (const Slice& o : c.slices)
+      if (o.dataset == s.dataset && o.offset == s.offset && o.limit == s.limit)
+        return e.at(el.source(), "slices", "duplicate slice");
+    c.slices.push_back(std::move(s));
+  }
+  return c;
+}
+
+Result<SweepConfig> load_sweep_config(const std::string& path, const ConfigChecks& checks) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::not_found("cannot open config '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::io_error("reading config '" + path + "' failed");
+  return parse_sweep_config(ss.str(), path, checks);
+}
+
+}  // namespace er::study

@@ -1,0 +1,72 @@
+// The resumable sweep runner: for every cell of the grid, the questions not yet in the database are
+// run through an injected backend (the real eval in the CLI, a fake in tests) and each completed
+// question is committed on its own, so that a killed run continues where it stopped.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "study/config.h"
+#include "study/store.h"
+
+namespace er::study {
+
+struct QuestionRef {
+  std::string id;
+  int64_t index = 0;  // position in the dataset file
+};
+
+// What the runner needs from the eval machinery.
+class CellBackend {
+ public:
+  virtual ~CellBackend() = default;
+  // The cell's questions in order (its dataset slice). Called for every cell before any work.
+  virtual Result<std::vector<QuestionRef>> questions(const Cell& cell) = 0;
+  // Runs and grades one question under the cell's configuration.
+  virtual Result<QuestionRecord> run(const Cell& cell, const QuestionRef& q) = 0;
+  // For cells with bench = true: one bench record (JSON). Default: unsupported.
+  virtual Result<nlohmann::ordered_json> bench(const Cell& cell);
+  // Seconds one question of `cell` is expected to take at most (every path to its token cap), for
+  // the estimate printed before a sweep; nullopt when unknown. Default: unknown.
+  virtual std::optional<double> estimate_seconds(const Cell& cell);
+};
+
+enum class ProgressStyle { kAuto, kBar, kLines, kOff };  // auto: a bar on a terminal, else lines
+
+struct SweepOptions {
+  std::string command = "sweep";      // recorded in the runs table
+  ProgressStyle progress = ProgressStyle::kAuto;
+  std::FILE* progress_stream = stderr;
+  std::function<bool()> interrupted;  // polled between questions: stop cleanly when true
+  bool print_estimate = false;        // print the backend's time estimate before starting
+};
+
+struct SweepSummary {
+  int64_t run_id = 0;
+  int64_t n_cells = 0;
+  int64_t n_expected = 0;  // questions over all cells
+  int64_t n_before = 0;    // already in the database when the run started
+  int64_t n_new = 0;       // completed in this run
+  bool interrupted = false;
+  double seconds = 0;
+};
+
+// Relative cost of one question of `cell` (the ETA's weights): its cap on decoded tokens, scaled
+// by the batch's extra cost per path.
+double question_weight(const Cell& cell);
+
+// Runs the sweep. Every cell's questions are listed first (a backend error there stops before any
+// question runs). A backend error on a question stops the sweep (rows so far stay).
+Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend& backend, const SweepOptions& opts);
+
+// "1h02m", "4m10s", "12s".
+std::string format_duration(double seconds);
+
+}  // namespace er::study
