@@ -56,6 +56,10 @@ const FieldDef kFields[] = {
     {"decode_j", &R::decode_j, "J", "energy of decode"},
     {"j_per_token", &R::j_per_token, "J", "energy per counted token"},
     {"energy_estimated", &R::energy_estimated, "", "energy modelled rather than measured"},
+    {"energy_rail", &R::energy_rail, "", "rail or domain the power source measures"},
+    {"energy_interval_ms", &R::energy_interval_ms, "ms", "power sampling interval"},
+    {"prefill_w", &R::prefill_w, "W", "mean power during prefill"},
+    {"decode_w", &R::decode_w, "W", "mean power during decode"},
 };
 
 template <typename M>

@@ -72,6 +72,10 @@ struct BenchRecord {
   std::optional<double> decode_j;            // joules during decode
   std::optional<double> j_per_token;         // joules per counted token
   std::optional<bool> energy_estimated;      // true when modelled rather than measured
+  std::optional<std::string> energy_rail;    // what the source measures: "package-0", "VDD_IN", ...
+  std::optional<double> energy_interval_ms;  // power sampling interval
+  std::optional<double> prefill_w;           // mean watts during prefill
+  std::optional<double> decode_w;            // mean watts during decode
 };
 
 // The kinds of value a field holds, as the printers need to know them.
