@@ -60,9 +60,10 @@ PhaseEnergy attribute_energy(std::span<const EnergySample> s, const PhaseWindows
   PhaseEnergy e;
   auto phase = [&](double from_ms, double to_ms, int64_t n_tokens, std::optional<double>& j,
                    std::optional<double>& watts, std::optional<double>& per_token) {
-    j = energy_between(s, at_ms(w.t_start, from_ms), at_ms(w.t_start, to_ms));
+    const Clock::time_point t0 = at_ms(w.t_start, from_ms), t1 = at_ms(w.t_start, to_ms);
+    j = energy_between(s, t0, t1);
     if (!j) return;
-    const double seconds = (to_ms - from_ms) * 1e-3;
+    const double seconds = std::chrono::duration<double>(t1 - t0).count();  // the window integrated
     if (seconds > 0) watts = *j / seconds;
     if (n_tokens > 0) per_token = *j / static_cast<double>(n_tokens);
   };
