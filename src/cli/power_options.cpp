@@ -124,7 +124,7 @@ std::string energy_line(const telemetry::PhaseEnergy& e) {
 void fill_bench_energy(const telemetry::EnergyMeter& meter, const std::vector<telemetry::PhaseWindows>& windows,
                        report::BenchRecord& rec) {
   rec.energy_source = meter.source().name();
-  rec.energy_rail = meter.source().rail();
+  if (!meter.source().rail().empty()) rec.energy_rail = meter.source().rail();
   rec.energy_interval_ms = meter.interval_ms();
   rec.energy_estimated = meter.source().estimated();
   if (windows.empty()) return;
