@@ -202,7 +202,11 @@ Result<BenchRecord> record_from_json(const nlohmann::json& j) {
   BenchRecord r;
   for (const FieldDef& f : bench_fields()) {
     const auto it = j.find(f.name);
-    if (it == j.end()) return Status::invalid(std::string("missing field '") + f.name + "'");
+    if (it == j.end()) {
+      // A nullable field may be absent: records written before it existed read it as null.
+      if (f.nullable()) continue;
+      return Status::invalid(std::string("missing field '") + f.name + "'");
+    }
     const Status st = std::visit([&](auto p) { return read_value(*it, &(r.*p)); }, f.member);
     if (!st.is_ok()) return Status::invalid(std::string("field '") + f.name + "': " + st.message());
   }

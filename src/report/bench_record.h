@@ -108,7 +108,8 @@ FieldValue field_value(const BenchRecord& r, const FieldDef& f);
 
 // The record as one JSON object (keys in field order; null for absent values).
 nlohmann::ordered_json to_json(const BenchRecord& r);
-// Reads a record back; every field must be present with the right type (null where nullable).
+// Reads a record back; every field must be present with the right type, except nullable ones, which
+// may be absent (records written before the field existed) and read as null.
 // Errors name the field.
 Result<BenchRecord> record_from_json(const nlohmann::json& j);
 
