@@ -13,7 +13,7 @@ PathPolicy::PathPolicy(PolicyConfig config, std::function<std::string_view(Token
   tokens_.reserve(static_cast<size_t>(std::max<int64_t>(cfg_.max_new_tokens, 0)));
 }
 
-ThinkSplitter::PushResult PathPolicy::track_push(TokenId t, bool forced, float logprob) {
+ThinkSplitter::PushResult PathPolicy::track_push(TokenId t, bool forced, float logprob, bool as_delimiter) {
   tokens_.push_back(t);
   logprobs_.push_back(forced ? 0.0f : logprob);
   forced_flags_.push_back(forced ? 1 : 0);
@@ -23,7 +23,7 @@ ThinkSplitter::PushResult PathPolicy::track_push(TokenId t, bool forced, float l
     ++sampled_;
     sum_logprob_ += logprob;
   }
-  return split_.push(piece_(t));
+  return split_.push(piece_(t), as_delimiter);
 }
 
 void PathPolicy::take_back(int64_t k) {
@@ -42,10 +42,10 @@ void PathPolicy::take_back(int64_t k) {
   rolled_back_ += k;
 }
 
-size_t PathPolicy::push_forced(std::span<const TokenId> toks) {
+size_t PathPolicy::push_forced(std::span<const TokenId> toks, bool as_delimiter) {
   const int64_t room = std::max<int64_t>(0, cfg_.max_new_tokens - n_tokens());
   const size_t n = std::min(toks.size(), static_cast<size_t>(room));
-  for (size_t i = 0; i < n; ++i) track_push(toks[i], true, 0.0f);
+  for (size_t i = 0; i < n; ++i) track_push(toks[i], true, 0.0f, as_delimiter);
   return n;
 }
 
@@ -54,7 +54,7 @@ engine::PathAction PathPolicy::close_now(int32_t already_rolled_back) {
   take_back(k);
   forced_close_ = true;
   forced_close_at_ = split_.thinking_tokens_so_far();
-  const size_t n = push_forced(cfg_.close_tokens);
+  const size_t n = push_forced(cfg_.close_tokens, /*as_delimiter=*/true);
   engine::PathAction a;
   a.rollback = already_rolled_back + static_cast<int32_t>(k);
   a.force = std::span<const TokenId>(cfg_.close_tokens.data(), n);
@@ -78,7 +78,7 @@ engine::PathAction PathPolicy::on_token(TokenId token, float logprob, bool eog) 
     if (s1_active && !split_.closed() && split_.thinking_tokens_so_far() < *cfg_.min_think) {
       ++rolled_back_;
       ++waits_;
-      const size_t n = push_forced(cfg_.wait_tokens);
+      const size_t n = push_forced(cfg_.wait_tokens, /*as_delimiter=*/false);
       a.force = std::span<const TokenId>(cfg_.wait_tokens.data(), n);
       if (n == 0) a.stop = true;
       split_.commit(sink_);
@@ -94,7 +94,7 @@ engine::PathAction PathPolicy::on_token(TokenId token, float logprob, bool eog) 
     const int64_t k = n_tokens() - r.first_token;
     take_back(k);
     ++waits_;
-    const size_t n = push_forced(cfg_.wait_tokens);
+    const size_t n = push_forced(cfg_.wait_tokens, /*as_delimiter=*/false);
     a.rollback = static_cast<int32_t>(k);
     a.force = std::span<const TokenId>(cfg_.wait_tokens.data(), n);
   } else if (r.event == ThinkSplitter::Event::kLeak) {

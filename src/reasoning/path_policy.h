@@ -68,10 +68,10 @@ class PathPolicy {
 
  private:
   // Appends forced tokens (cut to the room left) to the splitter; returns how many.
-  size_t push_forced(std::span<const TokenId> toks);
+  size_t push_forced(std::span<const TokenId> toks, bool as_delimiter);
   engine::PathAction close_now(int32_t already_rolled_back);
   void update_bans();
-  ThinkSplitter::PushResult track_push(TokenId t, bool forced, float logprob);
+  ThinkSplitter::PushResult track_push(TokenId t, bool forced, float logprob, bool as_delimiter = false);
   void take_back(int64_t k);  // removes the last k tokens (all held back by the splitter)
 
   PolicyConfig cfg_;

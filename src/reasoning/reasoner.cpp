@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "reasoning/deadline.h"
 #include "reasoning/path_policy.h"
 #include "reasoning/policy_texts.h"
 #include "reasoning/vote.h"
@@ -58,6 +59,8 @@ class Controller final : public engine::PathController {
   void on_path_end(int p, engine::StopReason reason) override {
     const size_t i = static_cast<size_t>(p);
     PathPolicy& pol = policies_[i];
+    // Tokens saved by the early stop: what the path's budgets still allowed when it stopped.
+    if (stopped_early_[i] != 0) tokens_saved_ += pol.remaining_budget();
     pol.finish(reason);
     if (reason == engine::StopReason::kStoppedByCaller) return;  // cut short: no vote
     const ThinkSplitter& s = pol.splitter();
@@ -71,7 +74,6 @@ class Controller final : public engine::PathController {
     early_stopped_ = true;
     for (size_t q = 0; q < policies_.size(); ++q) {
       if (policies_[q].finished()) continue;
-      tokens_saved_ += policies_[q].remaining_budget();
       stopped_early_[q] = 1;
       policies_[q].stop_now();
     }
@@ -106,13 +108,9 @@ class Controller final : public engine::PathController {
     }
     step_s_ = step_s;
     const double left_s = *think_.deadline_s - now_ms / 1000.0;
-    // The context grows as the paths decode: price the steps at their mean context.
-    double steps = left_s / step_s;
-    if (n_meas == 0 && think_.deadline_step_per_ctx_s > 0 && steps > 0) {
-      steps = left_s / (step_s + think_.deadline_step_per_ctx_s * steps / 2);
-    }
-    const int64_t steps_left = static_cast<int64_t>(std::floor(std::max(0.0, steps)));
-    const int64_t reserve = 1 + think_.answer_budget;
+    // Each step adds one token per path to the context: m per step.
+    const int64_t steps_left = deadline_steps(left_s, step_s, think_.deadline_step_per_ctx_s);
+    const int64_t think_left = deadline_think_left(steps_left, think_.answer_budget);
     for (PathPolicy& p : policies_) {
       if (p.finished()) continue;
       if (steps_left < 1) {
@@ -120,7 +118,7 @@ class Controller final : public engine::PathController {
         continue;
       }
       if (!p.thinking()) continue;
-      const int64_t budget = p.thinking_tokens_so_far() + std::max<int64_t>(0, steps_left - reserve);
+      const int64_t budget = p.thinking_tokens_so_far() + think_left;
       p.set_think_budget(budget);
       last_budget_ = budget;
     }

@@ -80,9 +80,10 @@ void ThinkSplitter::resolve_open() {
   }
 }
 
-ThinkSplitter::PushResult ThinkSplitter::push(std::string_view piece) {
+ThinkSplitter::PushResult ThinkSplitter::push(std::string_view piece, bool delimiter) {
   const size_t from = committed_ < n_tokens() ? tok_start_[static_cast<size_t>(committed_)] : raw_.size();
   tok_start_.push_back(raw_.size());
+  tok_delim_.push_back(delimiter ? 1 : 0);
   raw_.append(piece);
   resolve_open();
   PushResult r;
@@ -116,6 +117,7 @@ void ThinkSplitter::rollback(int64_t n) {
   const int64_t keep = n_tokens() - n;
   raw_.resize(tok_start_[static_cast<size_t>(keep)]);
   tok_start_.resize(static_cast<size_t>(keep));
+  tok_delim_.resize(static_cast<size_t>(keep));
   if (closed_ && !cfg_.start_in_answer && first_delim_token_ >= keep) closed_ = false;
   if (!cfg_.open_tag.empty() && open_end_ > raw_.size()) {
     open_resolved_ = false;
@@ -172,7 +174,7 @@ void ThinkSplitter::commit(const Sink& sink, bool final) {
     const size_t ts = tok_start_[static_cast<size_t>(i)], te = tok_end(i);
     if (cfg_.start_in_answer) {
       ++n_answer_;
-    } else if (i < open_tokens_) {
+    } else if (i < open_tokens_ || tok_delim_[static_cast<size_t>(i)] != 0) {
       ++n_delim_;
     } else if (!closed_) {
       ++n_thinking_;

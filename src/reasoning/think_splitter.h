@@ -40,7 +40,9 @@ class ThinkSplitter {
 
   explicit ThinkSplitter(SplitterConfig config);
 
-  PushResult push(std::string_view piece);
+  // `delimiter` counts the token as a delimiter token whatever its text (a forced close sequence:
+  // the close text and the answer prefix), so thinking_tokens() counts the model's thinking only.
+  PushResult push(std::string_view piece, bool delimiter = false);
   // Removes the last n tokens. REQUIRES: none of them was committed (n <= n_uncommitted()).
   void rollback(int64_t n);
   // Releases every token that can no longer be part of a delimiter (with `final`, all of them).
@@ -72,6 +74,7 @@ class ThinkSplitter {
   SplitterConfig cfg_;
   std::string raw_;                 // all tokens' text
   std::vector<size_t> tok_start_;   // (n_tokens,) offset of each token's text in raw_
+  std::vector<uint8_t> tok_delim_;  // (n_tokens,) 1: counted as a delimiter token
   int64_t committed_ = 0;           // tokens released
   bool open_resolved_ = false;
   size_t open_end_ = 0;             // raw_ offset after the swallowed open tag (0: none)
