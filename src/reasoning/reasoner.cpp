@@ -183,7 +183,7 @@ Result<ReasonResult> Reasoner::run(std::span<const TokenId> prompt_tokens, const
     pc.split.marker = !fmt_.has_think_tags;
     pc.split.open_tag = fmt_.has_think_tags ? fmt_.open_tag : "";
     pc.split.start_in_answer = think.no_think;
-    pc.answer_budget = think.answer_budget;
+    if (think.has_policy()) pc.answer_budget = think.answer_budget;
   }
   pc.think_budget = think.think_budget;
   pc.min_think = think.min_think;

@@ -46,7 +46,8 @@ using TokenId = engine::TokenId;
 // l1 / l1_max / deadline_s selects the policy; min_think may combine with the budgets.
 struct ThinkingOptions {
   std::optional<int64_t> think_budget;   // hard budget forcing at N thinking tokens
-  int64_t answer_budget = 256;           // tokens allowed after a forced (or natural) close
+  int64_t answer_budget = 256;           // tokens allowed after a forced (or natural) close, when
+                                         // a policy is set (has_policy())
   bool no_think = false;                 // NoThink prefill (Qwen3: its own enable_thinking=false)
   std::optional<int64_t> prompt_budget;  // "Please limit your answer to N tokens at most."; no cut
   std::optional<int64_t> l1;             // L1 Exact: " Think for N tokens."
