@@ -11,13 +11,22 @@
 //   - ThinkingFormat: + split (false = plain completion: everything is answer text, no delimiter
 //     detection), + qwen3_switch (the template has enable_thinking), + family.
 //   - PromptSpec: + marker_instruction (tag-less formats: ask for the final-answer marker).
-//   - PathOutcome: + delimiter_tokens (tokens of the think tags / marker; thinking + delimiter +
-//     answer = tokens.size()), + closed (the thinking span ended), + sampled_tokens,
+//   - PathOutcome: + delimiter_tokens (tokens of the think tags / marker and of a forced close
+//     sequence; thinking + delimiter + answer = tokens.size(), so a forced close at --think-budget
+//     N records exactly N thinking tokens), + closed (the thinking span ended), + sampled_tokens,
 //     + rolled_back_tokens (s1 suppressions / leaked closes taken back), + forced_close_at.
+//     text is the tokens' pieces concatenated (no clean-spaces pass), so thinking_text and
+//     answer_text are substrings of it. answer_key is computed from answer_text when the span
+//     closed, else from the whole text; paths stopped by cancel or early stop do not vote.
+//   - answer_budget applies only when a policy is set (has_policy()); plain runs are unchanged.
+//   - Token accounting: the forced close's tokens are "delimiter" tokens; "Wait" tokens are
+//     thinking tokens; forced tokens never enter mean_logprob.
 //   - VoteResult: + mode, + n_votes (paths that voted), + early_stopped.
 //   - ReasonResult: + deadline_s, + measured_step_s (the decode step time the deadline used).
 //   - Reasoner: + a second constructor over engine::Decoder and a Vocabulary (tests drive it with
 //     a scripted fake model); + generic_answer_key() for `run`.
+//   - Flags for run / bench / eval: src/cli/thinking_options.h (add_thinking_flags,
+//     finish_thinking_flags → validated ThinkingOptions + VoteOptions).
 //   - engine::StopReason is unchanged; a path ended by the vote's early stop has stop "stopped"
 //     and stopped_early = true.
 #pragma once
@@ -123,7 +132,8 @@ struct PathOutcome {
   std::string answer_text;         // after the thinking span (never contains thinking text)
   int64_t thinking_tokens = 0;
   int64_t answer_tokens = 0;
-  int64_t delimiter_tokens = 0;    // tokens overlapping the think tags / final marker
+  int64_t delimiter_tokens = 0;    // tokens of the think tags / final marker, and every token of a
+                                   // forced close sequence (close text + answer prefix)
   int64_t forced_tokens = 0;       // tokens inserted by the policy (close text, prefix, "Wait")
   int64_t sampled_tokens = 0;      // tokens the model sampled and that were kept
   int64_t rolled_back_tokens = 0;  // sampled, then taken back (s1 suppression, leaked close)
