@@ -63,7 +63,8 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
     p.logprobs.reserve(static_cast<size_t>(max_new));
     p.forced.reserve(static_cast<size_t>(max_new));
   }
-  res.token_times_ms.reserve(static_cast<size_t>(max_new) + 1);
+  // One entry per step; a controller's rollbacks can add steps beyond max_new.
+  res.token_times_ms.reserve(2 * static_cast<size_t>(max_new) + 16);
 
   // Samplers and per-path histories (prompt + generated) for the repetition penalty.
   std::vector<std::unique_ptr<sampling::Sampler>> samplers;

@@ -378,6 +378,26 @@ TEST(ThinkingPolicy, TaglessMarkerAndForcedMarker) {
   EXPECT_EQ(p.answer_key, "42");
 }
 
+TEST(ThinkingPolicy, AGeneratedOpenTagIsNotThinking) {
+  // Qwen3 opens the span itself: "<think>" then thinking; the budget counts thinking tokens only.
+  const Script s = [](int, std::span<const TokenId> g) -> TokenId {
+    if (g.empty()) return id("<think>");
+    const std::string t = text_of(g);
+    const size_t at = t.find("</think>");
+    return at == std::string::npos ? id(" a") : answer_script(t.substr(at + 8));
+  };
+  ThinkingOptions o;
+  o.think_budget = 3;
+  const Outcome x = run(s, o);
+  const PathOutcome& p = x.r.paths[0];
+  EXPECT_EQ(p.text, "<think> a a a\n</think>\n\n**Final Answer:** \\boxed{42}");
+  EXPECT_EQ(p.thinking_text, " a a a\n");
+  EXPECT_EQ(p.thinking_tokens, 3);
+  EXPECT_EQ(p.forced_close_at, 3);
+  EXPECT_EQ(p.delimiter_tokens, 5);  // "<think>" and the forced close sequence (4 tokens)
+  expect_consistent(x.r);
+}
+
 TEST(ThinkingPolicy, MaxTokensCutsTheForcedClose) {
   ThinkingOptions o;
   o.think_budget = 4;
