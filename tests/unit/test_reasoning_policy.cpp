@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <string>
@@ -211,6 +212,10 @@ TEST(ThinkingPolicy, NoPolicyNaturalClose) {
   EXPECT_EQ(p.stop, StopReason::kEndOfGeneration);
   EXPECT_EQ(x.streamed_thinking, p.thinking_text);
   EXPECT_EQ(x.streamed_answer, p.answer_text);
+  // Every sampled token had logit 10 against one of 5 and 17 of 0 (19 tokens): the mean token
+  // log-probability is 10 − ln(e¹⁰ + e⁵ + 17) (a ban in the answer changes it by ~1e-5).
+  EXPECT_NEAR(p.mean_logprob, 10.0 - std::log(std::exp(10.0) + std::exp(5.0) + 17.0), 1e-3);
+  EXPECT_EQ(p.sampled_tokens, 6);
   expect_consistent(x.r);
 }
 
