@@ -33,6 +33,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libpcre2-dev libtomlplusplus-dev libhwy-dev
   libcpp-httplib-dev libsqlite3-dev
+  chromium                           # headless browser for the HTML report test (skipped without it)
   python3 python3-pip python3-venv unzip time
 )
 
