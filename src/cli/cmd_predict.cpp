@@ -311,13 +311,18 @@ Command add_predict_command(CLI::App& app) {
   sub->add_option("--layers", o->n_layer, "Layers (attention FLOPs) with --params");
   sub->add_option("--heads", o->n_head, "Query heads with --params");
   sub->add_option("--head-dim", o->head_dim, "Head dimension with --params");
-  sub->add_option("-I,--n-prompt", o->n_prompt, "Prompt tokens")->required();
-  sub->add_option("-O,--n-gen", o->n_gen, "Generated tokens (per path)")->required();
+  // -I and -O are checked in run_predict so that a missing one gets a one-line message naming it.
+  CLI::Option* n_prompt = sub->add_option("-I,--n-prompt", o->n_prompt, "Prompt tokens (required)");
+  CLI::Option* n_gen = sub->add_option("-O,--n-gen", o->n_gen, "Generated tokens per path (required)");
   sub->add_option("--paths", o->n_paths, "Paths decoded together")->capture_default_str();
   sub->add_option("--price-kwh", o->rates.usd_per_kwh, "Energy price, $/kWh")->capture_default_str();
   sub->add_option("--hw-usd-per-hour", o->rates.hw_usd_per_hour, "Hardware amortization, $/h")->capture_default_str();
   sub->add_flag("--json", o->json, "Print one JSON object instead of a table");
-  return {sub, [o, params]() -> Status { return run_predict(*o, params->count() > 0); }};
+  return {sub, [o, params, n_prompt, n_gen]() -> Status {
+            if (n_prompt->count() == 0) return Status::invalid("-I N (prompt tokens) is required");
+            if (n_gen->count() == 0) return Status::invalid("-O N (generated tokens) is required");
+            return run_predict(*o, params->count() > 0);
+          }};
 }
 
 }  // namespace er::cli
