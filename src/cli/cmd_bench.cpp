@@ -87,7 +87,9 @@ Result<BenchPlan> make_plan(const BenchOptions& o, bool device_given) {
       ER_ASSIGN_OR_RETURN(std::vector<int64_t> pl, report::parse_int_list(s.substr(0, colon), "--pg", 1));
       ER_ASSIGN_OR_RETURN(std::vector<int64_t> gl, report::parse_int_list(s.substr(colon + 1), "--pg", 1));
       if (pl.size() * gl.size() > 4096) return Status::invalid("--pg '" + s + "': more than 4096 tests");
-      for (int64_t np : pl) for (int64_t ng : gl) p.pg.emplace_back(np, ng);
+      for (int64_t np : pl) {
+        for (int64_t ng : gl) p.pg.emplace_back(np, ng);
+      }
       continue;
     }
     ER_ASSIGN_OR_RETURN(std::vector<int64_t> v, report::parse_int_list(s, "--pg", 1));

@@ -164,6 +164,30 @@ TEST(CliFitPredict, ParamsWithoutAModelFile) {
   EXPECT_EQ(j["decode_source"], "roofline");
 }
 
+TEST(CliFitPredict, BenchGridFeedsFit) {
+  const auto model = test::fixture_dir() / "tiny-llama-f32.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "fixtures not generated";
+  // --pg PROMPTS:GENS runs every pair, with exact output lengths.
+  test::CliResult r = run_cli("bench -m " + shell_quote(model.string()) +
+                              " -t 1 -r 1 --warmup 0 -p 8,16,24,32 -n 0 --pg 8,32:2,6 -o jsonl");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> tests;
+  for (size_t p = 0, q; (q = r.out.find('\n', p)) != std::string::npos; p = q + 1) {
+    tests.push_back(json::parse(r.out.substr(p, q - p))["test"].get<std::string>());
+  }
+  EXPECT_EQ(tests, (std::vector<std::string>{"pp8", "pp16", "pp24", "pp32", "pp8+tg2", "pp8+tg6", "pp32+tg2",
+                                             "pp32+tg6"}));
+  test::TempDir tmp;
+  test::write_text(tmp / "b.jsonl", r.out);
+  r = run_cli("fit --holdout 0 " + shell_quote((tmp / "b.jsonl").string()) + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["models"][0]["model"], "tiny-llama-f32");
+  EXPECT_EQ(j["models"][0]["fits"].size(), 2u) << r.out;
+  // A half-written grid is bad input.
+  expect_bad_input(run_cli("bench -m " + shell_quote(model.string()) + " --pg 8:"), "--pg");
+}
+
 TEST(CliFitPredict, BadInputIsExit2) {
   expect_bad_input(run_cli("predict --device nowhere -m DSR1-Qwen-1.5B -I 5 -O 5"), "nowhere");
   expect_bad_input(run_cli("predict --device orin-agx-64-vllm-fp16 -m DSR1-Qwen-1.5B -O 5"), "-I");
