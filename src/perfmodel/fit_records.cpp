@@ -2,12 +2,14 @@
 #include "perfmodel/fit_records.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "perfmodel/fit.h"
 
