@@ -54,14 +54,14 @@ void print_text(const std::vector<perfmodel::ModelFitReport>& reports, const Fit
               static_cast<unsigned long long>(o.fit.seed), static_cast<long long>(o.fit.pad));
   for (const perfmodel::ModelFitReport& r : reports) {
     std::printf("\nmodel %s (%lld records)\n", r.model.c_str(), static_cast<long long>(r.n_observations));
-    std::printf("| %-24s | %5s | %5s | %-44s | %13s | %8s | %10s |\n", "quantity", "train", "test", "coefficients",
+    std::printf("| %-26s | %5s | %5s | %-44s | %13s | %8s | %10s |\n", "quantity", "train", "test", "coefficients",
                 "held-out MAPE", "held R2", "train MAPE");
-    std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(26, '-').c_str(), std::string(7, '-').c_str(),
+    std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(28, '-').c_str(), std::string(7, '-').c_str(),
                 std::string(7, '-').c_str(), std::string(46, '-').c_str(), std::string(15, '-').c_str(),
                 std::string(10, '-').c_str(), std::string(12, '-').c_str());
     for (const perfmodel::QuantityFit& q : r.fits) {
       const std::string coef = q.error.empty() ? coefficients_text(q.coefficients) : "not fitted: " + q.error;
-      std::printf("| %-24s | %5lld | %5lld | %-44s | %13s | %8s | %10s |\n", (q.quantity + " [" + q.unit + "]").c_str(),
+      std::printf("| %-26s | %5lld | %5lld | %-44s | %13s | %8s | %10s |\n", (q.quantity + " [" + q.unit + "]").c_str(),
                   static_cast<long long>(q.n_train), static_cast<long long>(q.n_test), coef.c_str(),
                   fmt_opt(q.mape_pct, "%.2f%%").c_str(), fmt_opt(q.r2, "%.4f").c_str(),
                   fmt_opt(q.train_mape_pct, "%.2f%%").c_str());

@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gguf/gguf.h"
+#include "model/hparams.h"
+#include "model/model_summary.h"
 #include "perfmodel/analytic.h"
 #include "perfmodel/device_profile.h"
 #include "report/bench_record.h"
@@ -153,6 +156,18 @@ TEST(CliFitPredict, RooflineFromAGgufOnADatasheetDevice) {
   EXPECT_EQ(j["roofline"]["mem_bandwidth_gbps"], 68.0);
   EXPECT_EQ(j["roofline"]["decode_bound"], "memory");
   EXPECT_TRUE(j["energy_j"].is_null());
+  // By hand from the file: each of the 16 steps (contexts 65 … 80) reads the weights once and the
+  // f16 KV of 2 paths; memory-bound at 68 GB/s.
+  Result<gguf::File> f = gguf::File::open(model.string());
+  ASSERT_TRUE(f.is_ok());
+  const model::ModelSummary sum = model::summarize(*f);
+  Result<model::HParams> hp = model::read_hparams(f->metadata());
+  ASSERT_TRUE(hp.is_ok());
+  double want_s = 0;
+  for (int64_t ctx = 65; ctx <= 80; ++ctx) {
+    want_s += (static_cast<double>(sum.bytes_read_per_token) + 2.0 * static_cast<double>(hp->kv_bytes_per_token(2)) * ctx) / 68e9;
+  }
+  EXPECT_NEAR(j["decode_s"].get<double>(), want_s, 1e-12);
 }
 
 TEST(CliFitPredict, ParamsWithoutAModelFile) {
