@@ -110,6 +110,31 @@ TEST_F(StudyCliDb, ReportWritesOneHtmlFile) {
   EXPECT_FALSE(std::filesystem::exists(out.string() + ".tmp"));
 }
 
+TEST(StudyCli, PlanProjectsOntoAnotherDevice) {
+  // Questions measured (fake) on a fixture model; the Orin profile has no fit for it, so the
+  // roofline projects from the GGUF's shape and the measured token counts.
+  const auto model = test::fixture_dir() / "tiny-llama-q8_0.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "fixture missing: " << model;
+  test::TempDir dir;
+  const std::string db = (dir / "r.db").string();
+  ASSERT_TRUE(study::testing::make_report_db(db, model.string()).is_ok());
+  auto measured = run_cli("plan --db " + shell_quote(db) + " --deadline 10 --json");
+  ASSERT_EQ(measured.exit_code, 0) << measured.err;
+  auto r = run_cli("plan --db " + shell_quote(db) + " --deadline 10 --json --device jetson-orin-nano-8gb");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto m = nlohmann::json::parse(measured.out);
+  EXPECT_TRUE(j["choice"]["projected"].get<bool>());
+  EXPECT_FALSE(m["choice"]["projected"].get<bool>());
+  EXPECT_NE(j["projection"].get<std::string>().find("roofline"), std::string::npos) << j["projection"];
+  EXPECT_NE(j["choice"]["mean_s"].get<double>(), m["choice"]["mean_s"].get<double>());
+  EXPECT_GT(j["choice"]["mean_s"].get<double>(), 0.0);
+  r = run_cli("plan --db " + shell_quote(db) + " --deadline 10 --device jetson-orin-nano-8gb");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("PROJECTED onto jetson-orin-nano-8gb", 0), 0u) << r.out;
+  EXPECT_EQ(run_cli("plan --db " + shell_quote(db) + " --deadline 10 --device no-such-device").exit_code, 2);
+}
+
 TEST(StudyCli, ForeignDatabasesAreRefusedUntouched) {
   test::TempDir dir;
   const auto db = dir / "bench.db";
