@@ -84,19 +84,17 @@ ordered_json header_record(const Dataset& ds, const EvalOptions& o) {
   return h;
 }
 
-// The first key where two configs differ ("" when equal).
-std::string first_difference(const ordered_json& a, const ordered_json& b) {
-  if (a.is_object() && b.is_object()) {
-    for (auto it = a.begin(); it != a.end(); ++it) {
-      if (!b.contains(it.key())) return it.key();
-      const std::string d = first_difference(it.value(), b.at(it.key()));
-      if (!d.empty() || it.value() != b.at(it.key())) return d.empty() ? it.key() : it.key() + "." + d;
-    }
-    for (auto it = b.begin(); it != b.end(); ++it)
-      if (!a.contains(it.key())) return it.key();
-    return "";
+// The path of the first field where two configs differ ("temp", "sampler.top_p"); nullopt when equal.
+std::optional<std::string> first_difference(const ordered_json& a, const ordered_json& b) {
+  if (a == b) return std::nullopt;
+  if (!a.is_object() || !b.is_object()) return std::string();
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    if (!b.contains(it.key())) return it.key();
+    if (auto d = first_difference(it.value(), b.at(it.key()))) return d->empty() ? it.key() : it.key() + "." + *d;
   }
-  return a == b ? "" : "value";
+  for (auto it = b.begin(); it != b.end(); ++it)
+    if (!a.contains(it.key())) return it.key();
+  return std::string();
 }
 
 struct ExistingOutput {
@@ -144,9 +142,8 @@ Result<ExistingOutput> read_existing(const std::string& path, const ordered_json
                                  ", this run has " + header[k].dump() + " (use another -o, or --overwrite)");
         }
       }
-      const std::string d = first_difference(j.value("config", ordered_json::object()), header["config"]);
-      if (!d.empty()) {
-        return Status::invalid("--resume: '" + path + "' was made with a different configuration (config." + d +
+      if (auto d = first_difference(j.value("config", ordered_json::object()), header["config"])) {
+        return Status::invalid("--resume: '" + path + "' was made with a different configuration (config." + *d +
                                " differs; use another -o, or --overwrite)");
       }
       ex.has_header = true;
