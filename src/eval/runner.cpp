@@ -55,7 +55,7 @@ class Progress {
       if (done == total_) std::fprintf(out_, "\n");
     } else {
       const int64_t step = std::max<int64_t>(1, total_ / 10);
-      if (done % step != 0 && done != total_) return;
+      if (done == 0 || (done % step != 0 && done != total_)) return;
       std::fprintf(out_, "eval: %lld/%lld questions, acc %.1f%%, %.1f s/question, ETA %s\n",
                    static_cast<long long>(done), static_cast<long long>(total_), acc, per_q,
                    format_duration(eta).c_str());
@@ -403,6 +403,10 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
       close_out();
       progress.finish_line();
       return res.status().with_context("question '" + q.id + "' (" + ds.path + ":" + std::to_string(q.line) + ")");
+    }
+    if (res->cancelled) {  // never record a half-answered question: --resume will redo it
+      interrupted = true;
+      break;
     }
     if (res->paths.empty()) {
       close_out();

@@ -35,6 +35,7 @@ struct SolveOutcome {
   int64_t n_prompt = 0;
   double prefill_ms = 0, ttft_ms = 0, decode_ms = 0, e2e_ms = 0;
   nlohmann::ordered_json energy = nullptr;  // {source, prefill_j, decode_j, total_j, estimated} or null
+  bool cancelled = false;                   // cut short (Ctrl-C): not recorded, the eval stops
 };
 
 // Answers one question given its task prompt. A failed Status stops the eval (records so far stay).
