@@ -168,7 +168,9 @@ Status run(const EvalCliOptions& o) {
     out.cancelled = g_interrupted.load();
     for (const auto& p : rr.paths) {
       eval::PathAnswer a;
-      a.answer_text = p.answer_text;
+      // With think tags the answer is what follows </think>; without them the split is only a
+      // marker heuristic ("Final Answer:"), so the whole text is graded.
+      a.answer_text = fmt.has_think_tags ? p.answer_text : p.text;
       a.thinking_text = p.thinking_text;
       a.thinking_tokens = p.thinking_tokens;
       a.answer_tokens = p.answer_tokens;
