@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/power_options.h"
 #include "engine/generator.h"
 #include "kernels/isa.h"
 #include "model/forward.h"
@@ -53,6 +54,7 @@ struct BenchOptions {
   std::string isa;
   std::string device;  // device profile for bandwidth_fraction
   std::string db;      // SQLite file to append the records to
+  PowerOptions power;
 };
 
 // The validated plan: what to run and how.
@@ -99,6 +101,7 @@ Result<BenchPlan> make_plan(const BenchOptions& o, bool device_given) {
   for (int64_t n : p.threads) {
     if (n > 1024) return Status::invalid("-t '" + threads + "': at most 1024 threads");
   }
+  ER_RETURN_IF_ERROR(validate_power_options(o.power));
   if (o.reps < 1 || o.reps > 1000) return Status::invalid("-r must be in [1, 1000] (got " + std::to_string(o.reps) + ")");
   if (o.warmup < 0 || o.warmup > 100) return Status::invalid("--warmup must be in [0, 100] (got " + std::to_string(o.warmup) + ")");
   if (o.n_batch < 1 || o.n_batch > 65536) return Status::invalid("-b must be in [1, 65536] (got " + std::to_string(o.n_batch) + ")");
@@ -164,6 +167,7 @@ struct Sample {
   std::vector<double> itl_ms;    // gaps between decode steps
   uint64_t weight_bytes = 0;
   uint64_t kv_bytes = 0;
+  std::optional<telemetry::PhaseWindows> windows;  // for energy attribution
 };
 
 // Prompt processing: n_prompt tokens in chunks of n_batch through sequence 0, logits of the last.
@@ -183,6 +187,7 @@ Result<Sample> run_pp(model::Context& ctx, std::span<const int32_t> prompt, std:
     s.weight_bytes += ctx.model().bytes_read_per_token();
   }
   s.ms = std::chrono::duration<double, std::milli>(engine::Clock::now() - t0).count();
+  s.windows = bench_pp_windows(t0, s.ms, n);
   return s;
 }
 
@@ -211,6 +216,7 @@ Result<Sample> run_gen(engine::Generator& gen, const model::Context& ctx, std::s
   const uint64_t w = ctx.model().bytes_read_per_token();
   s.weight_bytes = w * static_cast<uint64_t>(r.n_decode_steps);
   s.kv_bytes = r.kv_bytes_read;
+  s.windows = bench_gen_windows(r, whole);
   if (whole) {
     const int64_t n_batch = ctx.options().max_batch;
     s.weight_bytes += w * static_cast<uint64_t>((static_cast<int64_t>(prompt.size()) + n_batch - 1) / n_batch);
@@ -294,6 +300,7 @@ Status run_bench(const BenchOptions& o, bool device_given) {
   ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(path));
   const model::ModelSummary summary = model::summarize(m->file());
   const int64_t n_vocab = m->tokenizer().n_vocab();
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter, start_energy_meter(o.power, plan.device));
 
   // One context per (threads, paths), sized for the longest test plus slack.
   int64_t n_ctx = 0;
@@ -338,6 +345,10 @@ Status run_bench(const BenchOptions& o, bool device_given) {
       samples.push_back(std::move(s));
     }
     summarize(samples, n_tokens, bandwidth, plan, rec);
+    meter->sample_now();
+    std::vector<telemetry::PhaseWindows> windows;
+    for (const Sample& s : samples) windows.push_back(*s.windows);
+    fill_bench_energy(*meter, windows, rec);
     progress.done(what, rec);
     printer->record(rec);
     records.push_back(std::move(rec));
@@ -427,6 +438,7 @@ Command add_bench_command(CLI::App& app) {
       "--device", o->device,
       "Device profile for bandwidth_fraction (default: the one `probe -o` saved, if any)");
   sub->add_option("--db", o->db, "Also append the records to this SQLite database (table bench)");
+  add_power_flags(sub, o->power);
   // Extras are collected (not rejected by the parser) so that llama-bench's `-pg 512,128`, which
   // reads as `-p g` plus a stray value, gets a message saying what to write instead.
   sub->allow_extras();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/power_options.h"
 #include "engine/generator.h"
 #include "kernels/isa.h"
 #include "model/forward.h"
@@ -43,6 +44,7 @@ struct RunOptions {
   std::string kv_type = "f16";
   std::string isa;
   bool json = false;
+  PowerOptions power;
 };
 
 Result<std::string> read_prompt(const RunOptions& o) {
@@ -62,6 +64,7 @@ Status run(const RunOptions& o) {
   if (o.n_ctx < 8) return Status::invalid("-c must be at least 8 (got " + std::to_string(o.n_ctx) + ")");
   if (o.n_paths < 1 || o.n_paths > 64) return Status::invalid("--paths must be in [1, 64]");
   ER_RETURN_IF_ERROR(o.sampler.validate());
+  ER_RETURN_IF_ERROR(validate_power_options(o.power));
   DType kv_type;
   if (o.kv_type == "f16") kv_type = DType::kF16;
   else if (o.kv_type == "f32") kv_type = DType::kF32;
@@ -125,6 +128,7 @@ Status run(const RunOptions& o) {
   if (stream) {
     std::fwrite(text.data(), 1, 0, stdout);
   }
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter, start_energy_meter(o.power));
   engine::Generator gen(*ctx);
   Result<engine::GenerateResult> res_or = gen.generate(prompt, gopts, [&](int p, tokenizer::TokenId t) {
     if (stream && p == 0) {
@@ -135,8 +139,10 @@ Status run(const RunOptions& o) {
     return !g_interrupted.load();
   });
   std::signal(SIGINT, previous);
+  meter->stop();  // a last sample covers the end of the request
   if (!res_or.is_ok()) return res_or.status();
   const engine::GenerateResult& r = *res_or;
+  const telemetry::PhaseEnergy energy = meter->phase_energy(phase_windows(r));
   if (stream) {
     const std::string s = dec.flush();
     std::fwrite(s.data(), 1, s.size(), stdout);
@@ -162,7 +168,7 @@ Status run(const RunOptions& o) {
     j["timings_ms"] = {{"load", load_ms},   {"prefill", r.prefill_ms}, {"ttft", r.ttft_ms},
                        {"decode", r.decode_ms}, {"tpot", tpot_ms},       {"e2e", r.e2e_ms}};
     j["throughput"] = {{"prefill_tok_s", prefill_tps}, {"decode_tok_s", decode_tps}};
-    j["energy"] = {{"source", "none"}, {"prefill_j", nullptr}, {"decode_j", nullptr}, {"estimated", false}};
+    j["energy"] = energy_json(energy);
     if (o.n_paths > 1) {
       ordered_json paths = ordered_json::array();
       for (const auto& p : r.paths) {
@@ -189,6 +195,7 @@ Status run(const RunOptions& o) {
                  g_interrupted.load() ? "interrupted. " : "", static_cast<long long>(r.n_prompt), r.prefill_ms,
                  prefill_tps, r.ttft_ms, static_cast<long long>(r.n_generated), o.n_paths, decode_tps, tpot_ms, r.e2e_ms,
                  load_ms);
+    std::fprintf(stderr, "%s\n", energy_line(energy).c_str());
   }
   return Status::ok();
 }
@@ -220,6 +227,7 @@ Command add_run_command(CLI::App& app) {
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->add_option("--isa", o->isa, "Kernel level: scalar, avx2, avx512 (default: best available)");
   sub->add_flag("--json", o->json, "Print one JSON record instead of streaming text");
+  add_power_flags(sub, o->power);
   return {sub, [o, sub]() -> Status {
             if (sub->count("--prompt") == 0 && sub->count("--file") == 0) {
               return Status::invalid("give a prompt with -p TEXT or -f FILE");

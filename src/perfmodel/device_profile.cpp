@@ -50,6 +50,8 @@ nlohmann::ordered_json to_json(const DeviceProfile& p) {
   j["cpu"] = p.cpu;
   j["n_cores"] = p.n_cores;
   j["isa"] = p.isa;
+  j["idle_power_w"] = p.idle_power_w ? json(*p.idle_power_w) : json(nullptr);
+  j["max_power_w"] = p.max_power_w ? json(*p.max_power_w) : json(nullptr);
   j["measured"] = p.measured;
   j["source"] = p.source;
   j["date"] = p.date;
@@ -75,6 +77,15 @@ Result<DeviceProfile> profile_from_json(const nlohmann::json& j) {
   for (const json& e : *isa) {
     if (!e.is_string()) return field_error("isa", "must be an array of strings");
     p.isa.push_back(e.get<std::string>());
+  }
+  // Optional (absent = null): whole-device power, for the estimated energy source.
+  for (auto [field, out] : {std::pair{"idle_power_w", &p.idle_power_w}, std::pair{"max_power_w", &p.max_power_w}}) {
+    if (j.contains(field)) {
+      ER_ASSIGN_OR_RETURN(*out, get_rate(j, field, true));
+    }
+  }
+  if (p.idle_power_w && p.max_power_w && *p.max_power_w < *p.idle_power_w) {
+    return field_error("max_power_w", "must not be below idle_power_w");
   }
   ER_ASSIGN_OR_RETURN(const json* measured, require(j, "measured"));
   if (!measured->is_boolean()) return field_error("measured", "must be true or false");

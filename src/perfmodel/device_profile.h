@@ -21,6 +21,8 @@ struct DeviceProfile {
   std::optional<double> peak_gops_int8;    // int8 dot rate, 1e9 op/s, 2 ops per multiply-add (null: unknown)
   std::string cpu;                         // CPU model name
   int64_t n_cores = 0;                     // logical CPUs (>= 1)
+  std::optional<double> idle_power_w;      // whole-device power when idle, W (null: unknown)
+  std::optional<double> max_power_w;       // whole-device power with every core busy, W (null: unknown)
   std::vector<std::string> isa;            // instruction-set features ("avx2", "avx512_vnni", "neon", ...)
   bool measured = false;                   // true: measured by probe; false: datasheet
   std::string source;                      // "edgereason probe 0.1.0", "datasheet: <url>", ...
@@ -30,7 +32,9 @@ struct DeviceProfile {
 };
 
 nlohmann::ordered_json to_json(const DeviceProfile& p);
-// Every field above except `probe` must be present; peak_* may be null. Errors name the field.
+// Every field above except `probe`, idle_power_w and max_power_w must be present; peak_* may be
+// null; the power fields may be absent or null (profiles written before they existed). Errors
+// name the field.
 Result<DeviceProfile> profile_from_json(const nlohmann::json& j);
 
 // Reads / writes a profile file. Errors name the file and, for bad content, the field

@@ -56,6 +56,10 @@ const FieldDef kFields[] = {
     {"decode_j", &R::decode_j, "J", "energy of decode"},
     {"j_per_token", &R::j_per_token, "J", "energy per counted token"},
     {"energy_estimated", &R::energy_estimated, "", "energy modelled rather than measured"},
+    {"energy_rail", &R::energy_rail, "", "rail or domain the power source measures"},
+    {"energy_interval_ms", &R::energy_interval_ms, "ms", "power sampling interval"},
+    {"prefill_w", &R::prefill_w, "W", "mean power during prefill"},
+    {"decode_w", &R::decode_w, "W", "mean power during decode"},
 };
 
 template <typename M>
@@ -198,7 +202,11 @@ Result<BenchRecord> record_from_json(const nlohmann::json& j) {
   BenchRecord r;
   for (const FieldDef& f : bench_fields()) {
     const auto it = j.find(f.name);
-    if (it == j.end()) return Status::invalid(std::string("missing field '") + f.name + "'");
+    if (it == j.end()) {
+      // A nullable field may be absent: records written before it existed read it as null.
+      if (f.nullable()) continue;
+      return Status::invalid(std::string("missing field '") + f.name + "'");
+    }
     const Status st = std::visit([&](auto p) { return read_value(*it, &(r.*p)); }, f.member);
     if (!st.is_ok()) return Status::invalid(std::string("field '") + f.name + "': " + st.message());
   }

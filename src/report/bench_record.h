@@ -72,6 +72,10 @@ struct BenchRecord {
   std::optional<double> decode_j;            // joules during decode
   std::optional<double> j_per_token;         // joules per counted token
   std::optional<bool> energy_estimated;      // true when modelled rather than measured
+  std::optional<std::string> energy_rail;    // what the source measures: "package-0", "VDD_IN", ...
+  std::optional<double> energy_interval_ms;  // power sampling interval
+  std::optional<double> prefill_w;           // mean watts during prefill
+  std::optional<double> decode_w;            // mean watts during decode
 };
 
 // The kinds of value a field holds, as the printers need to know them.
@@ -104,7 +108,8 @@ FieldValue field_value(const BenchRecord& r, const FieldDef& f);
 
 // The record as one JSON object (keys in field order; null for absent values).
 nlohmann::ordered_json to_json(const BenchRecord& r);
-// Reads a record back; every field must be present with the right type (null where nullable).
+// Reads a record back; every field must be present with the right type, except nullable ones, which
+// may be absent (records written before the field existed) and read as null.
 // Errors name the field.
 Result<BenchRecord> record_from_json(const nlohmann::json& j);
 

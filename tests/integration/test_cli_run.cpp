@@ -62,7 +62,7 @@ TEST(CliRun, GreedyIsDeterministicAndJsonHasTheRecord) {
     EXPECT_TRUE(ja["timings_ms"].contains(k)) << k;
     EXPECT_GE(ja["timings_ms"][k].get<double>(), 0.0) << k;
   }
-  EXPECT_EQ(ja["energy"]["source"], "none");
+  EXPECT_TRUE(ja["energy"]["source"].is_string());  // --power auto's choice; test_power_cli.cpp checks the rest
   EXPECT_EQ(ja["stop"], "length");
 }
 
