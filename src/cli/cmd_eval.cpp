@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/power_options.h"
 #include "engine/generator.h"
 #include "eval/dataset.h"
 #include "eval/grader.h"
@@ -65,6 +66,7 @@ struct EvalCliOptions {
   std::string chat_template;
   std::string system;
   sampling::SamplerConfig sampler;
+  PowerOptions power;
 };
 
 // A float flag as the decimal the user typed (0.95, not 0.949999988079071).
@@ -91,6 +93,7 @@ Status run(const EvalCliOptions& o) {
   if (o.offset < 0) return Status::invalid("--offset must be >= 0");
   if (o.vote != "majority" && o.vote != "weighted") return Status::invalid("--vote must be majority or weighted");
   ER_RETURN_IF_ERROR(o.sampler.validate());
+  ER_RETURN_IF_ERROR(validate_power_options(o.power));
   eval::DatasetOptions dopts;
   dopts.data_dir = o.data_dir;
   dopts.field_map = o.field_map;
@@ -142,6 +145,10 @@ Status run(const EvalCliOptions& o) {
   config["seed"] = o.sampler.seed;
   config["field_map"] = o.field_map;
 
+  // One meter for the whole run; each question's energy is attributed to its own windows.
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter_owner, start_energy_meter(o.power));
+  telemetry::EnergyMeter* meter = meter_owner.get();
+  config["power"] = o.power.spec;
   eval::SolveFn solve;
 #ifdef ER_HAVE_REASONING
   const eval::Task task = ds.task;
@@ -153,7 +160,7 @@ Status run(const EvalCliOptions& o) {
   reasoning::VoteOptions vopts;
   vopts.mode = *reasoning::vote_mode_from_name(o.vote);
   config["policy"] = "default";
-  solve = [&, reasoner](const eval::Question& q, const std::string& prompt) -> Result<eval::SolveOutcome> {
+  solve = [&, reasoner, meter](const eval::Question& q, const std::string& prompt) -> Result<eval::SolveOutcome> {
     reasoning::PromptSpec spec{o.system, prompt};
     const std::string text = reasoning::render_prompt(tmpl, fmt, spec, think);
     const std::vector<tokenizer::TokenId> ids = tok.encode(text, /*add_special=*/false, /*parse_special=*/true);
@@ -185,6 +192,8 @@ Status run(const EvalCliOptions& o) {
     out.ttft_ms = rr.gen.ttft_ms;
     out.decode_ms = rr.gen.decode_ms;
     out.e2e_ms = rr.gen.e2e_ms;
+    meter->sample_now();
+    out.energy = energy_json(meter->phase_energy(phase_windows(rr.gen)));
     return out;
   };
 #else
@@ -193,7 +202,7 @@ Status run(const EvalCliOptions& o) {
   // eval's own majority vote.
   config["policy"] = "none (plain generation)";
   auto gen = std::make_shared<engine::Generator>(*ctx);
-  solve = [&, gen](const eval::Question&, const std::string& prompt) -> Result<eval::SolveOutcome> {
+  solve = [&, gen, meter](const eval::Question&, const std::string& prompt) -> Result<eval::SolveOutcome> {
     std::vector<tokenizer::ChatMessage> msgs;
     if (!o.system.empty()) msgs.push_back({"system", o.system});
     msgs.push_back({"user", prompt});
@@ -225,6 +234,8 @@ Status run(const EvalCliOptions& o) {
     out.ttft_ms = r.ttft_ms;
     out.decode_ms = r.decode_ms;
     out.e2e_ms = r.e2e_ms;
+    meter->sample_now();
+    out.energy = energy_json(meter->phase_energy(phase_windows(r)));
     return out;
   };
 #endif
@@ -243,6 +254,7 @@ Status run(const EvalCliOptions& o) {
   auto previous = std::signal(SIGINT, on_eval_sigint);
   Result<eval::EvalSummary> summary = eval::run_eval(ds, solve, eo);
   std::signal(SIGINT, previous);
+  meter->stop();
 #ifdef ER_HAVE_REASONING
   g_reasoner.store(nullptr);
 #endif
@@ -295,6 +307,7 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--min-p", o->sampler.min_p, "Min-p (0 = off)")->capture_default_str();
   sub->add_option("--repeat-penalty", o->sampler.repeat_penalty, "Repetition penalty (1 = off)")->capture_default_str();
   sub->add_option("--seed", o->sampler.seed, "Sampling seed (path p uses seed + p)")->capture_default_str();
+  add_power_flags(sub, o->power);
   return {sub, [o]() -> Status { return run(*o); }};
 }
 

@@ -260,6 +260,10 @@ EvalSummary summarize_records(const Dataset& ds, const std::vector<ordered_json>
     think.push_back(static_cast<double>(r.value("thinking_tokens", int64_t{0})));
     ans.push_back(static_cast<double>(r.value("answer_tokens", int64_t{0})));
     const auto& en = r.contains("energy") ? r["energy"] : ordered_json();
+    if (en.is_object()) {
+      if (s.energy_source.empty()) s.energy_source = en.value("source", std::string());
+      s.energy_estimated = s.energy_estimated || en.value("estimated", false);
+    }
     if (en.is_object() && en.contains("total_j") && en["total_j"].is_number()) joules.push_back(en["total_j"].get<double>());
     else all_energy = false;
   }
@@ -292,6 +296,8 @@ ordered_json EvalSummary::to_json() const {
   j["thinking_tokens"] = dist(thinking_tokens);
   j["answer_tokens"] = dist(answer_tokens);
   j["joules_per_question"] = joules_per_question ? ordered_json(*joules_per_question) : ordered_json(nullptr);
+  j["energy_source"] = energy_source;
+  j["energy_estimated"] = energy_estimated;
   j["skipped_lines"] = skipped_lines;
   j["interrupted"] = interrupted;
   j["grader_version"] = std::string(kGraderVersion);
@@ -312,7 +318,10 @@ std::string EvalSummary::to_text() const {
   std::snprintf(buf, sizeof buf, "tokens per question: thinking mean %.1f (p90 %.0f), answer mean %.1f (p90 %.0f)\n",
                 thinking_tokens.mean, thinking_tokens.p90, answer_tokens.mean, answer_tokens.p90);
   s += buf;
-  if (joules_per_question) std::snprintf(buf, sizeof buf, "energy: %.2f J per question\n", *joules_per_question);
+  if (joules_per_question) {
+    std::snprintf(buf, sizeof buf, "energy: %.3f J per question (%s, %s)\n", *joules_per_question, energy_source.c_str(),
+                  energy_estimated ? "ESTIMATED" : "measured");
+  }
   else std::snprintf(buf, sizeof buf, "energy: not measured\n");
   s += buf;
   std::snprintf(buf, sizeof buf, "grader %s; %lld malformed dataset line(s) skipped%s\n", std::string(kGraderVersion).c_str(),

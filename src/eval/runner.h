@@ -67,6 +67,8 @@ struct EvalSummary {
   Proportion accuracy;      // over n_graded, Wilson 95%
   Distribution e2e_ms, prefill_ms, decode_ms, thinking_tokens, answer_tokens;
   std::optional<double> joules_per_question;  // null unless every record has energy.total_j
+  std::string energy_source;                  // the records' energy.source ("" without energy)
+  bool energy_estimated = false;              // any record's energy was modelled, not measured
   int64_t skipped_lines = 0;
   bool interrupted = false;
   nlohmann::ordered_json to_json() const;

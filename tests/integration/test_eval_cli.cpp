@@ -71,7 +71,7 @@ TEST(CliEval, FixtureModelRecordsAndResume) {
   test::TempDir tmp;
   const fs::path toy = write_toy_set(tmp);
   const fs::path out = tmp / "out.jsonl", summary = tmp / "summary.json";
-  const std::string base = "eval -m " + q(m) + " --dataset " + q(toy) + " --task gsm8k -n 6 --temp 0 -o " + q(out);
+  const std::string base = "eval -m " + q(m) + " --dataset " + q(toy) + " --task gsm8k -n 6 --temp 0 --power none -o " + q(out);
   const auto r1 = run_cli(base + " --limit 2 --summary-json " + q(summary));
   ASSERT_EQ(r1.exit_code, 0) << r1.err;
   EXPECT_NE(r1.out.find("correct ="), std::string::npos) << r1.out;
@@ -89,6 +89,8 @@ TEST(CliEval, FixtureModelRecordsAndResume) {
     EXPECT_GT(r["n_prompt"].get<int>(), 0);
     EXPECT_GT(r["e2e_ms"].get<double>(), 0);
     EXPECT_LE(r["answer_tokens"].get<int>(), 6);
+    EXPECT_EQ(r["energy"]["source"], "none");
+    EXPECT_TRUE(r["energy"]["total_j"].is_null());
   }
   EXPECT_EQ(lines[1]["gold"], "4");
   const json s = json::parse(std::ifstream(summary));
@@ -108,6 +110,18 @@ TEST(CliEval, FixtureModelRecordsAndResume) {
   EXPECT_EQ(ids, (std::set<std::string>{"a", "b", "c"}));
   // Another sampling configuration cannot continue this file.
   expect_bad_input(run_cli(base + " --resume --seed 7"), "config.seed differs");
+  // With a power source each record has its energy and the summary J per question.
+  const fs::path out2 = tmp / "out2.jsonl";
+  const auto r3 = run_cli("eval -m " + q(m) + " --dataset " + q(toy) + " --task gsm8k -n 4 --temp 0 --power estimated -o " +
+                          q(out2) + " --summary-json " + q(summary));
+  ASSERT_EQ(r3.exit_code, 0) << r3.err;
+  const json s2 = json::parse(std::ifstream(summary));
+  ASSERT_TRUE(s2["joules_per_question"].is_number()) << s2.dump();
+  double sum_j = 0;
+  lines = read_jsonl(out2);
+  for (size_t k = 1; k < lines.size(); ++k) sum_j += lines[k]["energy"]["total_j"].get<double>();
+  EXPECT_NEAR(s2["joules_per_question"].get<double>(), sum_j / 3, 1e-9);
+  EXPECT_EQ(s2["energy_estimated"], true);
   // Records can be re-graded by `grade` (each path's answer text).
   const auto g = run_cli("grade --dataset " + q(toy) + " --task gsm8k --outputs " + q(out));
   EXPECT_EQ(g.exit_code, 0) << g.err;
