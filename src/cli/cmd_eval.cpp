@@ -186,7 +186,8 @@ Status run(const EvalCliOptions& o) {
       a.mean_logprob = p.mean_logprob;
       out.paths.push_back(std::move(a));
     }
-    if (rr.vote.winner_path >= 0) out.winner_path = rr.vote.winner_path;
+    // The Reasoner voted on answer_text; that is what eval grades only for models with think tags.
+    if (fmt.has_think_tags && rr.vote.winner_path >= 0) out.winner_path = rr.vote.winner_path;
     out.n_prompt = rr.n_prompt;
     out.prefill_ms = rr.gen.prefill_ms;
     out.ttft_ms = rr.gen.ttft_ms;

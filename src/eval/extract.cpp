@@ -91,47 +91,45 @@ std::vector<std::string> numbers_in(std::string_view t, bool allow_fraction) {
 
 bool valid_letter(char c, int n_choices) { return c >= 'A' && c < 'A' + n_choices; }
 
-// A letter at the start of s (after markup): "(C)", "[c]", "**C**", "\text{C}", "C.", "C", ...
-// wrapped letters may be lower-case; bare ones must be upper-case, and a bare "A" followed by a
-// lower-case word is the article.
-std::optional<char> letter_at(std::string_view s, int n_choices) {
+// A choice label at the start of s (after markup): "(C)", "[c]", "**C**", "\\text{C}", "C.", "C" —
+// any letter, valid or not (the caller checks the range). Wrapped labels may be lower-case; bare
+// ones must be upper-case, and a bare "A" followed by a lower-case word is the article.
+std::optional<char> label_at(std::string_view s) {
   size_t i = 0;
-  auto skip = [&] {
-    for (;;) {
-      while (i < s.size() && (is_space(s[i]) || s[i] == '*' || s[i] == '$' || s[i] == ':' || s[i] == '_')) ++i;
-      if (s.substr(i).starts_with("\\text{") || s.substr(i).starts_with("\\mathrm{") ||
-          s.substr(i).starts_with("\\textbf{") || s.substr(i).starts_with("\\boxed{")) {
-        i = s.find('{', i) + 1;
-        continue;
-      }
-      break;
+  for (;;) {
+    while (i < s.size() && (is_space(s[i]) || s[i] == '*' || s[i] == '$' || s[i] == ':' || s[i] == '_')) ++i;
+    const std::string_view rest = s.substr(i);
+    if (rest.starts_with("\\text{") || rest.starts_with("\\mathrm{") || rest.starts_with("\\textbf{") ||
+        rest.starts_with("\\boxed{")) {
+      i = s.find('{', i) + 1;
+      continue;
     }
-  };
-  skip();
-  bool wrapped = false;
-  if (i < s.size() && (s[i] == '(' || s[i] == '[')) {
+    break;
+  }
+  if (i >= s.size()) return std::nullopt;
+  auto up = [](char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); };
+  if (s[i] == '(' || s[i] == '[') {
     const char close = s[i] == '(' ? ')' : ']';
-    if (i + 2 < s.size() && std::isalpha(static_cast<unsigned char>(s[i + 1])) != 0 && s[i + 2] == close) {
-      const char c = static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 1])));
-      if (valid_letter(c, n_choices)) return c;
-      return std::nullopt;
-    }
+    if (i + 2 < s.size() && std::isalpha(static_cast<unsigned char>(s[i + 1])) != 0 && s[i + 2] == close) return up(s[i + 1]);
     return std::nullopt;
   }
-  if (i > 0 && (s[i - 1] == '*' || s[i - 1] == '{')) wrapped = true;
-  if (i >= s.size()) return std::nullopt;
+  const bool wrapped = i > 0 && (s[i - 1] == '*' || s[i - 1] == '{');
   const char c = s[i];
   if (std::isalpha(static_cast<unsigned char>(c)) == 0) return std::nullopt;
-  if (i + 1 < s.size() && is_alnum(s[i + 1])) return std::nullopt;  // a word, not a letter
-  const char up = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (!valid_letter(up, n_choices)) return std::nullopt;
-  if (c != up && !wrapped) return std::nullopt;  // bare lower-case: "a" is an article
-  if (up == 'A' && !wrapped) {
+  if (i + 1 < s.size() && is_alnum(s[i + 1])) return std::nullopt;  // a word, not a label
+  if (c != up(c) && !wrapped) return std::nullopt;                  // bare lower-case: "a" is an article
+  if (c == 'A' && !wrapped) {
     size_t k = i + 1;
     while (k < s.size() && (s[k] == ' ' || s[k] == '\t')) ++k;
     if (k < s.size() && k > i + 1 && std::islower(static_cast<unsigned char>(s[k])) != 0) return std::nullopt;
   }
-  return up;
+  return up(c);
+}
+
+std::optional<char> letter_at(std::string_view s, int n_choices) {
+  auto c = label_at(s);
+  if (c && valid_letter(*c, n_choices)) return c;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -233,9 +231,14 @@ std::optional<char> extract_choice(std::string_view text, int n_choices) {
     for (size_t p : find_all_icase(text, m)) markers.push_back(p + m.size());
   }
   std::sort(markers.begin(), markers.end());
+  // The last phrase that names a label decides ("The answer is X." with a placeholder X is no
+  // answer); phrases followed by a word or the article are passed over.
   for (auto it = markers.rbegin(); it != markers.rend(); ++it) {
     std::string_view rest = text.substr(*it);
-    if (auto c = letter_at(rest.substr(0, rest.find('\n')), n_choices)) return c;
+    if (auto c = label_at(rest.substr(0, rest.find('\n')))) {
+      if (valid_letter(*c, n_choices)) return c;
+      return std::nullopt;
+    }
   }
   // A lone letter ending the text: the last non-empty line is "C", "(C)", "**C.**" or "C. …".
   size_t e = text.size();
@@ -250,9 +253,6 @@ std::optional<char> extract_choice(std::string_view text, int n_choices) {
   if (core.size() == 3 && (core[0] == '(' || core[0] == '[') && (core[2] == ')' || core[2] == ']')) {
     const char up = static_cast<char>(std::toupper(static_cast<unsigned char>(core[1])));
     if (valid_letter(up, n_choices)) return up;
-  }
-  if (core.size() > 3 && valid_letter(core[0], n_choices) && (core[1] == '.' || core[1] == ')') && core[2] == ' ') {
-    return core[0];
   }
   return std::nullopt;
 }

@@ -32,8 +32,10 @@ std::optional<std::string> first_number(std::string_view text);
 // number; multiple choice → one letter (see extract_choice).
 std::optional<std::string> extract_answer(Task task, std::string_view text, int n_choices = 4);
 
-// A letter A .. A+n_choices-1 from \boxed{X}, "The answer is X" / "Answer: X" (last such phrase
-// that names a letter), or a lone letter ending the text ("C", "(C)", "**C.**", "C. text").
+// A letter A .. A+n_choices-1 from \boxed{X}, "The answer is X" / "Answer: X" (the last such
+// phrase that names a label decides: a placeholder or out-of-range label there means no answer;
+// phrases followed by a word are passed over), or a lone letter ending the text ("C", "(C)",
+// "**C.**"). A last line "C. some text" is not an answer (weak models end by listing choices).
 // Bare letters must be upper-case; lower-case counts only when wrapped ("(c)", "\boxed{c}"), and
 // a bare "A" followed by a lower-case word is the article, not a choice.
 std::optional<char> extract_choice(std::string_view text, int n_choices = 4);

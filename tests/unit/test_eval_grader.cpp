@@ -58,7 +58,8 @@ TEST(EvalExtract, ChoiceLetters) {
   EXPECT_EQ(ex(Task::kMultipleChoice, "The answer is A."), "A");
   EXPECT_EQ(ex(Task::kMultipleChoice, "The answer is **B**"), "B");
   EXPECT_EQ(ex(Task::kMultipleChoice, "I think the answer is C. Increase the mortality rate."), "C");
-  EXPECT_EQ(ex(Task::kMultipleChoice, "final line\nC. increase the mortality rate"), "C");
+  EXPECT_EQ(ex(Task::kMultipleChoice, "A. one\nB. two\nC. three\nD. four"), "<none>");  // a listing
+  EXPECT_EQ(ex(Task::kMultipleChoice, "The answer is D. No wait.\nThe answer is X."), "<none>");  // placeholder
   // The article "a" is never choice A.
   EXPECT_EQ(ex(Task::kMultipleChoice, "The answer is a frameshift mutation."), "<none>");
   EXPECT_EQ(ex(Task::kMultipleChoice, "The answer is A frameshift mutation."), "<none>");
