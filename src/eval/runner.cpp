@@ -97,6 +97,19 @@ std::optional<std::string> first_difference(const ordered_json& a, const ordered
   return std::string();
 }
 
+// The first field of a resumed question record whose type is wrong ("" when all are fine), so
+// the summary can read them without surprises.
+std::string bad_question_field(const ordered_json& j) {
+  if (!j.contains("id") || !j["id"].is_string() || j["id"].get<std::string>().empty()) return "id";
+  if (!j.contains("correct") || !j["correct"].is_boolean()) return "correct";
+  if (j.contains("extracted") && !j["extracted"].is_string() && !j["extracted"].is_null()) return "extracted";
+  for (const char* f : {"e2e_ms", "prefill_ms", "decode_ms", "thinking_tokens", "answer_tokens"}) {
+    if (j.contains(f) && !j[f].is_number()) return f;
+  }
+  if (j.contains("energy") && !j["energy"].is_object() && !j["energy"].is_null()) return "energy";
+  return "";
+}
+
 struct ExistingOutput {
   std::vector<ordered_json> records;  // question records, first occurrence of each id
   uint64_t good_bytes = 0;            // length of the valid prefix (a torn tail is cut there)
@@ -149,8 +162,10 @@ Result<ExistingOutput> read_existing(const std::string& path, const ordered_json
       ex.has_header = true;
     } else if (j["record"] == "question") {
       if (!ex.has_header) return Status::invalid(path + ":" + std::to_string(line_no) + ": question record before the header");
-      const std::string id = j.value("id", std::string());
-      if (id.empty()) return Status::invalid(path + ":" + std::to_string(line_no) + ": question record without an id");
+      if (const std::string bad = bad_question_field(j); !bad.empty()) {
+        return Status::invalid(path + ":" + std::to_string(line_no) + ": question record with a bad '" + bad + "' field");
+      }
+      const std::string id = j["id"].get<std::string>();
       if (ids.insert(id).second) ex.records.push_back(j);
     }
     pos = nl + 1;
@@ -257,8 +272,8 @@ EvalSummary summarize_records(const Dataset& ds, const std::vector<ordered_json>
     e2e.push_back(r.value("e2e_ms", 0.0));
     prefill.push_back(r.value("prefill_ms", 0.0));
     decode.push_back(r.value("decode_ms", 0.0));
-    think.push_back(static_cast<double>(r.value("thinking_tokens", int64_t{0})));
-    ans.push_back(static_cast<double>(r.value("answer_tokens", int64_t{0})));
+    think.push_back(r.value("thinking_tokens", 0.0));
+    ans.push_back(r.value("answer_tokens", 0.0));
     const auto& en = r.contains("energy") ? r["energy"] : ordered_json();
     if (en.is_object()) {
       if (s.energy_source.empty()) s.energy_source = en.value("source", std::string());

@@ -1,6 +1,7 @@
 // Extraction and equivalence, case by case (reference.md §9), and canonical voting keys.
 #include <cmath>
 #include <numbers>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -155,6 +156,53 @@ TEST(EvalGrader, Gsm8kAndChoice) {
   EXPECT_EQ(task_name(Task::kMultipleChoice), "mc");
   EXPECT_EQ(task_from_name("gsm8k"), Task::kGsm8k);
   EXPECT_FALSE(task_from_name("MC").has_value());
+}
+
+}  // namespace
+}  // namespace er::eval
+
+namespace er::eval {
+namespace {
+
+// Random LaTeX-like junk through every entry point: no crash, no exception, and equivalence stays
+// reflexive and symmetric, the evaluator finite.
+TEST(EvalGrader, RandomInputsAreSafe) {
+  static const char* kPieces[] = {"\\frac", "\\dfrac", "\\sqrt", "{", "}", "(", ")", "[", "]", "\\left", "\\right",
+                                  "\\boxed{", "\\text{", "1", "2", "9", ".", ",", "-", "+", "/", "^", "_", "\\pi", "x",
+                                  " ", "$", "\\", "\\\\", "\\{", "\\}", "\\cup", "e", "\\begin{pmatrix}", "&",
+                                  "\\end{pmatrix}", "answer is", "Answer:", "A", "a", "(c)", "####", "%", "\\!",
+                                  "^\\circ", "\n", "\\sqrt[", "*", "0", "1,000", "=", "\\in", "cm", "\\$"};
+  std::mt19937 rng(12345);
+  int n_numbers = 0, n_equal_pairs = 0;
+  std::string prev;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s;
+    const int len = static_cast<int>(rng() % 24);
+    for (int k = 0; k < len; ++k) s += kPieces[rng() % (sizeof kPieces / sizeof kPieces[0])];
+    EXPECT_TRUE(math_equivalent(s, s)) << s;
+    EXPECT_EQ(math_equivalent(s, prev), math_equivalent(prev, s)) << s << " | " << prev;
+    n_equal_pairs += math_equivalent(s, prev) ? 1 : 0;
+    if (auto v = evaluate_number(normalize_math(s))) {
+      EXPECT_TRUE(std::isfinite(*v)) << s;
+      ++n_numbers;
+    }
+    for (Task t : {Task::kMath, Task::kGsm8k, Task::kMultipleChoice}) {
+      const Graded g = grade_completion(t, s, prev);
+      if (g.extracted) {
+        EXPECT_TRUE(g.key.has_value());
+        EXPECT_EQ(answer_matches(t, *g.extracted, prev), g.correct);
+      }
+      if (t == Task::kMultipleChoice && g.extracted) {
+        ASSERT_EQ(g.extracted->size(), 1u);
+        EXPECT_TRUE((*g.extracted)[0] >= 'A' && (*g.extracted)[0] <= 'D') << s;
+      }
+    }
+    (void)math_key(s);
+    prev = s;
+  }
+  // The generator reaches the evaluator and equal pairs at all (the test exercises something).
+  EXPECT_GT(n_numbers, 100);
+  EXPECT_GT(n_equal_pairs, 10);
 }
 
 }  // namespace
