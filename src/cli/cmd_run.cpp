@@ -8,13 +8,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include "cli/commands.h"
 #include "cli/power_options.h"
+#include "cli/thinking_options.h"
 #include "engine/generator.h"
 #include "kernels/isa.h"
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/model_registry.h"
+#include "reasoning/reasoner.h"
 #include "tokenizer/chat_template.h"
 
 namespace er::cli {
@@ -23,8 +27,10 @@ namespace {
 using nlohmann::ordered_json;
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<reasoning::Reasoner*> g_reasoner{nullptr};
 extern "C" void on_sigint(int) {
   g_interrupted.store(true);
+  if (reasoning::Reasoner* r = g_reasoner.load()) r->cancel();  // an atomic store
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
 }
 
@@ -45,6 +51,7 @@ struct RunOptions {
   std::string isa;
   bool json = false;
   PowerOptions power;
+  ThinkingFlags thinking;  // --think-budget, --no-think, ..., --vote, --early-stop
 };
 
 Result<std::string> read_prompt(const RunOptions& o) {
@@ -59,12 +66,45 @@ Result<std::string> read_prompt(const RunOptions& o) {
   return o.prompt;
 }
 
-Status run(const RunOptions& o) {
+// Streams path 0's final text: thinking dimmed on a terminal, or between "[thinking]" and
+// "[answer]" lines otherwise; answer text plain.
+class TextStream {
+ public:
+  explicit TextStream(bool split) : split_(split), tty_(isatty(STDOUT_FILENO) != 0) {}
+  void put(std::string_view s, bool thinking) {
+    if (s.empty()) return;
+    if (split_ && thinking != in_thinking_) {
+      if (tty_) {
+        std::fputs(thinking ? "\x1b[2m" : "\x1b[0m", stdout);
+      } else {
+        std::fputs(thinking ? "[thinking]\n" : (started_ ? "\n[answer]\n" : "[answer]\n"), stdout);
+      }
+      in_thinking_ = thinking;
+    }
+    started_ = true;
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fflush(stdout);
+  }
+  void end() {
+    if (tty_ && in_thinking_) std::fputs("\x1b[0m", stdout);
+    std::printf("\n");
+  }
+
+ private:
+  bool split_;
+  bool tty_;
+  bool in_thinking_ = false;
+  bool started_ = false;
+};
+
+Status run(RunOptions& o) {
   if (o.n_predict < 1) return Status::invalid("-n must be at least 1 (got " + std::to_string(o.n_predict) + ")");
   if (o.n_ctx < 8) return Status::invalid("-c must be at least 8 (got " + std::to_string(o.n_ctx) + ")");
   if (o.n_paths < 1 || o.n_paths > 64) return Status::invalid("--paths must be in [1, 64]");
   ER_RETURN_IF_ERROR(o.sampler.validate());
   ER_RETURN_IF_ERROR(validate_power_options(o.power));
+  ER_ASSIGN_OR_RETURN(const reasoning::VoteOptions vote, finish_thinking_flags(o.thinking));
+  const reasoning::ThinkingOptions& think = o.thinking.think;
   DType kv_type;
   if (o.kv_type == "f16") kv_type = DType::kF16;
   else if (o.kv_type == "f32") kv_type = DType::kF32;
@@ -84,7 +124,8 @@ Status run(const RunOptions& o) {
   ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(path));
   const tokenizer::Tokenizer& tok = m->tokenizer();
 
-  // The prompt: raw text, or the conversation rendered with the model's chat template.
+  // The prompt: raw text, or the conversation rendered with the model's chat template (always
+  // with a thinking policy: NoThink, the budget sentences and the marker need the template).
   std::string prompt_text = text;
   tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());
   if (!o.chat_template.empty()) {
@@ -92,15 +133,19 @@ Status run(const RunOptions& o) {
     if (!fam) return Status::invalid("--chat-template must be one of chatml, qwen3, deepseek-r1, llama3, gemma, none");
     tmpl.family = *fam;
   }
-  if (o.chat) {
-    std::vector<tokenizer::ChatMessage> msgs;
-    if (!o.system.empty()) msgs.push_back({"system", o.system});
-    msgs.push_back({"user", text});
-    tokenizer::ChatOptions co;
-    co.default_system = tmpl.default_system;
-    prompt_text = tokenizer::render_chat(tmpl.family, msgs, co);
+  const bool policy = think.has_policy();
+  const bool chat = o.chat || policy;
+  reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, tok);
+  // Without a policy a tag-less model's output is all answer, as a plain run always was.
+  fmt.split = policy || (chat && fmt.has_think_tags);
+  if (chat) {
+    reasoning::PromptSpec spec;
+    spec.system = o.system;
+    spec.question = text;
+    spec.marker_instruction = policy;
+    prompt_text = reasoning::render_prompt(tmpl, fmt, spec, think);
   }
-  const std::vector<tokenizer::TokenId> prompt = tok.encode(prompt_text, /*add_special=*/!o.chat, /*parse_special=*/true);
+  const std::vector<tokenizer::TokenId> prompt = tok.encode(prompt_text, /*add_special=*/!chat, /*parse_special=*/true);
   if (static_cast<int64_t>(prompt.size()) >= o.n_ctx) {
     return Status::invalid("the prompt has " + std::to_string(prompt.size()) + " tokens, more than the context of " +
                            std::to_string(o.n_ctx) + " tokens allows (raise -c)");
@@ -120,81 +165,128 @@ Status run(const RunOptions& o) {
   gopts.ignore_eos = o.ignore_eos;
   gopts.sampler = o.sampler;
 
-  // Stream path 0's text as it comes (text output with one path only).
+  // Stream path 0's text as it becomes final (text output with one path only).
   const bool stream = !o.json && o.n_paths == 1;
-  tokenizer::StreamDecoder dec(tok);
-  g_interrupted.store(false);
-  auto previous = std::signal(SIGINT, on_sigint);
-  if (stream) {
-    std::fwrite(text.data(), 1, 0, stdout);
-  }
+  TextStream out(fmt.split);
   ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter, start_energy_meter(o.power));
-  engine::Generator gen(*ctx);
-  Result<engine::GenerateResult> res_or = gen.generate(prompt, gopts, [&](int p, tokenizer::TokenId t) {
-    if (stream && p == 0) {
-      const std::string s = dec.push(t);
-      std::fwrite(s.data(), 1, s.size(), stdout);
-      std::fflush(stdout);
-    }
-    return !g_interrupted.load();
-  });
+  reasoning::Reasoner reasoner(*ctx, tok, fmt);
+  g_interrupted.store(false);
+  g_reasoner.store(&reasoner);
+  auto previous = std::signal(SIGINT, on_sigint);
+  reasoning::StreamFn stream_fn;
+  if (stream) stream_fn = [&](int p, std::string_view s, bool thinking) { if (p == 0) out.put(s, thinking); };
+  Result<reasoning::ReasonResult> res_or =
+      reasoner.run(prompt, think, gopts, vote, reasoning::generic_answer_key, stream_fn);
   std::signal(SIGINT, previous);
+  g_reasoner.store(nullptr);
   meter->stop();  // a last sample covers the end of the request
   if (!res_or.is_ok()) return res_or.status();
-  const engine::GenerateResult& r = *res_or;
+  const reasoning::ReasonResult& rr = *res_or;
+  const engine::GenerateResult& r = rr.gen;
   const telemetry::PhaseEnergy energy = meter->phase_energy(phase_windows(r));
-  if (stream) {
-    const std::string s = dec.flush();
-    std::fwrite(s.data(), 1, s.size(), stdout);
-    std::printf("\n");
-  }
+  if (stream) out.end();
 
+  const reasoning::PathOutcome& p0 = rr.paths[0];
   const int64_t n_out0 = static_cast<int64_t>(r.paths[0].tokens.size());
   const double prefill_tps = r.prefill_ms > 0 ? 1000.0 * static_cast<double>(r.n_prompt) / r.prefill_ms : 0;
   const double decode_tps = r.decode_ms > 0 ? 1000.0 * static_cast<double>(r.n_generated - o.n_paths) / r.decode_ms : 0;
   const double tpot_ms = n_out0 > 1 ? (r.paths[0].last_token_ms - r.ttft_ms) / static_cast<double>(n_out0 - 1) : 0;
+  // Plain completions keep the detokenizer's text (clean-spaces pass) for both fields.
+  const std::string text0 = tok.decode(r.paths[0].tokens);
 
   if (o.json) {
     ordered_json j;
     j["model"] = o.model;
     j["path"] = path;
     j["prompt_text"] = prompt_text;
-    j["text"] = tok.decode(r.paths[0].tokens);
-    j["thinking_text"] = "";
-    j["answer_text"] = j["text"];
+    j["text"] = text0;
+    j["thinking_text"] = p0.thinking_text;
+    j["answer_text"] = fmt.split ? p0.answer_text : text0;
+    j["answer"] = p0.answer_key ? ordered_json(*p0.answer_key) : ordered_json(nullptr);
     j["stop"] = engine::stop_reason_name(r.paths[0].stop);
     j["interrupted"] = g_interrupted.load();
-    j["tokens"] = {{"prompt", r.n_prompt}, {"thinking", 0}, {"answer", n_out0}, {"generated", r.n_generated}};
+    j["tokens"] = {{"prompt", r.n_prompt},           {"thinking", p0.thinking_tokens}, {"answer", p0.answer_tokens},
+                   {"delimiter", p0.delimiter_tokens}, {"forced", p0.forced_tokens},   {"generated", r.n_generated}};
     j["timings_ms"] = {{"load", load_ms},   {"prefill", r.prefill_ms}, {"ttft", r.ttft_ms},
                        {"decode", r.decode_ms}, {"tpot", tpot_ms},       {"e2e", r.e2e_ms}};
     j["throughput"] = {{"prefill_tok_s", prefill_tps}, {"decode_tok_s", decode_tps}};
     j["energy"] = energy_json(energy);
+    ordered_json th;
+    th["format"] = fmt.split ? (fmt.has_think_tags ? "tags" : "marker") : "none";
+    th["delimiter"] = fmt.split ? fmt.delimiter() : "";
+    th["closed"] = p0.closed;
+    th["forced_close"] = p0.forced_close;
+    th["forced_close_at"] = p0.forced_close_at ? ordered_json(*p0.forced_close_at) : ordered_json(nullptr);
+    th["waits_inserted"] = p0.waits_inserted;
+    th["rolled_back_tokens"] = p0.rolled_back_tokens;
+    th["effective_think_budget"] = rr.effective_think_budget ? ordered_json(*rr.effective_think_budget) : ordered_json(nullptr);
+    if (rr.deadline_s) {
+      th["deadline_s"] = *rr.deadline_s;
+      th["measured_step_ms"] = rr.measured_step_s * 1000.0;
+      th["deadline_met"] = r.e2e_ms <= *rr.deadline_s * 1000.0;
+    }
+    j["thinking"] = th;
     if (o.n_paths > 1) {
       ordered_json paths = ordered_json::array();
-      for (const auto& p : r.paths) {
-        paths.push_back({{"text", tok.decode(p.tokens)}, {"tokens", p.tokens.size()},
-                         {"stop", engine::stop_reason_name(p.stop)}});
+      for (size_t i = 0; i < rr.paths.size(); ++i) {
+        const reasoning::PathOutcome& p = rr.paths[i];
+        paths.push_back({{"text", tok.decode(r.paths[i].tokens)},
+                         {"thinking_text", p.thinking_text},
+                         {"answer_text", fmt.split ? p.answer_text : p.text},
+                         {"answer", p.answer_key ? ordered_json(*p.answer_key) : ordered_json(nullptr)},
+                         {"tokens", p.tokens.size()},
+                         {"thinking_tokens", p.thinking_tokens},
+                         {"answer_tokens", p.answer_tokens},
+                         {"forced_close", p.forced_close},
+                         {"mean_logprob", p.mean_logprob},
+                         {"stop", engine::stop_reason_name(p.stop)},
+                         {"stopped_early", p.stopped_early}});
       }
       j["paths"] = paths;
+      ordered_json tally = ordered_json::array();
+      for (const auto& [key, votes] : rr.vote.tally) tally.push_back({{"answer", key}, {"votes", votes}});
+      j["vote"] = {{"mode", std::string(reasoning::vote_mode_name(rr.vote.mode))},
+                   {"winner", rr.vote.winner ? ordered_json(*rr.vote.winner) : ordered_json(nullptr)},
+                   {"winner_path", rr.vote.winner_path},
+                   {"n_votes", rr.vote.n_votes},
+                   {"tally", tally},
+                   {"early_stop", vote.early_stop},
+                   {"early_stopped", rr.vote.early_stopped},
+                   {"tokens_saved", rr.vote.tokens_saved}};
     }
+    ordered_json thinking_cfg = ordered_json::object();
+    for (const auto& [k, v] : describe_thinking_flags(o.thinking)) thinking_cfg[k] = v;
     j["config"] = {{"n_ctx", o.n_ctx}, {"n_threads", o.n_threads}, {"n_paths", o.n_paths},
-                   {"n_predict", o.n_predict}, {"chat", o.chat}, {"chat_template", std::string(tokenizer::chat_family_name(tmpl.family))},
+                   {"n_predict", o.n_predict}, {"chat", chat}, {"chat_template", std::string(tokenizer::chat_family_name(tmpl.family))},
                    {"sampler", o.sampler.describe()}, {"kv_type", o.kv_type},
-                   {"isa", std::string(kernels::isa_name(isa))}, {"ignore_eos", o.ignore_eos}};
-    std::printf("%s\n", j.dump(2).c_str());
+                   {"isa", std::string(kernels::isa_name(isa))}, {"ignore_eos", o.ignore_eos},
+                   {"thinking", thinking_cfg}};
+    std::printf("%s\n", j.dump(2, ' ', false, ordered_json::error_handler_t::replace).c_str());
   } else {
     if (o.n_paths > 1) {
       for (size_t p = 0; p < r.paths.size(); ++p) {
-        std::printf("--- path %zu (%zu tokens, %s)\n%s\n", p, r.paths[p].tokens.size(),
-                    engine::stop_reason_name(r.paths[p].stop), tok.decode(r.paths[p].tokens).c_str());
+        const reasoning::PathOutcome& po = rr.paths[p];
+        std::printf("--- path %zu (%zu tokens, %s%s; answer: %s)\n%s\n", p, r.paths[p].tokens.size(),
+                    engine::stop_reason_name(r.paths[p].stop), po.stopped_early ? ", stopped early" : "",
+                    po.answer_key ? po.answer_key->c_str() : "none", tok.decode(r.paths[p].tokens).c_str());
       }
+      std::printf("--- vote (%s): %s", std::string(reasoning::vote_mode_name(rr.vote.mode)).c_str(),
+                  rr.vote.winner ? rr.vote.winner->c_str() : "no answer");
+      for (const auto& [key, votes] : rr.vote.tally) std::printf(" [%s: %g]", key.c_str(), votes);
+      if (rr.vote.early_stopped) std::printf("; early stop saved %lld tokens", static_cast<long long>(rr.vote.tokens_saved));
+      std::printf("\n");
+    }
+    std::string think_note;
+    if (fmt.split) {
+      think_note = std::to_string(p0.thinking_tokens) + " thinking + " + std::to_string(p0.answer_tokens) + " answer tokens" +
+                   (p0.forced_close ? " (thinking closed by the policy)" : "") + "; ";
     }
     std::fprintf(stderr,
-                 "\n%s%lld prompt tokens: prefill %.1f ms (%.1f tok/s); TTFT %.1f ms; %lld tokens generated "
+                 "\n%s%lld prompt tokens: prefill %.1f ms (%.1f tok/s); TTFT %.1f ms; %s%lld tokens generated "
                  "(%d paths): decode %.1f tok/s, TPOT %.2f ms; e2e %.1f ms; load %.0f ms\n",
                  g_interrupted.load() ? "interrupted. " : "", static_cast<long long>(r.n_prompt), r.prefill_ms,
-                 prefill_tps, r.ttft_ms, static_cast<long long>(r.n_generated), o.n_paths, decode_tps, tpot_ms, r.e2e_ms,
-                 load_ms);
+                 prefill_tps, r.ttft_ms, think_note.c_str(), static_cast<long long>(r.n_generated), o.n_paths, decode_tps,
+                 tpot_ms, r.e2e_ms, load_ms);
     std::fprintf(stderr, "%s\n", energy_line(energy).c_str());
   }
   return Status::ok();
@@ -228,6 +320,7 @@ Command add_run_command(CLI::App& app) {
   sub->add_option("--isa", o->isa, "Kernel level: scalar, avx2, avx512 (default: best available)");
   sub->add_flag("--json", o->json, "Print one JSON record instead of streaming text");
   add_power_flags(sub, o->power);
+  add_thinking_flags(sub, o->thinking);
   return {sub, [o, sub]() -> Status {
             if (sub->count("--prompt") == 0 && sub->count("--file") == 0) {
               return Status::invalid("give a prompt with -p TEXT or -f FILE");

@@ -1,8 +1,8 @@
-// Generator: prefill, fork, batched decode loop, per-path sampling and stop conditions.
+// Generator: prefill, fork, batched decode loop, per-path sampling, controller actions, stops.
 #include "engine/generator.h"
 
 #include <algorithm>
-#include <memory>
+#include <limits>
 
 namespace er::engine {
 
@@ -17,8 +17,14 @@ const char* stop_reason_name(StopReason r) {
   return "none";
 }
 
-Generator::Generator(model::Context& ctx) : ctx_(ctx) {
-  batch_.resize(static_cast<size_t>(std::max<int64_t>(ctx.options().n_seq, ctx.options().max_batch)));
+Generator::Generator(model::Context& ctx) : owned_(std::make_unique<ContextDecoder>(ctx)), dec_(*owned_) {
+  batch_.resize(static_cast<size_t>(std::max<int64_t>(dec_.n_seq(), dec_.max_batch())));
+  masked_.resize(static_cast<size_t>(dec_.n_vocab()));
+}
+
+Generator::Generator(Decoder& dec) : dec_(dec) {
+  batch_.resize(static_cast<size_t>(std::max<int64_t>(dec_.n_seq(), dec_.max_batch())));
+  masked_.resize(static_cast<size_t>(dec_.n_vocab()));
 }
 
 namespace {
@@ -26,112 +32,211 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 }  // namespace
 
 Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, const GenerateOptions& opts,
-                                           const TokenCallback& on_token) {
+                                           const TokenCallback& on_token, PathController* controller) {
   const Clock::time_point t0 = Clock::now();
-  const model::ContextOptions& co = ctx_.options();
-  const tokenizer::Tokenizer& tok = ctx_.model().tokenizer();
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  const int32_t n_vocab = dec_.n_vocab();
   if (opts.max_new_tokens < 1) return Status::invalid("-n: the number of tokens to generate must be at least 1");
-  if (opts.n_paths < 1 || opts.n_paths > co.n_seq) {
-    return Status::invalid("--paths " + std::to_string(opts.n_paths) + " must be in [1, " + std::to_string(co.n_seq) + "]");
+  if (opts.n_paths < 1 || opts.n_paths > dec_.n_seq()) {
+    return Status::invalid("--paths " + std::to_string(opts.n_paths) + " must be in [1, " + std::to_string(dec_.n_seq()) + "]");
+  }
+  if (opts.n_paths > dec_.max_batch()) {
+    return Status::invalid("--paths " + std::to_string(opts.n_paths) + " exceeds the batch size " + std::to_string(dec_.max_batch()));
   }
   if (n_prompt < 1) return Status::invalid("the prompt is empty");
-  if (n_prompt >= co.n_ctx) {
+  if (n_prompt >= dec_.n_ctx()) {
     return Status::invalid("the prompt has " + std::to_string(n_prompt) + " tokens, which does not fit the context of " +
-                           std::to_string(co.n_ctx) + " tokens (raise -c)");
+                           std::to_string(dec_.n_ctx()) + " tokens (raise -c)");
   }
   ER_RETURN_IF_ERROR(opts.sampler.validate());
 
+  const size_t n_paths = static_cast<size_t>(opts.n_paths);
   GenerateResult res;
   res.n_prompt = n_prompt;
   res.t_start = t0;
-  res.paths.resize(static_cast<size_t>(opts.n_paths));
-  const int64_t room = co.n_ctx - n_prompt;
+  res.paths.resize(n_paths);
+  const int64_t room = dec_.n_ctx() - n_prompt;
   const int64_t max_new = std::min(opts.max_new_tokens, room);
+  const StopReason full_reason = max_new < opts.max_new_tokens ? StopReason::kContextFull : StopReason::kMaxTokens;
   for (PathResult& p : res.paths) {
     p.tokens.reserve(static_cast<size_t>(max_new));
     p.logprobs.reserve(static_cast<size_t>(max_new));
+    p.forced.reserve(static_cast<size_t>(max_new));
   }
-  res.token_times_ms.reserve(static_cast<size_t>(max_new));
+  // One entry per step; a controller's rollbacks can add steps beyond max_new.
+  res.token_times_ms.reserve(2 * static_cast<size_t>(max_new) + 16);
 
   // Samplers and per-path histories (prompt + generated) for the repetition penalty.
   std::vector<std::unique_ptr<sampling::Sampler>> samplers;
-  samplers.reserve(static_cast<size_t>(opts.n_paths));
-  std::vector<std::vector<TokenId>> history(static_cast<size_t>(opts.n_paths));
-  for (int p = 0; p < opts.n_paths; ++p) {
+  samplers.reserve(n_paths);
+  std::vector<std::vector<TokenId>> history(n_paths);
+  for (size_t p = 0; p < n_paths; ++p) {
     sampling::SamplerConfig sc = opts.sampler;
     sc.seed = opts.sampler.seed + static_cast<uint64_t>(p);
-    samplers.push_back(std::make_unique<sampling::Sampler>(sc, static_cast<int32_t>(tok.n_vocab())));
-    history[static_cast<size_t>(p)].reserve(static_cast<size_t>(n_prompt + max_new));
-    history[static_cast<size_t>(p)].assign(prompt.begin(), prompt.end());
+    samplers.push_back(std::make_unique<sampling::Sampler>(sc, n_vocab));
+    history[p].reserve(static_cast<size_t>(n_prompt + max_new));
+    history[p].assign(prompt.begin(), prompt.end());
   }
+  // Per path: positions of prompt + tokens already in its KV, whether it is live, its logits row.
+  std::vector<int64_t> fed(n_paths, n_prompt);
+  std::vector<uint8_t> alive(n_paths, 1);
+  std::vector<int64_t> row_of(n_paths, -1);
+  std::vector<int> live;  // paths still generating, in order
+  live.reserve(n_paths);
 
   // Prefill sequence 0 in chunks of max_batch; logits of the last prompt token only.
-  ctx_.clear(0);
-  for (int64_t start = 0; start < n_prompt; start += co.max_batch) {
-    const int64_t n = std::min(co.max_batch, n_prompt - start);
+  dec_.clear(0);
+  const int64_t max_batch = dec_.max_batch();
+  for (int64_t start = 0; start < n_prompt; start += max_batch) {
+    const int64_t n = std::min(max_batch, n_prompt - start);
     for (int64_t i = 0; i < n; ++i) {
       batch_[static_cast<size_t>(i)] = {prompt[static_cast<size_t>(start + i)], start + i, 0, start + i == n_prompt - 1};
     }
-    ER_RETURN_IF_ERROR(ctx_.eval(std::span(batch_.data(), static_cast<size_t>(n))));
+    ER_RETURN_IF_ERROR(dec_.eval(std::span(batch_.data(), static_cast<size_t>(n))));
   }
-  for (int p = 1; p < opts.n_paths; ++p) ctx_.fork(0, p, n_prompt);
+  for (int p = 1; p < opts.n_paths; ++p) dec_.fork(0, p, n_prompt);
   res.prefill_ms = ms_since(t0);
+  if (controller != nullptr) controller->on_prefill(res.prefill_ms);
 
-  // First token of every path from the prompt's logits.
-  std::vector<int> live;  // paths still generating, in order
-  live.reserve(static_cast<size_t>(opts.n_paths));
-  auto accept = [&](int p, TokenId t, float logprob) {
-    PathResult& pr = res.paths[static_cast<size_t>(p)];
-    if (!opts.ignore_eos && tok.is_eog(t)) {
-      pr.stop = StopReason::kEndOfGeneration;
-      return false;
-    }
+  // The token at position `pos` of path p's sequence (prompt, then generated tokens).
+  auto token_at = [&](size_t p, int64_t pos) {
+    return pos < n_prompt ? prompt[static_cast<size_t>(pos)] : res.paths[p].tokens[static_cast<size_t>(pos - n_prompt)];
+  };
+  auto end_path = [&](size_t p, StopReason r) {
+    if (alive[p] == 0) return;
+    alive[p] = 0;
+    res.paths[p].stop = r;
+    if (controller != nullptr) controller->on_path_end(static_cast<int>(p), r);
+  };
+  auto append = [&](size_t p, TokenId t, float logprob, bool forced) {
+    PathResult& pr = res.paths[p];
     pr.tokens.push_back(t);
     pr.logprobs.push_back(logprob);
-    history[static_cast<size_t>(p)].push_back(t);
-    ++res.n_generated;
-    if (on_token && !on_token(p, t)) {
-      pr.stop = StopReason::kStoppedByCaller;
-      return false;
-    }
-    if (static_cast<int64_t>(pr.tokens.size()) >= max_new) {
-      pr.stop = max_new < opts.max_new_tokens ? StopReason::kContextFull : StopReason::kMaxTokens;
-      return false;
-    }
-    return true;
+    pr.forced.push_back(forced ? 1 : 0);
+    history[p].push_back(t);
   };
-  for (int p = 0; p < opts.n_paths; ++p) {
-    sampling::Sampler& s = *samplers[static_cast<size_t>(p)];
-    const TokenId t = s.sample(std::span(ctx_.logits(0), static_cast<size_t>(tok.n_vocab())), history[static_cast<size_t>(p)]);
-    if (accept(p, t, s.last_logprob())) live.push_back(p);
+  // Applies a controller's action: rollback, force, stop (see PathAction).
+  auto apply = [&](size_t p, const PathAction& a) {
+    PathResult& pr = res.paths[p];
+    if (a.rollback > 0) {
+      const size_t k = std::min(static_cast<size_t>(a.rollback), pr.tokens.size());
+      const size_t keep = pr.tokens.size() - k;
+      pr.tokens.resize(keep);
+      pr.logprobs.resize(keep);
+      pr.forced.resize(keep);
+      history[p].resize(static_cast<size_t>(n_prompt) + keep);
+      pr.n_rolled_back += static_cast<int64_t>(k);
+      // At least the last kept token is fed again: its logits start the path's next step.
+      fed[p] = std::min(fed[p], n_prompt + static_cast<int64_t>(keep) - 1);
+    }
+    const int64_t space = max_new - static_cast<int64_t>(pr.tokens.size());
+    const size_t n_force = std::min(a.force.size(), static_cast<size_t>(std::max<int64_t>(space, 0)));
+    for (size_t i = 0; i < n_force; ++i) append(p, a.force[i], 0.0f, true);
+    if (a.stop) {
+      end_path(p, a.reason);
+    } else if (static_cast<int64_t>(pr.tokens.size()) >= max_new) {
+      end_path(p, full_reason);
+    }
+  };
+  // Samples path p from logits row `row` and handles the token; false when the path ended.
+  auto sample = [&](size_t p, int64_t row) {
+    sampling::Sampler& s = *samplers[p];
+    std::span<const float> logits(dec_.logits(row), static_cast<size_t>(n_vocab));
+    if (controller != nullptr) {
+      const std::span<const TokenId> ban = controller->banned(static_cast<int>(p));
+      if (!ban.empty()) {
+        std::copy(logits.begin(), logits.end(), masked_.begin());
+        for (const TokenId b : ban) {
+          if (b >= 0 && b < n_vocab) masked_[static_cast<size_t>(b)] = -std::numeric_limits<float>::infinity();
+        }
+        logits = std::span<const float>(masked_.data(), masked_.size());
+      }
+    }
+    const TokenId t = s.sample(logits, history[p]);
+    const float lp = s.last_logprob();
+    if (!opts.ignore_eos && dec_.is_eog(t)) {
+      if (controller != nullptr) {
+        const PathAction a = controller->on_token(static_cast<int>(p), t, lp, true);
+        if (!a.force.empty()) {
+          apply(p, a);
+          return alive[p] != 0;
+        }
+      }
+      end_path(p, StopReason::kEndOfGeneration);
+      return false;
+    }
+    append(p, t, lp, false);
+    if (on_token && !on_token(static_cast<int>(p), t)) {
+      end_path(p, StopReason::kStoppedByCaller);
+      return false;
+    }
+    if (controller != nullptr) {
+      apply(p, controller->on_token(static_cast<int>(p), t, lp, false));
+    } else if (static_cast<int64_t>(res.paths[p].tokens.size()) >= max_new) {
+      end_path(p, full_reason);
+    }
+    return alive[p] != 0;
+  };
+
+  // First token of every path from the prompt's logits.
+  for (size_t p = 0; p < n_paths; ++p) {
+    fed[p] = n_prompt;
+    if (sample(p, 0)) live.push_back(static_cast<int>(p));
   }
   res.ttft_ms = ms_since(t0);
   res.token_times_ms.push_back(res.ttft_ms);
-  for (int p = 0; p < opts.n_paths; ++p) res.paths[static_cast<size_t>(p)].last_token_ms = res.ttft_ms;
+  for (PathResult& pr : res.paths) pr.last_token_ms = res.ttft_ms;
+  if (controller != nullptr) controller->on_step(0, res.ttft_ms);
 
-  // Decode: one batched step for all live paths.
+  // Decode: one batched step for all live paths; each feeds the inputs it has pending (its last
+  // sampled token, or tokens a controller forced or asked to re-feed).
   while (!live.empty()) {
-    for (size_t i = 0; i < live.size(); ++i) {
-      const int p = live[i];
-      const PathResult& pr = res.paths[static_cast<size_t>(p)];
-      batch_[i] = {pr.tokens.back(), n_prompt + static_cast<int64_t>(pr.tokens.size()) - 1, p, true};
+    if (controller != nullptr) {
+      size_t kept = 0;
+      for (const int p : live) {
+        apply(static_cast<size_t>(p), controller->before_step(p));
+        if (alive[static_cast<size_t>(p)] != 0) live[kept++] = p;
+      }
+      live.resize(kept);
+      if (live.empty()) break;
     }
-    ER_RETURN_IF_ERROR(ctx_.eval(std::span(batch_.data(), live.size())));
-    res.kv_bytes_read += ctx_.last_kv_bytes_read();
+    int64_t n = 0;
+    int64_t rows = 0;
+    for (size_t i = 0; i < live.size(); ++i) {
+      const size_t p = static_cast<size_t>(live[i]);
+      const int64_t len = n_prompt + static_cast<int64_t>(res.paths[p].tokens.size());
+      const int64_t pending = len - fed[p];  // >= 1
+      // Leave one entry for each later path; a path that cannot feed everything samples later.
+      const int64_t cap = max_batch - n - static_cast<int64_t>(live.size() - i - 1);
+      const int64_t take = std::min(pending, cap);
+      for (int64_t k = 0; k < take; ++k) {
+        const int64_t pos = fed[p] + k;
+        batch_[static_cast<size_t>(n++)] = {token_at(p, pos), pos, static_cast<int>(p), k == take - 1 && take == pending};
+      }
+      row_of[p] = take == pending ? rows++ : -1;
+      fed[p] += take;
+    }
+    ER_RETURN_IF_ERROR(dec_.eval(std::span(batch_.data(), static_cast<size_t>(n))));
+    res.kv_bytes_read += dec_.last_kv_bytes_read();
     ++res.n_decode_steps;
     size_t kept = 0;
     const double now_ms = ms_since(t0);
     for (size_t i = 0; i < live.size(); ++i) {
-      const int p = live[i];
-      sampling::Sampler& s = *samplers[static_cast<size_t>(p)];
-      const TokenId t = s.sample(std::span(ctx_.logits(static_cast<int64_t>(i)), static_cast<size_t>(tok.n_vocab())),
-                                 history[static_cast<size_t>(p)]);
-      res.paths[static_cast<size_t>(p)].last_token_ms = now_ms;
-      if (accept(p, t, s.last_logprob())) live[kept++] = p;
+      const size_t p = static_cast<size_t>(live[i]);
+      bool still = true;
+      if (row_of[p] >= 0) {
+        res.paths[p].last_token_ms = now_ms;
+        still = sample(p, row_of[p]);
+      }
+      if (still) live[kept++] = live[i];
     }
     live.resize(kept);
     res.token_times_ms.push_back(now_ms);
+    if (controller != nullptr) controller->on_step(res.n_decode_steps, now_ms);
+  }
+  for (const PathResult& pr : res.paths) {
+    res.n_generated += static_cast<int64_t>(pr.tokens.size());
+    for (const uint8_t f : pr.forced) res.n_forced += f;
   }
   res.e2e_ms = ms_since(t0);
   res.decode_ms = res.e2e_ms - res.ttft_ms;

@@ -1,10 +1,13 @@
 // Generator: one request end to end — prefill once, fork the prompt's KV into N paths, decode all
 // live paths as one batch per step, sample each with its own seed, stop per path, time everything.
+// A PathController may steer each path between steps: force tokens into it, take tokens back,
+// ban tokens at its next sample, or end it (the thinking policies of src/reasoning do this).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,9 +34,11 @@ const char* stop_reason_name(StopReason r);
 
 struct PathResult {
   std::vector<TokenId> tokens;        // generated tokens (the end-of-generation token excluded)
-  std::vector<float> logprobs;        // model log-probability of each token
+  std::vector<float> logprobs;        // model log-probability of each token (0 for forced ones)
+  std::vector<uint8_t> forced;        // 1 where the token was forced by a PathController
   StopReason stop = StopReason::kNone;
   double last_token_ms = 0;           // since request start
+  int64_t n_rolled_back = 0;          // tokens a controller took back
 };
 
 struct GenerateResult {
@@ -47,26 +52,110 @@ struct GenerateResult {
   double e2e_ms = 0;       // until the last path finished
   double decode_ms = 0;    // e2e - ttft
   int64_t n_decode_steps = 0;
-  int64_t n_generated = 0;              // over all paths
+  int64_t n_generated = 0;              // tokens in the paths' outputs at the end, over all paths
+  int64_t n_forced = 0;                 // of which forced by a controller
   std::vector<double> token_times_ms;   // time of each decode step's tokens (step 0 = first token)
   uint64_t kv_bytes_read = 0;           // attention traffic over the decode steps
 };
 
-// Called for every generated token of every path as soon as it is sampled; return false to stop
-// that path (e.g. Ctrl-C or a thinking policy).
+// Called for every sampled token of every path as soon as it is sampled; return false to stop
+// that path (e.g. Ctrl-C). Not called for forced tokens.
 using TokenCallback = std::function<bool(int path, TokenId token)>;
+
+// What the model side of the decode loop needs: a batched forward pass with per-sequence KV.
+// model::Context through ContextDecoder; tests use scripted fakes.
+class Decoder {
+ public:
+  virtual ~Decoder() = default;
+  virtual int64_t n_ctx() const = 0;      // positions per sequence
+  virtual int n_seq() const = 0;          // sequences (paths)
+  virtual int64_t max_batch() const = 0;  // entries per eval
+  virtual int32_t n_vocab() const = 0;
+  virtual bool is_eog(TokenId t) const = 0;
+  // As model::Context::eval: rows of logits for the entries with want_logits, in order.
+  virtual Status eval(std::span<const model::BatchEntry> batch) = 0;
+  virtual const float* logits(int64_t row) const = 0;
+  virtual void clear(int seq) = 0;
+  virtual void fork(int src, int dst, int64_t n_pos) = 0;
+  virtual uint64_t last_kv_bytes_read() const { return 0; }
+};
+
+class ContextDecoder final : public Decoder {
+ public:
+  explicit ContextDecoder(model::Context& ctx) : ctx_(ctx) {}
+  int64_t n_ctx() const override { return ctx_.options().n_ctx; }
+  int n_seq() const override { return ctx_.options().n_seq; }
+  int64_t max_batch() const override { return ctx_.options().max_batch; }
+  int32_t n_vocab() const override { return ctx_.model().tokenizer().n_vocab(); }
+  bool is_eog(TokenId t) const override { return ctx_.model().tokenizer().is_eog(t); }
+  Status eval(std::span<const model::BatchEntry> batch) override { return ctx_.eval(batch); }
+  const float* logits(int64_t row) const override { return ctx_.logits(row); }
+  void clear(int seq) override { ctx_.clear(seq); }
+  void fork(int src, int dst, int64_t n_pos) override { ctx_.fork(src, dst, n_pos); }
+  uint64_t last_kv_bytes_read() const override { return ctx_.last_kv_bytes_read(); }
+
+ private:
+  model::Context& ctx_;
+};
+
+// A controller's instruction for one path, applied in this order: take back `rollback` of the
+// path's last tokens (from its output, its history and, by re-feeding, its KV), append `force`
+// (fed to the model as the path's next inputs, never sampled), then end the path when `stop`.
+// `force` must stay valid until the next call into the controller.
+struct PathAction {
+  int32_t rollback = 0;
+  std::span<const TokenId> force;
+  bool stop = false;
+  StopReason reason = StopReason::kStoppedByCaller;
+};
+
+// Per-path steering of the decode loop. Every call is made from the thread running generate().
+class PathController {
+ public:
+  virtual ~PathController() = default;
+  // Once, when the prompt is in the KV (before the first sample).
+  virtual void on_prefill(double prefill_ms) { (void)prefill_ms; }
+  // Tokens path `path` must not sample at its next sample (an empty span: none).
+  virtual std::span<const TokenId> banned(int path) {
+    (void)path;
+    return {};
+  }
+  // Path `path` sampled `token` with model log-probability `logprob`. A regular token has been
+  // appended already; an end-of-generation token (`eog`, not with ignore_eos) has not, and the
+  // path ends unless the action forces tokens (which then replace it).
+  virtual PathAction on_token(int path, TokenId token, float logprob, bool eog) = 0;
+  // Once per step, after every live path of the step was sampled; `now_ms` since the start.
+  virtual void on_step(int64_t step, double now_ms) {
+    (void)step;
+    (void)now_ms;
+  }
+  // Before each step, for every live path (deadline re-check, early stop, cancel).
+  virtual PathAction before_step(int path) {
+    (void)path;
+    return {};
+  }
+  // The path ended (for any reason).
+  virtual void on_path_end(int path, StopReason reason) {
+    (void)path;
+    (void)reason;
+  }
+};
 
 class Generator {
  public:
   explicit Generator(model::Context& ctx);
+  explicit Generator(Decoder& dec);
 
   // REQUIRES nothing; bad options or a prompt that does not fit give a Status naming the flag.
+  // `controller` (optional) steers the paths; without one the loop is the plain N-path decode.
   Result<GenerateResult> generate(std::span<const TokenId> prompt, const GenerateOptions& opts,
-                                  const TokenCallback& on_token = {});
+                                  const TokenCallback& on_token = {}, PathController* controller = nullptr);
 
  private:
-  model::Context& ctx_;
+  std::unique_ptr<Decoder> owned_;
+  Decoder& dec_;
   std::vector<model::BatchEntry> batch_;  // (max(n_seq, max_batch),)
+  std::vector<float> masked_;             // (n_vocab,) logits with a controller's bans applied
 };
 
 }  // namespace er::engine

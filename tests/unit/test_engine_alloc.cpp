@@ -403,5 +403,49 @@ TEST(GeneratorAlloc, DecodeLoopMakesNoAllocation) {
   }
 }
 
+// With a PathController that bans, forces and takes back tokens (itself allocation-free), the
+// decode loop still makes no allocation: forced tokens and rollbacks stay within the reserves.
+class SteeringController final : public PathController {
+ public:
+  explicit SteeringController(std::vector<TokenId> force) : force_(std::move(force)) {}
+  std::span<const TokenId> banned(int) override { return std::span<const TokenId>(force_.data(), 1); }
+  PathAction on_token(int, TokenId, float, bool) override {
+    PathAction a;
+    ++n_;
+    if (n_ % 7 == 3) a.force = force_;
+    if (n_ % 11 == 5) a.rollback = 2;
+    return a;
+  }
+
+ private:
+  std::vector<TokenId> force_;
+  int64_t n_ = 0;
+};
+
+TEST(GeneratorAlloc, ControllerStepsMakeNoAllocation) {
+  Loaded l = load("tiny-llama-q8_0", 4);
+  ASSERT_TRUE(l.ctx);
+  Generator gen(*l.ctx);
+  const std::vector<TokenId> prompt = l.model->tokenizer().encode("The quick brown fox", false, true);
+  SteeringController ctl(l.model->tokenizer().encode(" and then", false, true));
+  GenerateOptions o;
+  o.max_new_tokens = 40;
+  o.n_paths = 4;
+  o.ignore_eos = true;
+  o.sampler.temperature = 0.8f;
+  AllocWindow w;
+  int64_t calls = 0;
+  const TokenCallback cb = [&](int, TokenId) {
+    if (calls++ == 0) w.begin();
+    return true;
+  };
+  auto r = gen.generate(prompt, o, cb, &ctl);
+  w.end();
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_GT(r->n_forced, 0);
+  EXPECT_GT(r->paths[0].n_rolled_back, 0);
+  EXPECT_EQ(w.news(), 0) << "the steered decode loop allocated\n" << AllocWindow::report();
+}
+
 }  // namespace
 }  // namespace er::engine

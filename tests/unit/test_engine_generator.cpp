@@ -152,3 +152,153 @@ TEST(Generator, BadOptionsAreErrors) {
 
 }  // namespace
 }  // namespace er::engine
+
+namespace er::engine {
+namespace {
+
+// A controller that forces `force` into every path after its `at`-th sampled token.
+class ForceAt final : public PathController {
+ public:
+  ForceAt(int64_t at, std::vector<TokenId> force) : at_(at), force_(std::move(force)) {}
+  PathAction on_token(int path, TokenId, float, bool) override {
+    PathAction a;
+    if (++seen_[static_cast<size_t>(path)] == at_) a.force = force_;
+    return a;
+  }
+  std::vector<int64_t> seen_ = std::vector<int64_t>(8, 0);
+
+ private:
+  int64_t at_;
+  std::vector<TokenId> force_;
+};
+
+// Forcing tokens into a path is the same as having had them in the prompt: greedy decoding after
+// them continues exactly as a fresh run on prompt + generated + forced (for every batched path).
+TEST(GeneratorController, ForcedTokensActLikeAPromptExtension) {
+  Loaded many = load("tiny-qwen2-q4_k", 4);
+  Loaded one = load("tiny-qwen2-q4_k", 1);
+  ASSERT_TRUE(many.ctx && one.ctx);
+  const std::vector<TokenId> prompt = prompt_of(*many.model, "Counting: one two three");
+  const std::vector<TokenId> forced = prompt_of(*many.model, " and then, finally,");
+  ASSERT_GE(forced.size(), 3u);
+  GenerateOptions o;
+  o.max_new_tokens = 20;
+  o.ignore_eos = true;
+  o.n_paths = 3;
+  o.sampler.temperature = 0;
+  ForceAt ctl(5, forced);
+  Generator g(*many.ctx);
+  auto r = g.generate(prompt, o, {}, &ctl);
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  const PathResult& p0 = r->paths[0];
+  ASSERT_EQ(p0.tokens.size(), 20u);
+  for (size_t i = 0; i < forced.size(); ++i) {
+    EXPECT_EQ(p0.tokens[5 + i], forced[i]);
+    EXPECT_EQ(p0.forced[5 + i], 1);
+  }
+  EXPECT_EQ(p0.forced[4], 0);
+  EXPECT_EQ(r->n_forced, 3 * static_cast<int64_t>(forced.size()));
+  // Reference: a fresh run whose prompt holds the first 5 + forced tokens.
+  std::vector<TokenId> longer = prompt;
+  longer.insert(longer.end(), p0.tokens.begin(), p0.tokens.begin() + 5 + static_cast<int64_t>(forced.size()));
+  GenerateOptions o1 = o;
+  o1.n_paths = 1;
+  o1.max_new_tokens = 20 - 5 - static_cast<int64_t>(forced.size());
+  Generator g1(*one.ctx);
+  auto ref = g1.generate(longer, o1);
+  ASSERT_TRUE(ref.is_ok());
+  const std::vector<TokenId> tail(p0.tokens.begin() + 5 + static_cast<int64_t>(forced.size()), p0.tokens.end());
+  EXPECT_EQ(tail, ref->paths[0].tokens);
+  for (int p = 1; p < 3; ++p) EXPECT_EQ(r->paths[static_cast<size_t>(p)].tokens, p0.tokens);
+}
+
+// Taking tokens back and re-feeding: with greedy sampling and no ban the model writes the same
+// tokens again, so the output equals the plain run; with the token banned it never appears.
+class RollbackOnce final : public PathController {
+ public:
+  explicit RollbackOnce(bool ban) : ban_(ban) {}
+  PathAction on_token(int, TokenId t, float, bool) override {
+    PathAction a;
+    if (++n_ == 6 && !done_) {
+      done_ = true;
+      a.rollback = 3;  // the token just sampled and the two before it
+      victim_ = t;
+    }
+    return a;
+  }
+  std::span<const TokenId> banned(int) override {
+    if (ban_ && done_ && !used_) {
+      used_ = true;
+      return std::span<const TokenId>(&third_, 1);
+    }
+    return {};
+  }
+  TokenId victim_ = -1;
+  TokenId third_ = -1;  // the first token taken back, set by the test
+  bool ban_;
+  bool done_ = false, used_ = false;
+  int n_ = 0;
+};
+
+TEST(GeneratorController, RollbackRefeedsAndBansApply) {
+  Loaded l = load("tiny-llama-q8_0", 1);
+  ASSERT_TRUE(l.ctx);
+  const std::vector<TokenId> prompt = prompt_of(*l.model, "The quick brown fox");
+  GenerateOptions o;
+  o.max_new_tokens = 16;
+  o.ignore_eos = true;
+  o.sampler.temperature = 0;
+  Generator g(*l.ctx);
+  auto plain = g.generate(prompt, o);
+  ASSERT_TRUE(plain.is_ok());
+  RollbackOnce same(false);
+  auto r = g.generate(prompt, o, {}, &same);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->paths[0].tokens, plain->paths[0].tokens);
+  EXPECT_EQ(r->paths[0].n_rolled_back, 3);
+  // Ban the first token taken back (plain token index 3) at its re-sample.
+  RollbackOnce banned(true);
+  banned.third_ = plain->paths[0].tokens[3];
+  auto b = g.generate(prompt, o, {}, &banned);
+  ASSERT_TRUE(b.is_ok());
+  ASSERT_EQ(b->paths[0].tokens.size(), 16u);
+  EXPECT_NE(b->paths[0].tokens[3], plain->paths[0].tokens[3]);
+  const std::vector<TokenId> head(b->paths[0].tokens.begin(), b->paths[0].tokens.begin() + 3);
+  EXPECT_EQ(head, std::vector<TokenId>(plain->paths[0].tokens.begin(), plain->paths[0].tokens.begin() + 3));
+}
+
+class StopPath1 final : public PathController {
+ public:
+  PathAction on_token(int, TokenId, float, bool) override { return {}; }
+  PathAction before_step(int path) override {
+    PathAction a;
+    a.stop = path == 1 && ++steps_ > 3;
+    return a;
+  }
+  void on_path_end(int path, StopReason r) override { ended.emplace_back(path, r); }
+  std::vector<std::pair<int, StopReason>> ended;
+  int steps_ = 0;
+};
+
+TEST(GeneratorController, BeforeStepStopsOnePath) {
+  Loaded l = load("tiny-llama-f32", 2);
+  ASSERT_TRUE(l.ctx);
+  GenerateOptions o;
+  o.max_new_tokens = 10;
+  o.ignore_eos = true;
+  o.n_paths = 2;
+  o.sampler.temperature = 0;
+  StopPath1 ctl;
+  Generator g(*l.ctx);
+  auto r = g.generate(prompt_of(*l.model, "Hi"), o, {}, &ctl);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->paths[1].stop, StopReason::kStoppedByCaller);
+  EXPECT_EQ(r->paths[1].tokens.size(), 4u);
+  EXPECT_EQ(r->paths[0].tokens.size(), 10u);
+  ASSERT_EQ(ctl.ended.size(), 2u);
+  EXPECT_EQ(ctl.ended[0], std::make_pair(1, StopReason::kStoppedByCaller));
+  EXPECT_EQ(ctl.ended[1], std::make_pair(0, StopReason::kMaxTokens));
+}
+
+}  // namespace
+}  // namespace er::engine

@@ -1,0 +1,85 @@
+// Thinking-control and vote flags: registration, unit conversion, validation.
+#include "cli/thinking_options.h"
+
+#include <cmath>
+#include <vector>
+
+namespace er::cli {
+
+void add_thinking_flags(CLI::App* app, ThinkingFlags& f) {
+  reasoning::ThinkingOptions& t = f.think;
+  auto opt_int = [app](const std::string& name, std::optional<int64_t>& target, const std::string& help) {
+    app->add_option_function<int64_t>(name, [&target](const int64_t& v) { target = v; }, help)->type_name("N");
+  };
+  const std::string group = "Thinking control";
+  opt_int("--think-budget", t.think_budget,
+          "At N thinking tokens force the end of thinking and an answer prefix, then at most --answer-budget tokens");
+  app->add_option("--answer-budget", t.answer_budget, "Tokens allowed after the end of thinking (with a policy)")
+      ->capture_default_str()
+      ->group(group);
+  app->add_flag("--no-think", t.no_think, "NoThink: prefill the thinking as finished (Qwen3: enable_thinking=false)")
+      ->group(group);
+  opt_int("--prompt-budget", t.prompt_budget, "Ask for at most N tokens in the prompt (the study's sentence; no cut)");
+  opt_int("--l1", t.l1, "L1 Exact: append \"Think for N tokens.\"");
+  opt_int("--l1-max", t.l1_max, "L1 Max: append \"Think for maximum N tokens.\"");
+  opt_int("--min-think", t.min_think, "s1: replace an end of thinking before N thinking tokens by \"Wait\"");
+  app->add_option_function<double>("--deadline", [&t](const double& v) { t.deadline_s = v; },
+                                    "Answer within SECONDS: the thinking budget follows the measured decode rate")
+      ->type_name("SECONDS")
+      ->group(group);
+  app->add_option("--deadline-step-ms", f.deadline_step_ms,
+                  "Decode step time n (ms) the deadline plans with before it has measured one (device profile fit)")
+      ->group(group);
+  app->add_option("--deadline-step-per-ctx-ms", f.deadline_step_per_ctx_ms,
+                  "Decode step time growth m (ms per context token) for the deadline plan")
+      ->group(group);
+  app->add_option("--vote", f.vote, "How --paths vote: majority or weighted (by mean token log-probability)")
+      ->capture_default_str()
+      ->group(group);
+  app->add_flag("--early-stop", f.early_stop, "End all paths once the leading answer can no longer be overtaken")
+      ->group(group);
+  for (const char* name : {"--think-budget", "--prompt-budget", "--l1", "--l1-max", "--min-think"}) {
+    app->get_option(name)->group(group);
+  }
+}
+
+Result<reasoning::VoteOptions> finish_thinking_flags(ThinkingFlags& f) {
+  if (!std::isfinite(f.deadline_step_ms) || !std::isfinite(f.deadline_step_per_ctx_ms) || f.deadline_step_ms < 0 ||
+      f.deadline_step_per_ctx_ms < 0) {
+    return Status::invalid("--deadline-step-ms and --deadline-step-per-ctx-ms must be finite and not negative");
+  }
+  if (f.think.deadline_s && !std::isfinite(*f.think.deadline_s)) return Status::invalid("--deadline must be finite");
+  if ((f.deadline_step_ms > 0 || f.deadline_step_per_ctx_ms > 0) && !f.think.deadline_s) {
+    return Status::invalid("--deadline-step-ms and --deadline-step-per-ctx-ms need --deadline");
+  }
+  f.think.deadline_step_s = f.deadline_step_ms / 1000.0;
+  f.think.deadline_step_per_ctx_s = f.deadline_step_per_ctx_ms / 1000.0;
+  ER_RETURN_IF_ERROR(reasoning::validate_thinking_options(f.think));
+  reasoning::VoteOptions v;
+  const auto mode = reasoning::vote_mode_from_name(f.vote);
+  if (!mode) return Status::invalid("--vote must be majority or weighted (got '" + f.vote + "')");
+  v.mode = *mode;
+  v.early_stop = f.early_stop;
+  return v;
+}
+
+std::vector<std::pair<std::string, std::string>> describe_thinking_flags(const ThinkingFlags& f) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const reasoning::ThinkingOptions& t = f.think;
+  auto add = [&](const char* k, const std::optional<int64_t>& v) {
+    if (v) out.emplace_back(k, std::to_string(*v));
+  };
+  add("think_budget", t.think_budget);
+  if (t.no_think) out.emplace_back("no_think", "true");
+  add("prompt_budget", t.prompt_budget);
+  add("l1", t.l1);
+  add("l1_max", t.l1_max);
+  add("min_think", t.min_think);
+  if (t.deadline_s) out.emplace_back("deadline_s", std::to_string(*t.deadline_s));
+  out.emplace_back("answer_budget", std::to_string(t.answer_budget));
+  out.emplace_back("vote", f.vote);
+  out.emplace_back("early_stop", f.early_stop ? "true" : "false");
+  return out;
+}
+
+}  // namespace er::cli

@@ -1,0 +1,35 @@
+// The thinking-control and vote flags shared by `run`, `bench` and `eval`: --think-budget,
+// --answer-budget, --no-think, --prompt-budget, --l1, --l1-max, --min-think, --deadline (with the
+// decode step model --deadline-step-ms / --deadline-step-per-ctx-ms), --vote, --early-stop.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "core/status.h"
+#include "reasoning/reasoner.h"
+
+namespace er::cli {
+
+struct ThinkingFlags {
+  reasoning::ThinkingOptions think;
+  std::string vote = "majority";
+  bool early_stop = false;
+  double deadline_step_ms = 0;          // → think.deadline_step_s
+  double deadline_step_per_ctx_ms = 0;  // → think.deadline_step_per_ctx_s
+};
+
+// Registers the flags on `app`, writing into `flags` (which must outlive the parse).
+void add_thinking_flags(CLI::App* app, ThinkingFlags& flags);
+
+// After parsing: converts units, checks ranges and conflicts (e.g. "--think-budget and --no-think
+// cannot be combined"), and returns the vote options. Bad input names the flag.
+Result<reasoning::VoteOptions> finish_thinking_flags(ThinkingFlags& flags);
+
+// The flags as given, for a record's echo of its configuration (nlohmann-free: key, value text).
+std::vector<std::pair<std::string, std::string>> describe_thinking_flags(const ThinkingFlags& flags);
+
+}  // namespace er::cli
