@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/power_options.h"
+#include "cli/thinking_options.h"
 #include "engine/generator.h"
 #include "eval/dataset.h"
 #include "eval/grader.h"
@@ -21,9 +22,7 @@
 #include "model/model.h"
 #include "model/model_registry.h"
 #include "tokenizer/chat_template.h"
-#ifdef ER_HAVE_REASONING
 #include "reasoning/reasoner.h"
-#endif
 
 namespace er::cli {
 namespace {
@@ -31,14 +30,10 @@ namespace {
 using nlohmann::ordered_json;
 
 std::atomic<bool> g_interrupted{false};
-#ifdef ER_HAVE_REASONING
 std::atomic<reasoning::Reasoner*> g_reasoner{nullptr};  // cancelled by Ctrl-C (an atomic store)
-#endif
 extern "C" void on_eval_sigint(int) {
   g_interrupted.store(true);
-#ifdef ER_HAVE_REASONING
   if (reasoning::Reasoner* r = g_reasoner.load()) r->cancel();
-#endif
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
 }
 
@@ -62,7 +57,7 @@ struct EvalCliOptions {
   int64_t n_ctx = 4096;
   int n_threads = 2;
   int n_paths = 1;
-  std::string vote = "majority";
+  ThinkingFlags thinking;  // --think-budget, --no-think, ..., --vote, --early-stop
   std::string chat_template;
   std::string system;
   sampling::SamplerConfig sampler;
@@ -84,16 +79,16 @@ Status write_summary_json(const std::string& path, const ordered_json& j) {
   return Status::ok();
 }
 
-Status run(const EvalCliOptions& o) {
+Status run(EvalCliOptions& o) {
   // Everything the user can get wrong is checked before the model loads.
   if (o.n_predict < 1) return Status::invalid("-n must be at least 1");
   if (o.n_ctx < 8) return Status::invalid("-c must be at least 8");
   if (o.n_paths < 1 || o.n_paths > 64) return Status::invalid("--paths must be in [1, 64]");
   if (o.limit == 0 || o.limit < -1) return Status::invalid("--limit must be at least 1");
   if (o.offset < 0) return Status::invalid("--offset must be >= 0");
-  if (o.vote != "majority" && o.vote != "weighted") return Status::invalid("--vote must be majority or weighted");
   ER_RETURN_IF_ERROR(o.sampler.validate());
   ER_RETURN_IF_ERROR(validate_power_options(o.power));
+  ER_ASSIGN_OR_RETURN(const reasoning::VoteOptions vote, finish_thinking_flags(o.thinking));
   eval::DatasetOptions dopts;
   dopts.data_dir = o.data_dir;
   dopts.field_map = o.field_map;
@@ -101,9 +96,9 @@ Status run(const EvalCliOptions& o) {
     dopts.task = eval::task_from_name(o.task);
     if (!dopts.task) return Status::invalid("--task must be math, gsm8k or mc");
   }
-  auto policy = eval::bad_line_policy_from_name(o.on_bad_line);
-  if (!policy) return Status::invalid("--on-bad-line must be fail or skip");
-  dopts.on_bad_line = *policy;
+  auto bad_line = eval::bad_line_policy_from_name(o.on_bad_line);
+  if (!bad_line) return Status::invalid("--on-bad-line must be fail or skip");
+  dopts.on_bad_line = *bad_line;
   ER_ASSIGN_OR_RETURN(eval::Dataset ds, eval::load_dataset(o.dataset, dopts));
   for (const auto& s : ds.skipped) std::fprintf(stderr, "edgereason eval: warning: skipped %s\n", s.c_str());
 
@@ -136,7 +131,9 @@ Status run(const EvalCliOptions& o) {
   config["n_predict"] = o.n_predict;
   config["n_ctx"] = o.n_ctx;
   config["paths"] = o.n_paths;
-  config["vote"] = o.vote;
+  ordered_json thinking = ordered_json::object();
+  for (const auto& [k, v] : describe_thinking_flags(o.thinking)) thinking[k] = v;
+  config["thinking"] = thinking;
   config["temp"] = flag_value(o.sampler.temperature);
   config["top_k"] = o.sampler.top_k;
   config["top_p"] = flag_value(o.sampler.top_p);
@@ -149,19 +146,24 @@ Status run(const EvalCliOptions& o) {
   ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter_owner, start_energy_meter(o.power));
   telemetry::EnergyMeter* meter = meter_owner.get();
   config["power"] = o.power.spec;
-  eval::SolveFn solve;
-#ifdef ER_HAVE_REASONING
   const eval::Task task = ds.task;
-  // TODO(lead): thinking flags from cli/thinking_options.h once it lands; defaults until then.
-  reasoning::ThinkingOptions think;
-  const reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, tok);
+  const reasoning::ThinkingOptions& think = o.thinking.think;
+  const bool policy = think.has_policy();
+  reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, tok);
+  // As in run: without a policy a tag-less model's output is all answer; with one, its thinking
+  // ends at the final-answer marker the prompt asks for.
+  fmt.split = policy || fmt.has_think_tags;
+  // What is graded: the answer text (after </think>, or everything for a plain completion); for
+  // a tag-less model under a policy the whole text, since its split is only the marker heuristic.
+  const bool grade_answer_text = fmt.has_think_tags || !fmt.split;
   auto reasoner = std::make_shared<reasoning::Reasoner>(*ctx, tok, fmt);
   g_reasoner.store(reasoner.get());
-  reasoning::VoteOptions vopts;
-  vopts.mode = *reasoning::vote_mode_from_name(o.vote);
-  config["policy"] = "default";
+  eval::SolveFn solve;
   solve = [&, reasoner, meter](const eval::Question& q, const std::string& prompt) -> Result<eval::SolveOutcome> {
-    reasoning::PromptSpec spec{o.system, prompt};
+    reasoning::PromptSpec spec;
+    spec.system = o.system;
+    spec.question = prompt;
+    spec.marker_instruction = policy;
     const std::string text = reasoning::render_prompt(tmpl, fmt, spec, think);
     const std::vector<tokenizer::TokenId> ids = tok.encode(text, /*add_special=*/false, /*parse_special=*/true);
     if (static_cast<int64_t>(ids.size()) >= o.n_ctx) {
@@ -170,14 +172,12 @@ Status run(const EvalCliOptions& o) {
     }
     const int n_choices = q.choices.empty() ? 4 : static_cast<int>(q.choices.size());
     reasoning::AnswerKeyFn key = [task, n_choices](std::string_view a) { return eval::answer_key(task, a, n_choices); };
-    ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, reasoner->run(ids, think, gopts, vopts, key));
+    ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, reasoner->run(ids, think, gopts, vote, key));
     eval::SolveOutcome out;
     out.cancelled = g_interrupted.load();
     for (const auto& p : rr.paths) {
       eval::PathAnswer a;
-      // With think tags the answer is what follows </think>; without them the split is only a
-      // marker heuristic ("Final Answer:"), so the whole text is graded.
-      a.answer_text = fmt.has_think_tags ? p.answer_text : p.text;
+      a.answer_text = grade_answer_text ? p.answer_text : p.text;
       a.thinking_text = p.thinking_text;
       a.thinking_tokens = p.thinking_tokens;
       a.answer_tokens = p.answer_tokens;
@@ -186,8 +186,8 @@ Status run(const EvalCliOptions& o) {
       a.mean_logprob = p.mean_logprob;
       out.paths.push_back(std::move(a));
     }
-    // The Reasoner voted on answer_text; that is what eval grades only for models with think tags.
-    if (fmt.has_think_tags && rr.vote.winner_path >= 0) out.winner_path = rr.vote.winner_path;
+    // The Reasoner voted on answer_text: its winner stands when that is what eval grades.
+    if (grade_answer_text && rr.vote.winner_path >= 0) out.winner_path = rr.vote.winner_path;
     out.n_prompt = rr.n_prompt;
     out.prefill_ms = rr.gen.prefill_ms;
     out.ttft_ms = rr.gen.ttft_ms;
@@ -197,49 +197,6 @@ Status run(const EvalCliOptions& o) {
     out.energy = energy_json(meter->phase_energy(phase_windows(rr.gen)));
     return out;
   };
-#else
-  // Not yet wired to reasoning::Reasoner (src/reasoning is not in this build): plain generation
-  // through the chat template, the whole output graded as the answer, no thinking policy, and the
-  // eval's own majority vote.
-  config["policy"] = "none (plain generation)";
-  auto gen = std::make_shared<engine::Generator>(*ctx);
-  solve = [&, gen, meter](const eval::Question&, const std::string& prompt) -> Result<eval::SolveOutcome> {
-    std::vector<tokenizer::ChatMessage> msgs;
-    if (!o.system.empty()) msgs.push_back({"system", o.system});
-    msgs.push_back({"user", prompt});
-    tokenizer::ChatOptions co;
-    co.default_system = tmpl.default_system;
-    const std::string text = tmpl.family == tokenizer::ChatFamily::kNone ? prompt : tokenizer::render_chat(tmpl.family, msgs, co);
-    const std::vector<tokenizer::TokenId> ids =
-        tok.encode(text, /*add_special=*/tmpl.family == tokenizer::ChatFamily::kNone, /*parse_special=*/true);
-    if (static_cast<int64_t>(ids.size()) >= o.n_ctx) {
-      return Status::invalid("the prompt has " + std::to_string(ids.size()) + " tokens, more than -c " +
-                             std::to_string(o.n_ctx) + " allows");
-    }
-    ER_ASSIGN_OR_RETURN(engine::GenerateResult r,
-                        gen->generate(ids, gopts, [](int, tokenizer::TokenId) { return !g_interrupted.load(); }));
-    eval::SolveOutcome out;
-    out.cancelled = g_interrupted.load();
-    for (const auto& p : r.paths) {
-      eval::PathAnswer a;
-      a.answer_text = tok.decode(p.tokens);
-      a.answer_tokens = static_cast<int64_t>(p.tokens.size());
-      a.stop = engine::stop_reason_name(p.stop);
-      double lp = 0;
-      for (float x : p.logprobs) lp += x;
-      a.mean_logprob = p.logprobs.empty() ? 0 : lp / static_cast<double>(p.logprobs.size());
-      out.paths.push_back(std::move(a));
-    }
-    out.n_prompt = r.n_prompt;
-    out.prefill_ms = r.prefill_ms;
-    out.ttft_ms = r.ttft_ms;
-    out.decode_ms = r.decode_ms;
-    out.e2e_ms = r.e2e_ms;
-    meter->sample_now();
-    out.energy = energy_json(meter->phase_energy(phase_windows(r)));
-    return out;
-  };
-#endif
 
   eval::EvalOptions eo;
   eo.output_path = o.output;
@@ -256,9 +213,7 @@ Status run(const EvalCliOptions& o) {
   Result<eval::EvalSummary> summary = eval::run_eval(ds, solve, eo);
   std::signal(SIGINT, previous);
   meter->stop();
-#ifdef ER_HAVE_REASONING
   g_reasoner.store(nullptr);
-#endif
   if (!summary.is_ok()) return summary.status();
   eval::EvalSummary s = std::move(summary).value();
   const bool records_on_stdout = o.output.empty() || o.output == "-";
@@ -299,7 +254,6 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens")->capture_default_str();
   sub->add_option("-t,--threads", o->n_threads, "Threads")->capture_default_str();
   sub->add_option("--paths", o->n_paths, "Reasoning paths per question (majority vote)")->capture_default_str();
-  sub->add_option("--vote", o->vote, "majority or weighted")->capture_default_str();
   sub->add_option("--chat-template", o->chat_template, "Override the template family: chatml, qwen3, deepseek-r1, llama3, gemma, none");
   sub->add_option("--system", o->system, "System message");
   sub->add_option("--temp", o->sampler.temperature, "Temperature (0 = greedy)")->capture_default_str();
@@ -309,6 +263,7 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--repeat-penalty", o->sampler.repeat_penalty, "Repetition penalty (1 = off)")->capture_default_str();
   sub->add_option("--seed", o->sampler.seed, "Sampling seed (path p uses seed + p)")->capture_default_str();
   add_power_flags(sub, o->power);
+  add_thinking_flags(sub, o->thinking);
   return {sub, [o]() -> Status { return run(*o); }};
 }
 

@@ -1,6 +1,8 @@
 // Answer extraction: boxed, answer phrases, "####", numbers, choice letters (reference.md §9).
 #include "eval/extract.h"
 
+#include "eval/equivalence.h"
+
 #include <algorithm>
 #include <cctype>
 #include <vector>
@@ -266,6 +268,8 @@ std::optional<std::string> extract_answer(Task task, std::string_view text, int 
     }
     case Task::kGsm8k: {
       if (auto b = last_boxed(text)) {
+        // An arithmetic expression in the box ("16 * 3", "\\frac{96}{2}") is its value.
+        if (auto v = evaluate_number(normalize_math(*b))) return canonical_number(*v);
         if (auto n = last_number(*b)) return n;
       }
       if (auto p = answer_phrase(text)) {

@@ -28,8 +28,8 @@ std::optional<std::string> last_number(std::string_view text);
 std::optional<std::string> first_number(std::string_view text);
 
 // Per task: math → boxed, answer phrase, last number (as written, LaTeX kept);
-// gsm8k → a plain number from boxed (its last number), answer phrase (its first), "####", last
-// number; multiple choice → one letter (see extract_choice).
+// gsm8k → a plain number from boxed (its value when it is an arithmetic expression, else its
+// last number), answer phrase (its first), "####", last number; multiple choice → one letter (see extract_choice).
 std::optional<std::string> extract_answer(Task task, std::string_view text, int n_choices = 4);
 
 // A letter A .. A+n_choices-1 from \boxed{X}, "The answer is X" / "Answer: X" (the last such

@@ -43,6 +43,10 @@ TEST(EvalExtract, Gsm8kNumbers) {
   EXPECT_EQ(ex(Task::kGsm8k, "costs $5"), "5");
   EXPECT_EQ(ex(Task::kGsm8k, "work 2+3\n#### 1,000,000"), "1000000");
   EXPECT_EQ(ex(Task::kGsm8k, "\\boxed{18 \\text{ dollars}}"), "18");
+  EXPECT_EQ(ex(Task::kGsm8k, "\\boxed{16 * 3} = 48 ducks"), "48");  // the box's value
+  EXPECT_EQ(ex(Task::kGsm8k, "\\boxed{\\$1,200}"), "1200");
+  EXPECT_EQ(ex(Task::kGsm8k, "\\boxed{x = 7}"), "7");
+  EXPECT_EQ(ex(Task::kGsm8k, "\\boxed{3, 4}"), "4");  // a list is not one number: its last
   EXPECT_EQ(ex(Task::kGsm8k, "The answer is 18 because 9 * 2 = 18 and 3"), "18");  // phrase: first number
   EXPECT_EQ(ex(Task::kGsm8k, "total = -4"), "-4");
   EXPECT_EQ(ex(Task::kGsm8k, "values 1,23"), "23");  // "1,23" is not a thousands group
