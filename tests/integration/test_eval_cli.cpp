@@ -128,6 +128,32 @@ TEST(CliEval, FixtureModelRecordsAndResume) {
   EXPECT_NE(g.err.find("/3 correct"), std::string::npos) << g.err;
 }
 
+TEST(CliEval, ThinkingBudgetReachesTheRecords) {
+  const fs::path m = fixture("tiny-llama-q8_0");
+  if (!fs::exists(m)) GTEST_SKIP() << "fixtures not generated";
+  test::TempDir tmp;
+  const fs::path toy = write_toy_set(tmp);
+  const fs::path out = tmp / "out.jsonl";
+  expect_bad_input(run_cli("eval -m " + q(m) + " --dataset " + q(toy) + " --think-budget 3 --no-think"), "--no-think");
+  const auto r = run_cli("eval -m " + q(m) + " --dataset " + q(toy) + " --task gsm8k -n 24 --temp 0 --power none "
+                         "--think-budget 3 --paths 2 -o " + q(out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = read_jsonl(out);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0]["config"]["thinking"]["think_budget"], "3");
+  EXPECT_EQ(lines[0]["config"]["paths"], 2);
+  for (size_t k = 1; k < lines.size(); ++k) {
+    ASSERT_EQ(lines[k]["paths"].size(), 2u);
+    for (const auto& p : lines[k]["paths"]) {
+      // Random weights never close on their own: the budget forces the close at 3 tokens.
+      EXPECT_EQ(p["thinking_tokens"], 3) << p.dump();
+      EXPECT_EQ(p["forced_close"], true) << p.dump();
+      EXPECT_NE(p["answer_text"].get<std::string>().find("Final Answer:"), std::string::npos) << p.dump();
+    }
+    EXPECT_EQ(lines[k]["thinking_tokens"], 6);  // summed over the paths
+  }
+}
+
 TEST(CliGrade, OutsideCompletions) {
   test::TempDir tmp;
   const fs::path toy = write_toy_set(tmp);
