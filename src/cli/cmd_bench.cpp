@@ -85,6 +85,15 @@ Result<BenchPlan> make_plan(const BenchOptions& o, bool device_given) {
   p.n_prompt = drop_zeros(pp);
   p.n_gen = drop_zeros(tg);
   for (const std::string& s : o.pg) {
+    if (const size_t colon = s.find(':'); colon != std::string::npos) {  // PROMPTS:GENS, every pair
+      ER_ASSIGN_OR_RETURN(std::vector<int64_t> pl, report::parse_int_list(s.substr(0, colon), "--pg", 1));
+      ER_ASSIGN_OR_RETURN(std::vector<int64_t> gl, report::parse_int_list(s.substr(colon + 1), "--pg", 1));
+      if (pl.size() * gl.size() > 4096) return Status::invalid("--pg '" + s + "': more than 4096 tests");
+      for (int64_t np : pl) {
+        for (int64_t ng : gl) p.pg.emplace_back(np, ng);
+      }
+      continue;
+    }
     ER_ASSIGN_OR_RETURN(std::vector<int64_t> v, report::parse_int_list(s, "--pg", 1));
     if (v.size() != 2) return Status::invalid("--pg '" + s + "': expected PROMPT,GEN (two values, e.g. 512,128)");
     p.pg.emplace_back(v[0], v[1]);
@@ -425,7 +434,8 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("-m,--model", o->model, "Model file or installed name")->required();
   sub->add_option("-p,--n-prompt", o->n_prompt, "Prompt sizes LIST (a,b,c or first-last+step; 0 = none)")->capture_default_str();
   sub->add_option("-n,--n-gen", o->n_gen, "Generated-token counts LIST (0 = none)")->capture_default_str();
-  sub->add_option("--pg", o->pg, "Combined test PROMPT,GEN (repeatable), e.g. --pg 512,128");
+  sub->add_option("--pg", o->pg, "Combined test PROMPT,GEN (repeatable), e.g. --pg 512,128; or every pair of two "
+                                  "LISTs, PROMPTS:GENS, e.g. --pg 128-1024*2:16,64");
   sub->add_option("--paths", o->paths, "Paths decoded together LIST")->capture_default_str();
   sub->add_option("-t,--threads", o->threads, "Thread counts LIST (default: every logical CPU)");
   sub->add_option("-r,--repetitions", o->reps, "Recorded repetitions per test")->capture_default_str();

@@ -23,6 +23,8 @@ Command add_info_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_probe_command(CLI::App& app);
+Command add_fit_command(CLI::App& app);
+Command add_predict_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
 Command add_grade_command(CLI::App& app);
 

@@ -56,6 +56,13 @@ nlohmann::ordered_json to_json(const DeviceProfile& p) {
   j["source"] = p.source;
   j["date"] = p.date;
   if (!p.probe.is_null()) j["probe"] = p.probe;
+  // Perf models.
+  if (p.peak_gflops_f16) j["peak_gflops_f16"] = *p.peak_gflops_f16;
+  if (!p.models.empty()) {
+    nlohmann::ordered_json models = nlohmann::ordered_json::object();
+    for (const auto& [name, c] : p.models) models[name] = to_json(c);
+    j["models"] = models;
+  }
   return j;
 }
 
@@ -93,6 +100,18 @@ Result<DeviceProfile> profile_from_json(const nlohmann::json& j) {
   ER_ASSIGN_OR_RETURN(p.source, get_text(j, "source", true));
   ER_ASSIGN_OR_RETURN(p.date, get_text(j, "date", true));
   if (const auto it = j.find("probe"); it != j.end()) p.probe = *it;
+  // Perf models (optional).
+  if (const auto it = j.find("peak_gflops_f16"); it != j.end() && !it->is_null()) {
+    ER_ASSIGN_OR_RETURN(p.peak_gflops_f16, get_rate(j, "peak_gflops_f16", true));
+  }
+  if (const auto it = j.find("models"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) return field_error("models", "must be an object keyed by model name");
+    for (const auto& [name, value] : it->items()) {
+      Result<ModelCoefficients> c = model_coefficients_from_json(value);
+      if (!c.is_ok()) return c.status().with_context("models." + name);
+      p.models[name] = std::move(*c);
+    }
+  }
   return p;
 }
 

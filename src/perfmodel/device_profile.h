@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "perfmodel/analytic.h"
 
 namespace er::perfmodel {
 
@@ -29,12 +31,16 @@ struct DeviceProfile {
   std::string date;                        // ISO 8601 date or time of the measurement / entry
   // Measurement detail kept for the record (probe's JSON report; null in datasheet profiles).
   nlohmann::ordered_json probe;
+
+  // Perf models (perfmodel/analytic.h, roofline.h; optional, absent from older files).
+  std::optional<double> peak_gflops_f16;               // 16-bit matrix rate (GPU tensor cores), 1e9 flop/s
+  std::map<std::string, ModelCoefficients> models;     // fitted / entered models, keyed by model name
 };
 
 nlohmann::ordered_json to_json(const DeviceProfile& p);
-// Every field above except `probe`, idle_power_w and max_power_w must be present; peak_* may be
-// null; the power fields may be absent or null (profiles written before they existed). Errors
-// name the field.
+// Every field above except `probe`, idle_power_w, max_power_w and the perf-model block must be
+// present; peak_* may be null; the power fields may be absent or null (profiles written before they
+// existed). Errors name the field ("models.smollm2: field 'decode.m' must be a finite number").
 Result<DeviceProfile> profile_from_json(const nlohmann::json& j);
 
 // Reads / writes a profile file. Errors name the file and, for bad content, the field

@@ -1,0 +1,312 @@
+// Least squares, metrics, hold-out split and the model fits (see fit.h).
+#include "perfmodel/fit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <set>
+
+#include "core/check.h"
+
+namespace er::perfmodel {
+
+Result<std::vector<double>> least_squares(const std::vector<std::vector<double>>& a, std::span<const double> y,
+                                          std::span<const double> w) {
+  const size_t n = a.size();
+  if (n == 0) return Status::invalid("least squares: no points");
+  const size_t k = a[0].size();
+  if (k == 0) return Status::invalid("least squares: no coefficients");
+  if (y.size() != n || (!w.empty() && w.size() != n)) return Status::invalid("least squares: sizes differ");
+  if (n < k) {
+    return Status::invalid("least squares: " + std::to_string(n) + " points for " + std::to_string(k) + " coefficients");
+  }
+  // Rows scaled by sqrt(w); columns scaled to unit norm so that the rank test is scale-free
+  // (prefill's Î² and 1 differ by 10^7).
+  std::vector<double> q(n * k);  // (n, k) row-major, becomes R above the diagonal and Householder vectors below
+  std::vector<double> b(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i].size() != k) return Status::invalid("least squares: rows of different lengths");
+    const double s = w.empty() ? 1.0 : std::sqrt(w[i]);
+    for (size_t j = 0; j < k; ++j) q[i * k + j] = a[i][j] * s;
+    b[i] = y[i] * s;
+  }
+  std::vector<double> col_scale(k, 0.0);
+  for (size_t j = 0; j < k; ++j) {
+    double ss = 0;
+    for (size_t i = 0; i < n; ++i) ss += q[i * k + j] * q[i * k + j];
+    col_scale[j] = std::sqrt(ss);
+    if (!(col_scale[j] > 0) || !std::isfinite(col_scale[j])) {
+      return Status::invalid("least squares: coefficient " + std::to_string(j) + " has an all-zero column");
+    }
+    for (size_t i = 0; i < n; ++i) q[i * k + j] /= col_scale[j];
+  }
+  // Householder QR, applying each reflection to b as well.
+  std::vector<double> diag(k);
+  for (size_t j = 0; j < k; ++j) {
+    double norm = 0;
+    for (size_t i = j; i < n; ++i) norm += q[i * k + j] * q[i * k + j];
+    norm = std::sqrt(norm);
+    if (norm < 1e-10) {
+      return Status::invalid("least squares: the points do not determine the model (coefficient " +
+                             std::to_string(j) + " is a combination of the others; vary the inputs more)");
+    }
+    const double alpha = q[j * k + j] > 0 ? -norm : norm;
+    q[j * k + j] -= alpha;  // v = x − alpha·e1, stored in column j from row j
+    double vnorm2 = 0;
+    for (size_t i = j; i < n; ++i) vnorm2 += q[i * k + j] * q[i * k + j];
+    for (size_t c = j + 1; c < k; ++c) {
+      double dot = 0;
+      for (size_t i = j; i < n; ++i) dot += q[i * k + j] * q[i * k + c];
+      const double f = 2 * dot / vnorm2;
+      for (size_t i = j; i < n; ++i) q[i * k + c] -= f * q[i * k + j];
+    }
+    double dot = 0;
+    for (size_t i = j; i < n; ++i) dot += q[i * k + j] * b[i];
+    const double f = 2 * dot / vnorm2;
+    for (size_t i = j; i < n; ++i) b[i] -= f * q[i * k + j];
+    diag[j] = alpha;
+  }
+  // Back substitution R x = Qᵀb (R's diagonal in diag, above it in q).
+  std::vector<double> x(k);
+  for (size_t jj = k; jj-- > 0;) {
+    double s = b[jj];
+    for (size_t c = jj + 1; c < k; ++c) s -= q[jj * k + c] * x[c];
+    x[jj] = s / diag[jj];
+  }
+  for (size_t j = 0; j < k; ++j) x[j] /= col_scale[j];
+  return x;
+}
+
+double mape_pct(std::span<const double> predicted, std::span<const double> actual) {
+  ER_CHECK(predicted.size() == actual.size() && !actual.empty());
+  double sum = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    ER_CHECK(actual[i] != 0);
+    sum += std::fabs(predicted[i] - actual[i]) / std::fabs(actual[i]);
+  }
+  return 100.0 * sum / static_cast<double>(actual.size());
+}
+
+std::optional<double> r_squared(std::span<const double> predicted, std::span<const double> actual) {
+  ER_CHECK(predicted.size() == actual.size() && !actual.empty());
+  const double mean = std::accumulate(actual.begin(), actual.end(), 0.0) / static_cast<double>(actual.size());
+  double ss_res = 0, ss_tot = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    ss_res += (actual[i] - predicted[i]) * (actual[i] - predicted[i]);
+    ss_tot += (actual[i] - mean) * (actual[i] - mean);
+  }
+  if (!(ss_tot > 0)) return std::nullopt;
+  return 1.0 - ss_res / ss_tot;
+}
+
+namespace {
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// 1/y² weights: least squares on the relative error.
+std::vector<double> relative_weights(std::span<const double> y) {
+  std::vector<double> w(y.size());
+  for (size_t i = 0; i < y.size(); ++i) w[i] = 1.0 / (y[i] * y[i]);
+  return w;
+}
+
+Status check_positive(std::span<const double> y, const char* what) {
+  for (double v : y) {
+    if (!(v > 0) || !std::isfinite(v)) return Status::invalid(std::string(what) + ": every measured value must be > 0");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+HoldoutSplit holdout_split(size_t n, double fraction, uint64_t seed, size_t min_train) {
+  std::vector<size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), size_t{0});
+  uint64_t state = seed;
+  for (size_t i = n; i > 1; --i) {
+    const size_t j = static_cast<size_t>(splitmix64(state) % i);
+    std::swap(idx[i - 1], idx[j]);
+  }
+  size_t n_test = fraction > 0 ? std::max<size_t>(1, static_cast<size_t>(std::llround(fraction * static_cast<double>(n)))) : 0;
+  n_test = n > min_train ? std::min(n_test, n - min_train) : 0;
+  HoldoutSplit s;
+  s.test.assign(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_test));
+  s.train.assign(idx.begin() + static_cast<std::ptrdiff_t>(n_test), idx.end());
+  std::sort(s.test.begin(), s.test.end());
+  std::sort(s.train.begin(), s.train.end());
+  return s;
+}
+
+Result<PrefillLatencyModel> fit_prefill_latency(std::span<const PrefillSample> s, int64_t pad) {
+  if (pad < 1) return Status::invalid("prefill fit: pad must be >= 1");
+  std::vector<std::vector<double>> a;
+  std::vector<double> y;
+  for (const PrefillSample& p : s) {
+    if (p.n_prompt < 1) return Status::invalid("prefill fit: prompt sizes must be >= 1");
+    const double x = static_cast<double>(padded_length(p.n_prompt, pad));
+    a.push_back({x * x, x, 1.0});
+    y.push_back(p.seconds);
+  }
+  ER_RETURN_IF_ERROR(check_positive(y, "prefill fit"));
+  const std::vector<double> w = relative_weights(y);
+  Result<std::vector<double>> c = least_squares(a, y, w);
+  if (!c.is_ok()) return c.status().with_context("prefill latency fit (needs 3 distinct padded prompt sizes)");
+  PrefillLatencyModel m;
+  m.a = (*c)[0];
+  m.b = (*c)[1];
+  m.c = (*c)[2];
+  m.pad = pad;
+  return m;
+}
+
+Result<DecodeLatencyModel> fit_decode_latency(std::span<const DecodeSample> s) {
+  std::vector<std::vector<double>> a;
+  std::vector<double> y;
+  for (const DecodeSample& p : s) {
+    if (p.n_gen < 1 || p.n_prompt < 0) return Status::invalid("decode fit: n_gen must be >= 1 and n_prompt >= 0");
+    const double i = static_cast<double>(p.n_prompt);
+    const double o = static_cast<double>(p.n_gen);
+    a.push_back({i * o + o * (o - 1) / 2, o});  // columns of m and n
+    y.push_back(p.seconds);
+  }
+  ER_RETURN_IF_ERROR(check_positive(y, "decode fit"));
+  const std::vector<double> w = relative_weights(y);
+  Result<std::vector<double>> c = least_squares(a, y, w);
+  if (!c.is_ok()) return c.status().with_context("decode latency fit (needs several contexts I + O/2)");
+  return DecodeLatencyModel{(*c)[0], (*c)[1]};
+}
+
+Result<LogPowerModel> fit_log_power(std::span<const PowerSample> s) {
+  std::vector<std::vector<double>> a;
+  std::vector<double> y;
+  for (const PowerSample& p : s) {
+    if (p.tokens < 1) return Status::invalid("power fit: token counts must be >= 1");
+    a.push_back({std::log(static_cast<double>(p.tokens)), 1.0});
+    y.push_back(p.watts);
+  }
+  ER_RETURN_IF_ERROR(check_positive(y, "power fit"));
+  const std::vector<double> w = relative_weights(y);
+  Result<std::vector<double>> c = least_squares(a, y, w);
+  if (!c.is_ok()) return c.status().with_context("log power fit (needs 2 distinct token counts)");
+  return LogPowerModel{(*c)[0], (*c)[1]};
+}
+
+Result<PrefillPowerModel> fit_prefill_power(std::span<const PowerSample> s) {
+  std::set<int64_t> sizes;
+  for (const PowerSample& p : s) sizes.insert(p.tokens);
+  std::vector<int64_t> thresholds = {0};
+  thresholds.insert(thresholds.end(), sizes.begin(), sizes.end());
+  std::optional<PrefillPowerModel> best;
+  double best_err = std::numeric_limits<double>::infinity();
+  for (int64_t t : thresholds) {
+    std::vector<PowerSample> above;
+    std::set<int64_t> above_sizes;
+    double below_sum = 0, below_wsum = 0;
+    for (const PowerSample& p : s) {
+      if (p.tokens > t) {
+        above.push_back(p);
+        above_sizes.insert(p.tokens);
+      } else {
+        // The constant minimising Σ((C − y)/y)²: Σ(1/y) / Σ(1/y²).
+        below_sum += 1.0 / p.watts;
+        below_wsum += 1.0 / (p.watts * p.watts);
+      }
+    }
+    if (above_sizes.size() < 2) continue;
+    Result<LogPowerModel> log = fit_log_power(above);
+    if (!log.is_ok()) continue;
+    PrefillPowerModel m;
+    m.threshold = t;
+    m.log = *log;
+    m.constant_w = below_wsum > 0 ? below_sum / below_wsum : log->watts(std::max<int64_t>(t, 1));
+    double err = 0;
+    for (const PowerSample& p : s) err += std::pow((m.watts(p.tokens) - p.watts) / p.watts, 2);
+    if (err < best_err - 1e-15) {
+      best_err = err;
+      best = m;
+    }
+  }
+  if (!best) return Status::invalid("prefill power fit: needs at least 2 distinct prompt sizes with power measured");
+  return *best;
+}
+
+namespace {
+
+// For fixed τ: (P∞, ΔP) by least squares and the squared relative error.
+struct WarmupTry {
+  WarmupPowerModel model;
+  double err = std::numeric_limits<double>::infinity();
+};
+
+WarmupTry warmup_at(std::span<const EnergySample> s, double tau) {
+  std::vector<std::vector<double>> a;
+  std::vector<double> y;
+  for (const EnergySample& p : s) {
+    a.push_back({p.seconds, -tau * (1 - std::exp(-p.seconds / tau))});
+    y.push_back(p.joules);
+  }
+  const std::vector<double> w = relative_weights(y);
+  Result<std::vector<double>> c = least_squares(a, y, w);
+  WarmupTry t;
+  if (!c.is_ok()) return t;
+  t.model = {(*c)[0], (*c)[1], tau};
+  t.err = 0;
+  for (const EnergySample& p : s) t.err += std::pow((t.model.energy_j(p.seconds) - p.joules) / p.joules, 2);
+  return t;
+}
+
+}  // namespace
+
+Result<WarmupPowerModel> fit_warmup_energy(std::span<const EnergySample> s) {
+  std::vector<double> y;
+  for (const EnergySample& p : s) {
+    if (!(p.seconds > 0)) return Status::invalid("warm-up energy fit: decode times must be > 0");
+    y.push_back(p.joules);
+  }
+  ER_RETURN_IF_ERROR(check_positive(y, "warm-up energy fit"));
+  if (s.size() < 3) return Status::invalid("warm-up energy fit: needs at least 3 runs of different lengths");
+  // Coarse grid over log τ, then golden-section search in the bracket around the best point.
+  constexpr int kGrid = 141;
+  const double lo = std::log(1e-3), hi = std::log(1e4);
+  int best_i = -1;
+  double best_err = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < kGrid; ++i) {
+    const double e = warmup_at(s, std::exp(lo + (hi - lo) * i / (kGrid - 1))).err;
+    if (e < best_err) {
+      best_err = e;
+      best_i = i;
+    }
+  }
+  if (best_i < 0) return Status::invalid("warm-up energy fit: the runs do not determine P∞ and ΔP (vary their length)");
+  double a = lo + (hi - lo) * std::max(0, best_i - 1) / (kGrid - 1);
+  double b = lo + (hi - lo) * std::min(kGrid - 1, best_i + 1) / (kGrid - 1);
+  const double g = (std::sqrt(5.0) - 1) / 2;
+  double c = b - g * (b - a), d = a + g * (b - a);
+  double fc = warmup_at(s, std::exp(c)).err, fd = warmup_at(s, std::exp(d)).err;
+  for (int it = 0; it < 100 && b - a > 1e-10; ++it) {
+    if (fc < fd) {
+      b = d;
+      d = c;
+      fd = fc;
+      c = b - g * (b - a);
+      fc = warmup_at(s, std::exp(c)).err;
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
+      d = a + g * (b - a);
+      fd = warmup_at(s, std::exp(d)).err;
+    }
+  }
+  WarmupTry t = warmup_at(s, std::exp((a + b) / 2));
+  if (!std::isfinite(t.err)) return Status::invalid("warm-up energy fit: no solution");
+  return t.model;
+}
+
+}  // namespace er::perfmodel
