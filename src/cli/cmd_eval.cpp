@@ -74,7 +74,7 @@ double flag_value(float v) {
 Status write_summary_json(const std::string& path, const ordered_json& j) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Status::io_error("--summary-json '" + path + "': cannot open for writing");
-  out << j.dump(2) << "\n";
+  out << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   if (!out) return Status::io_error("--summary-json '" + path + "': write error");
   return Status::ok();
 }

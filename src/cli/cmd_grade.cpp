@@ -57,7 +57,7 @@ Status run(const GradeCliOptions& o) {
   if (!o.summary_json.empty()) {
     std::ofstream out(o.summary_json, std::ios::binary | std::ios::trunc);
     if (!out) return Status::io_error("--summary-json '" + o.summary_json + "': cannot open for writing");
-    out << s.to_json().dump(2) << "\n";
+    out << s.to_json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     if (!out) return Status::io_error("--summary-json '" + o.summary_json + "': write error");
   }
   return Status::ok();

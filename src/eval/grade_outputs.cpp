@@ -156,7 +156,7 @@ Result<GradeSummary> grade_outputs(const Dataset& ds, const GradeOptions& o) {
     ++s.n_records;
     if (w == nullptr) ++s.n_unparsed;
     if (w != nullptr && w->correct) ++s.n_correct;
-    lines_out.push_back(r.dump());
+    lines_out.push_back(r.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
   }
   if (in.bad()) return Status::io_error("read error in '" + o.outputs_path + "'");
   for (bool b : seen) s.n_missing += b ? 0 : 1;

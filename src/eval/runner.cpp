@@ -385,7 +385,8 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
     if (out == nullptr) return Status::io_error("cannot open output '" + o.output_path + "' for writing");
   }
   auto write_line = [&](const ordered_json& j) -> Status {
-    const std::string s = j.dump() + "\n";
+    // Model text may hold invalid UTF-8 (a multi-byte character cut by the token limit): U+FFFD.
+    const std::string s = j.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + "\n";
     if (std::fwrite(s.data(), 1, s.size(), out) != s.size() || std::fflush(out) != 0) {
       return Status::io_error("write error on '" + (to_stdout ? std::string("stdout") : o.output_path) + "'");
     }

@@ -157,6 +157,27 @@ TEST(EvalRunner, VoteOverPaths) {
   EXPECT_EQ(make_question_record(ds, ds.questions[3], o, false)["correct"], false);
 }
 
+TEST(EvalRunner, InvalidUtf8InModelTextIsReplaced) {
+  test::TempDir tmp;
+  const std::string out = (tmp / "out.jsonl").string();
+  const Dataset ds = make_dataset();
+  SolveFn solve = [](const Question&, const std::string&) -> Result<SolveOutcome> {
+    SolveOutcome o;
+    PathAnswer p;
+    p.answer_text = "cut \xE2\x82 then \xFF \\boxed{0}";  // a truncated euro sign and a stray byte
+    o.paths.push_back(p);
+    return o;
+  };
+  EvalOptions o = quiet_opts(out);
+  o.limit = 1;
+  auto s = run_eval(ds, solve, o);
+  ASSERT_TRUE(s.is_ok()) << s.status().message();
+  EXPECT_EQ(s->n_correct, 1);
+  const auto lines = read_lines(out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1]["paths"][0]["answer_text"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
+}
+
 TEST(EvalRunner, ResumeTornFileWithoutDuplicates) {
   test::TempDir tmp;
   const std::string out = (tmp / "out.jsonl").string();
