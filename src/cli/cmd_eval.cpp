@@ -21,8 +21,8 @@
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/model_registry.h"
-#include "tokenizer/chat_template.h"
 #include "reasoning/reasoner.h"
+#include "tokenizer/chat_template.h"
 
 namespace er::cli {
 namespace {
@@ -99,6 +99,12 @@ Status run(EvalCliOptions& o) {
   auto bad_line = eval::bad_line_policy_from_name(o.on_bad_line);
   if (!bad_line) return Status::invalid("--on-bad-line must be fail or skip");
   dopts.on_bad_line = *bad_line;
+  if (!o.output.empty() && o.output != "-" && !o.resume && !o.overwrite) {
+    std::error_code ec;
+    if (std::filesystem::exists(o.output, ec) && std::filesystem::file_size(o.output, ec) > 0) {
+      return Status::invalid("output '" + o.output + "' exists; give --resume to continue it or --overwrite to replace it");
+    }
+  }
   ER_ASSIGN_OR_RETURN(eval::Dataset ds, eval::load_dataset(o.dataset, dopts));
   for (const auto& s : ds.skipped) std::fprintf(stderr, "edgereason eval: warning: skipped %s\n", s.c_str());
 

@@ -1,5 +1,6 @@
-// The grader against every MATH-500 and GSM8K gold answer: each equal to itself and to rewritten
-// equivalents generated here, unequal to a perturbed copy; prints false-positive/negative counts.
+// The grader against every MATH-500, GSM8K and MMLU-STEM gold answer: each equal to itself and to
+// rewritten equivalents generated here, unequal to a perturbed copy; prints false-positive/negative
+// counts.
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -203,6 +204,42 @@ TEST(EvalGsm8k, EveryGoldWithCommasDollarsAndPeriod) {
               rows.size(), false_neg, rows.size(), false_pos);
   EXPECT_EQ(false_neg, 0);
   EXPECT_EQ(false_pos, 0);
+}
+
+TEST(EvalMmluStem, EveryGoldLetterInEachFormAndNotTheArticle) {
+  const auto path = test::shared_dir() / "data/mmlu_stem/test.jsonl";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  const auto rows = read_jsonl(path);
+  ASSERT_EQ(rows.size(), 3018u);
+  int false_neg = 0, false_pos = 0, article_taken = 0;
+  for (const auto& row : rows) {
+    const std::string gold(1, static_cast<char>('A' + row["answer"].get<int>()));
+    const std::string lower(1, static_cast<char>('a' + row["answer"].get<int>()));
+    const std::string other(1, static_cast<char>('A' + (row["answer"].get<int>() + 1) % 4));
+    const std::string choice = row["choices"][0];
+    for (const std::string& c :
+         {"Let me think. The answer is (" + gold + ").", "Reasoning...\nAnswer: " + gold, "So $\\boxed{" + gold + "}$",
+          "Reasoning...\n\n**" + gold + "**", "Thus the final answer is " + gold + ". It fits best.",
+          "the answer is (" + lower + ")"}) {
+      if (!grade_completion(Task::kMultipleChoice, c, gold).correct) {
+        ++false_neg;
+        ADD_FAILURE() << "'" << c << "' not graded " << gold;
+      }
+    }
+    if (grade_completion(Task::kMultipleChoice, "The answer is " + other + ".", gold).correct) ++false_pos;
+    // The article before a choice's text is never read as choice A.
+    const Graded art = grade_completion(Task::kMultipleChoice, "The answer is a " + choice + ".", gold);
+    if (art.extracted) {
+      ++article_taken;
+      ADD_FAILURE() << "article read as '" << *art.extracted << "' in: The answer is a " << choice;
+    }
+  }
+  std::printf("MMLU-STEM grader: %zu golds x 6 forms, %d false negatives; %zu other letters, %d false positives; "
+              "article read as a letter %d times\n",
+              rows.size(), false_neg, rows.size(), false_pos, article_taken);
+  EXPECT_EQ(false_neg, 0);
+  EXPECT_EQ(false_pos, 0);
+  EXPECT_EQ(article_taken, 0);
 }
 
 }  // namespace
