@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <set>
 
@@ -213,6 +214,23 @@ TEST(CliGrade, BuiltinSetsFromAnotherEngine) {
   EXPECT_NE(r.err.find("1/2 correct"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("1 unparsed"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("3016 question(s) without a completion"), std::string::npos) << r.err;
+
+  // Without --data-dir the set is found beside the build tree (../shared/data), or where
+  // EDGEREASON_DATA points.
+  const auto found = run_cli("grade --dataset mmlu_stem --outputs " + q(outs));
+  EXPECT_EQ(found.exit_code, 0) << found.err;
+  fs::create_directories(tmp / "data/gsm8k");
+  test::write_text(tmp / "data/gsm8k/test.jsonl", "{\"question\":\"q\",\"answer\":\"#### 7\",\"idx\":0}\n");
+  test::write_text(tmp / "g.jsonl", "{\"idx\":0,\"output\":\"7\"}\n");
+  const std::string with_env = "env EDGEREASON_DATA=" + q(tmp / "data") + " " + shell_quote(test::cli_path().string()) +
+                               " grade --dataset gsm8k --outputs " + q(tmp / "g.jsonl") + " --id-field idx 2>&1";
+  FILE* pipe = popen(with_env.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string text;
+  char buf[512];
+  while (fgets(buf, sizeof buf, pipe) != nullptr) text += buf;
+  EXPECT_EQ(pclose(pipe), 0) << text;
+  EXPECT_NE(text.find("1/1 correct"), std::string::npos) << text;  // the one-question set from EDGEREASON_DATA
 
   const fs::path m5 = tmp / "m5.jsonl";
   test::write_text(m5,
