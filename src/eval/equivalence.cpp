@@ -327,7 +327,12 @@ class Evaluator {
     if (!ok_ || i_ >= s_.size() || s_[i_] != '^') return base;
     ++i_;
     double e;
-    if (i_ < s_.size() && is_digit(s_[i_])) e = s_[i_++] - '0';  // "x^23" is x^2·3 in LaTeX
+    if (i_ < s_.size() && is_digit(s_[i_])) {
+      // All the digits: "2^10" is 1024 as models write it in plain text (LaTeX would render 2¹0,
+      // which no one means).
+      e = 0;
+      while (i_ < s_.size() && is_digit(s_[i_]) && e < 1e6) e = 10 * e + (s_[i_++] - '0');
+    }
     else if (i_ < s_.size() && s_[i_] == '-') {
       ++i_;
       e = -primary();

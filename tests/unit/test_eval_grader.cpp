@@ -108,6 +108,10 @@ TEST(EvalEquivalence, Evaluate) {
   EXPECT_DOUBLE_EQ(evaluate_number("1.5e-3").value(), 0.0015);
   EXPECT_DOUBLE_EQ(evaluate_number("1.5*10^{-3}").value(), 0.0015);
   EXPECT_DOUBLE_EQ(evaluate_number("2^{10}").value(), 1024);
+  EXPECT_DOUBLE_EQ(evaluate_number("2^10").value(), 1024);
+  EXPECT_DOUBLE_EQ(evaluate_number(normalize_math("3 \\cdot 2^2")).value(), 12);
+  EXPECT_FALSE(evaluate_number("3\\cdot2").has_value());  // \cdot is known only after normalization
+  EXPECT_DOUBLE_EQ(evaluate_number("-2^2").value(), -4);
   EXPECT_DOUBLE_EQ(evaluate_number("\\sqrt[3]{27}").value(), 3);
   EXPECT_DOUBLE_EQ(evaluate_number(".0000672").value(), 0.0000672);
   EXPECT_FALSE(evaluate_number("2k+2").has_value());
