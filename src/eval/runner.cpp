@@ -39,10 +39,12 @@ class Progress {
     out_ = o.progress_stream;
     tty_ = ::isatty(::fileno(out_)) == 1;
   }
+  // `done` counts questions graded before this run (--resume) too; the rate uses this run's only.
   void update(int64_t done, int64_t correct) {
     if (out_ == nullptr) return;
+    if (base_ < 0) base_ = done;
     const double elapsed = std::chrono::duration<double>(Clock::now() - t0_).count();
-    const double per_q = done > 0 ? elapsed / static_cast<double>(done) : 0;
+    const double per_q = done > base_ ? elapsed / static_cast<double>(done - base_) : 0;
     const double eta = per_q * static_cast<double>(total_ - done);
     const double acc = done > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(done) : 0;
     if (tty_) {
@@ -55,7 +57,7 @@ class Progress {
       if (done == total_) std::fprintf(out_, "\n");
     } else {
       const int64_t step = std::max<int64_t>(1, total_ / 10);
-      if (done == 0 || (done % step != 0 && done != total_)) return;
+      if (done == base_ || (done % step != 0 && done != total_)) return;
       std::fprintf(out_, "eval: %lld/%lld questions, acc %.1f%%, %.1f s/question, ETA %s\n",
                    static_cast<long long>(done), static_cast<long long>(total_), acc, per_q,
                    format_duration(eta).c_str());
@@ -70,6 +72,7 @@ class Progress {
   std::FILE* out_ = nullptr;
   bool tty_ = false;
   int64_t total_;
+  int64_t base_ = -1;  // questions already done at the first update
   Clock::time_point t0_;
 };
 
