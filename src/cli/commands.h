@@ -25,6 +25,8 @@ Command add_bench_command(CLI::App& app);
 Command add_probe_command(CLI::App& app);
 Command add_fit_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
+Command add_grade_command(CLI::App& app);
 Command add_sweep_command(CLI::App& app);
 Command add_pareto_command(CLI::App& app);
 Command add_plan_command(CLI::App& app);

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
       er::cli::add_probe_command(app),
       er::cli::add_fit_command(app),
       er::cli::add_predict_command(app),
+      er::cli::add_eval_command(app),
+      er::cli::add_grade_command(app),
       er::cli::add_sweep_command(app),
       er::cli::add_pareto_command(app),
       er::cli::add_plan_command(app),

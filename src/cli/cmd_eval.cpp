@@ -1,0 +1,276 @@
+// `edgereason eval`: answer a dataset's questions with a model, grade them, write one JSONL record
+// per question and a summary (accuracy with a Wilson 95% interval, latency, tokens, energy).
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/power_options.h"
+#include "cli/thinking_options.h"
+#include "engine/generator.h"
+#include "eval/dataset.h"
+#include "eval/grader.h"
+#include "eval/runner.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "model/model_registry.h"
+#include "reasoning/reasoner.h"
+#include "tokenizer/chat_template.h"
+
+namespace er::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::atomic<bool> g_interrupted{false};
+std::atomic<reasoning::Reasoner*> g_reasoner{nullptr};  // cancelled by Ctrl-C (an atomic store)
+extern "C" void on_eval_sigint(int) {
+  g_interrupted.store(true);
+  if (reasoning::Reasoner* r = g_reasoner.load()) r->cancel();
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
+}
+
+struct EvalCliOptions {
+  std::string model;
+  std::string dataset;
+  std::string data_dir;
+  std::string field_map;
+  std::string task;
+  std::string on_bad_line = "fail";
+  int64_t limit = -1;
+  int64_t offset = 0;
+  std::string output;
+  bool resume = false;
+  bool overwrite = false;
+  std::string summary_json;
+  bool no_progress = false;
+  bool no_text = false;
+  // Generation.
+  int64_t n_predict = 1024;
+  int64_t n_ctx = 4096;
+  int n_threads = 2;
+  int n_paths = 1;
+  ThinkingFlags thinking;  // --think-budget, --no-think, ..., --vote, --early-stop
+  std::string chat_template;
+  std::string system;
+  sampling::SamplerConfig sampler;
+  PowerOptions power;
+};
+
+// A float flag as the decimal the user typed (0.95, not 0.949999988079071).
+double flag_value(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(v));
+  return std::strtod(buf, nullptr);
+}
+
+Status write_summary_json(const std::string& path, const ordered_json& j) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::io_error("--summary-json '" + path + "': cannot open for writing");
+  out << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+  if (!out) return Status::io_error("--summary-json '" + path + "': write error");
+  return Status::ok();
+}
+
+Status run(EvalCliOptions& o) {
+  // Everything the user can get wrong is checked before the model loads.
+  if (o.n_predict < 1) return Status::invalid("-n must be at least 1");
+  if (o.n_ctx < 8) return Status::invalid("-c must be at least 8");
+  if (o.n_paths < 1 || o.n_paths > 64) return Status::invalid("--paths must be in [1, 64]");
+  if (o.limit == 0 || o.limit < -1) return Status::invalid("--limit must be at least 1");
+  if (o.offset < 0) return Status::invalid("--offset must be >= 0");
+  ER_RETURN_IF_ERROR(o.sampler.validate());
+  ER_RETURN_IF_ERROR(validate_power_options(o.power));
+  ER_ASSIGN_OR_RETURN(const reasoning::VoteOptions vote, finish_thinking_flags(o.thinking));
+  eval::DatasetOptions dopts;
+  dopts.data_dir = o.data_dir;
+  dopts.field_map = o.field_map;
+  if (!o.task.empty()) {
+    dopts.task = eval::task_from_name(o.task);
+    if (!dopts.task) return Status::invalid("--task must be math, gsm8k or mc");
+  }
+  auto bad_line = eval::bad_line_policy_from_name(o.on_bad_line);
+  if (!bad_line) return Status::invalid("--on-bad-line must be fail or skip");
+  dopts.on_bad_line = *bad_line;
+  if (!o.output.empty() && o.output != "-" && !o.resume && !o.overwrite) {
+    std::error_code ec;
+    if (std::filesystem::exists(o.output, ec) && std::filesystem::file_size(o.output, ec) > 0) {
+      return Status::invalid("output '" + o.output + "' exists; give --resume to continue it or --overwrite to replace it");
+    }
+  }
+  ER_ASSIGN_OR_RETURN(eval::Dataset ds, eval::load_dataset(o.dataset, dopts));
+  for (const auto& s : ds.skipped) std::fprintf(stderr, "edgereason eval: warning: skipped %s\n", s.c_str());
+
+  ER_ASSIGN_OR_RETURN(std::string model_path, model::resolve_model(o.model));
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(model_path));
+  const tokenizer::Tokenizer& tok = m->tokenizer();
+  tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());
+  if (!o.chat_template.empty()) {
+    auto fam = tokenizer::chat_family_from_name(o.chat_template);
+    if (!fam) return Status::invalid("--chat-template must be one of chatml, qwen3, deepseek-r1, llama3, gemma, none");
+    tmpl.family = *fam;
+  }
+  model::ContextOptions copts;
+  copts.n_ctx = o.n_ctx;
+  copts.n_seq = o.n_paths;
+  copts.n_threads = o.n_threads;
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, copts));
+
+  engine::GenerateOptions gopts;
+  gopts.max_new_tokens = o.n_predict;
+  gopts.n_paths = o.n_paths;
+  gopts.sampler = o.sampler;
+
+  // The configuration echoed in the output's header; --resume requires the same one. Only what
+  // changes answers belongs here (threads do not).
+  ordered_json config;
+  config["model"] = std::filesystem::path(model_path).filename().string();
+  config["chat_template"] = std::string(tokenizer::chat_family_name(tmpl.family));
+  config["system"] = o.system;
+  config["n_predict"] = o.n_predict;
+  config["n_ctx"] = o.n_ctx;
+  config["paths"] = o.n_paths;
+  ordered_json thinking = ordered_json::object();
+  for (const auto& [k, v] : describe_thinking_flags(o.thinking)) thinking[k] = v;
+  config["thinking"] = thinking;
+  config["temp"] = flag_value(o.sampler.temperature);
+  config["top_k"] = o.sampler.top_k;
+  config["top_p"] = flag_value(o.sampler.top_p);
+  config["min_p"] = flag_value(o.sampler.min_p);
+  config["repeat_penalty"] = flag_value(o.sampler.repeat_penalty);
+  config["seed"] = o.sampler.seed;
+  config["field_map"] = o.field_map;
+
+  // One meter for the whole run; each question's energy is attributed to its own windows.
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter_owner, start_energy_meter(o.power));
+  telemetry::EnergyMeter* meter = meter_owner.get();
+  config["power"] = o.power.spec;
+  const eval::Task task = ds.task;
+  const reasoning::ThinkingOptions& think = o.thinking.think;
+  const bool policy = think.has_policy();
+  reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, tok);
+  // As in run: without a policy a tag-less model's output is all answer; with one, its thinking
+  // ends at the final-answer marker the prompt asks for.
+  fmt.split = policy || fmt.has_think_tags;
+  // What is graded: the answer text (after </think>, or everything for a plain completion); for
+  // a tag-less model under a policy the whole text, since its split is only the marker heuristic.
+  const bool grade_answer_text = fmt.has_think_tags || !fmt.split;
+  auto reasoner = std::make_shared<reasoning::Reasoner>(*ctx, tok, fmt);
+  g_reasoner.store(reasoner.get());
+  eval::SolveFn solve;
+  solve = [&, reasoner, meter](const eval::Question& q, const std::string& prompt) -> Result<eval::SolveOutcome> {
+    reasoning::PromptSpec spec;
+    spec.system = o.system;
+    spec.question = prompt;
+    spec.marker_instruction = policy;
+    const std::string text = reasoning::render_prompt(tmpl, fmt, spec, think);
+    const std::vector<tokenizer::TokenId> ids = tok.encode(text, /*add_special=*/false, /*parse_special=*/true);
+    if (static_cast<int64_t>(ids.size()) >= o.n_ctx) {
+      return Status::invalid("the prompt has " + std::to_string(ids.size()) + " tokens, more than -c " +
+                             std::to_string(o.n_ctx) + " allows");
+    }
+    const int n_choices = q.choices.empty() ? 4 : static_cast<int>(q.choices.size());
+    reasoning::AnswerKeyFn key = [task, n_choices](std::string_view a) { return eval::answer_key(task, a, n_choices); };
+    ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, reasoner->run(ids, think, gopts, vote, key));
+    eval::SolveOutcome out;
+    out.cancelled = g_interrupted.load();
+    for (const auto& p : rr.paths) {
+      eval::PathAnswer a;
+      a.answer_text = grade_answer_text ? p.answer_text : p.text;
+      a.thinking_text = p.thinking_text;
+      a.thinking_tokens = p.thinking_tokens;
+      a.answer_tokens = p.answer_tokens;
+      a.forced_close = p.forced_close;
+      a.stop = engine::stop_reason_name(p.stop);
+      a.mean_logprob = p.mean_logprob;
+      out.paths.push_back(std::move(a));
+    }
+    // The Reasoner voted on answer_text: its winner stands when that is what eval grades.
+    if (grade_answer_text && rr.vote.winner_path >= 0) out.winner_path = rr.vote.winner_path;
+    out.n_prompt = rr.n_prompt;
+    out.prefill_ms = rr.gen.prefill_ms;
+    out.ttft_ms = rr.gen.ttft_ms;
+    out.decode_ms = rr.gen.decode_ms;
+    out.e2e_ms = rr.gen.e2e_ms;
+    meter->sample_now();
+    out.energy = energy_json(meter->phase_energy(phase_windows(rr.gen)));
+    return out;
+  };
+
+  eval::EvalOptions eo;
+  eo.output_path = o.output;
+  eo.resume = o.resume;
+  eo.overwrite = o.overwrite;
+  eo.config = config;
+  eo.offset = o.offset;
+  eo.limit = o.limit;
+  eo.save_text = !o.no_text;
+  eo.progress = o.no_progress ? eval::ProgressMode::kOff : eval::ProgressMode::kAuto;
+  eo.interrupted = [] { return g_interrupted.load(); };
+  g_interrupted.store(false);
+  auto previous = std::signal(SIGINT, on_eval_sigint);
+  Result<eval::EvalSummary> summary = eval::run_eval(ds, solve, eo);
+  std::signal(SIGINT, previous);
+  meter->stop();
+  g_reasoner.store(nullptr);
+  if (!summary.is_ok()) return summary.status();
+  eval::EvalSummary s = std::move(summary).value();
+  const bool records_on_stdout = o.output.empty() || o.output == "-";
+  std::fputs(s.to_text().c_str(), records_on_stdout ? stderr : stdout);
+  if (!o.summary_json.empty()) {
+    ordered_json j = s.to_json();
+    j["config"] = config;
+    j["output"] = records_on_stdout ? "-" : o.output;
+    ER_RETURN_IF_ERROR(write_summary_json(o.summary_json, j));
+  }
+  if (s.interrupted) {
+    return Status::io_error("interrupted after " + std::to_string(s.n_graded) + " of " + std::to_string(s.n_selected) +
+                            " questions; continue with --resume");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Command add_eval_command(CLI::App& app) {
+  auto o = std::make_shared<EvalCliOptions>();
+  CLI::App* sub = app.add_subcommand("eval", "Answer a dataset with a model and grade it (accuracy, latency, tokens)");
+  sub->add_option("-m,--model", o->model, "Model file or installed name")->required();
+  sub->add_option("--dataset", o->dataset, "gsm8k, math500, mmlu_stem (mmlu) or a JSONL file")->required();
+  sub->add_option("--data-dir", o->data_dir, "Directory of the built-in sets (default: $EDGEREASON_DATA or ../shared/data)");
+  sub->add_option("--field-map", o->field_map, "JSONL field names: question=F,answer=F,choices=F,id=F,subject=F");
+  sub->add_option("--task", o->task, "How answers are graded for a JSONL file: math, gsm8k or mc");
+  sub->add_option("--on-bad-line", o->on_bad_line, "A malformed dataset line: fail or skip (always reported)")->capture_default_str();
+  sub->add_option("--limit", o->limit, "At most K questions");
+  sub->add_option("--offset", o->offset, "Skip the first K questions")->capture_default_str();
+  sub->add_option("-o,--output", o->output, "Per-question JSONL records (default: stdout)");
+  sub->add_flag("--resume", o->resume, "Continue an interrupted -o file: skip questions already graded");
+  sub->add_flag("--overwrite", o->overwrite, "Replace an existing -o file");
+  sub->add_option("--summary-json", o->summary_json, "Also write the summary as JSON to FILE");
+  sub->add_flag("--no-progress", o->no_progress, "No progress bar or progress lines");
+  sub->add_flag("--no-text", o->no_text, "Leave the answer and thinking text out of the records");
+  sub->add_option("-n,--n-predict", o->n_predict, "Maximum new tokens per path")->capture_default_str();
+  sub->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens")->capture_default_str();
+  sub->add_option("-t,--threads", o->n_threads, "Threads")->capture_default_str();
+  sub->add_option("--paths", o->n_paths, "Reasoning paths per question (majority vote)")->capture_default_str();
+  sub->add_option("--chat-template", o->chat_template, "Override the template family: chatml, qwen3, deepseek-r1, llama3, gemma, none");
+  sub->add_option("--system", o->system, "System message");
+  sub->add_option("--temp", o->sampler.temperature, "Temperature (0 = greedy)")->capture_default_str();
+  sub->add_option("--top-k", o->sampler.top_k, "Top-k (0 = off)")->capture_default_str();
+  sub->add_option("--top-p", o->sampler.top_p, "Top-p (1 = off)")->capture_default_str();
+  sub->add_option("--min-p", o->sampler.min_p, "Min-p (0 = off)")->capture_default_str();
+  sub->add_option("--repeat-penalty", o->sampler.repeat_penalty, "Repetition penalty (1 = off)")->capture_default_str();
+  sub->add_option("--seed", o->sampler.seed, "Sampling seed (path p uses seed + p)")->capture_default_str();
+  add_power_flags(sub, o->power);
+  add_thinking_flags(sub, o->thinking);
+  return {sub, [o]() -> Status { return run(*o); }};
+}
+
+}  // namespace er::cli

@@ -1,0 +1,90 @@
+// The eval loop: each question → task prompt → an injected solver (the Reasoner in the CLI, a fake
+// in tests) → grading of every path and the vote → one JSONL record; resumable; with a summary.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "eval/dataset.h"
+#include "eval/score.h"
+
+namespace er::eval {
+
+// One reasoning path as the solver returns it.
+struct PathAnswer {
+  std::string answer_text;    // after the thinking span: what is graded
+  std::string thinking_text;  // the thinking span (tags excluded)
+  int64_t thinking_tokens = 0;
+  int64_t answer_tokens = 0;
+  bool forced_close = false;  // a budget or deadline closed the thinking
+  std::string stop;           // stop reason name ("eog", "max_tokens", ...)
+  double mean_logprob = 0;
+};
+
+struct SolveOutcome {
+  std::vector<PathAnswer> paths;          // at least one
+  std::optional<int> winner_path;         // set when the solver voted itself (e.g. weighted vote);
+                                          // otherwise eval takes the majority (ties: lowest path)
+  int64_t n_prompt = 0;
+  double prefill_ms = 0, ttft_ms = 0, decode_ms = 0, e2e_ms = 0;
+  nlohmann::ordered_json energy = nullptr;  // {source, prefill_j, decode_j, total_j, estimated} or null
+  bool cancelled = false;                   // cut short (Ctrl-C): not recorded, the eval stops
+};
+
+// Answers one question given its task prompt. A failed Status stops the eval (records so far stay).
+using SolveFn = std::function<Result<SolveOutcome>(const Question& q, const std::string& prompt)>;
+
+enum class ProgressMode { kAuto, kOff };  // auto: a bar on a terminal, else a plain line every ~10%
+
+struct EvalOptions {
+  std::string output_path;         // "" or "-": records to stdout
+  bool resume = false;             // continue output_path: skip ids already there, repair a torn tail
+  bool overwrite = false;          // replace an existing output_path
+  nlohmann::ordered_json config;   // echoed in the header line (model, policy, sampler, paths, ...);
+                                   // --resume requires the same config as the file's header
+  int64_t offset = 0;              // questions skipped at the start of the set
+  int64_t limit = -1;              // at most this many questions (-1: all)
+  bool save_text = true;           // keep each path's answer and thinking text in the records
+  ProgressMode progress = ProgressMode::kAuto;
+  std::FILE* progress_stream = stderr;
+  std::function<bool()> interrupted;  // polled between questions: stop cleanly when true
+};
+
+struct EvalSummary {
+  std::string dataset, task;
+  int64_t n_selected = 0;   // questions in [offset, offset + limit)
+  int64_t n_graded = 0;     // with a record (this run or resumed)
+  int64_t n_new = 0;        // graded in this run
+  int64_t n_correct = 0;
+  int64_t n_unparsed = 0;   // no answer extracted (counted wrong)
+  Proportion accuracy;      // over n_graded, Wilson 95%
+  Distribution e2e_ms, prefill_ms, decode_ms, thinking_tokens, answer_tokens;
+  std::optional<double> joules_per_question;  // null unless every record has energy.total_j
+  std::string energy_source;                  // the records' energy.source ("" without energy)
+  bool energy_estimated = false;              // any record's energy was modelled, not measured
+  int64_t skipped_lines = 0;
+  bool interrupted = false;
+  nlohmann::ordered_json to_json() const;
+  std::string to_text() const;  // a few human-readable lines
+};
+
+// The header line's fields besides `config`: record, dataset, dataset_path, task, grader_version.
+// Question records: see docs/eval.md.
+Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const EvalOptions& opts);
+
+// Builds one question's record from the solver's outcome (grades every path, votes).
+nlohmann::ordered_json make_question_record(const Dataset& ds, const Question& q, const SolveOutcome& out,
+                                            bool save_text);
+
+// Summary over question records (JSON objects as make_question_record writes them).
+EvalSummary summarize_records(const Dataset& ds, const std::vector<nlohmann::ordered_json>& records,
+                              int64_t n_selected);
+
+}  // namespace er::eval
