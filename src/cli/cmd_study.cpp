@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/study_backend.h"
 #include "cli/study_common.h"
 #include "study/config.h"
-#include "study/eval_backend.h"
 #include "study/fit_bridge.h"
 #include "study/planner.h"
 #include "study/runner.h"
@@ -34,7 +34,7 @@ struct StudyCliOptions {
 
 // The built-in sweep as TOML, so that it is validated and echoed exactly like a user's config.
 std::string study_toml(const StudyCliOptions& o, int threads) {
-  const int limit = o.limit > 0 ? o.limit : o.quick ? 8 : 30;
+  const int limit = o.limit > 0 ? o.limit : o.quick ? 12 : 30;
   const int max_tokens = o.quick ? 160 : 256;
   std::string t;
   t += "# edgereason study" + std::string(o.quick ? " --quick" : "") + " (built-in sweep)\n";
@@ -62,13 +62,14 @@ Status run_study(const StudyCliOptions& o) {
   else if (o.progress == "off") style = study::ProgressStyle::kOff;
   else if (o.progress != "auto") return Status::invalid("--progress must be auto, bar, lines or off");
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  study::EvalBackendOptions bo;
+  StudyBackendOptions bo;
   bo.data_dir = o.data_dir;
-  bo.power_source = o.power;
+  bo.power.spec = o.power;
+  ER_RETURN_IF_ERROR(validate_power_options(bo.power));
   const std::string toml = study_toml(o, threads);
   ER_ASSIGN_OR_RETURN(study::SweepConfig cfg,
-                      study::parse_sweep_config(toml, o.quick ? "<study --quick>" : "<study>", study::eval_config_checks(bo)));
-  ER_ASSIGN_OR_RETURN(auto backend, study::make_eval_backend(bo));
+                      study::parse_sweep_config(toml, o.quick ? "<study --quick>" : "<study>", study_config_checks(bo)));
+  ER_ASSIGN_OR_RETURN(auto backend, make_study_backend(bo));
   ER_ASSIGN_OR_RETURN(auto store, study::Store::open(o.db, study::Store::Mode::kReadWrite));
 
   std::atomic<bool>* stop = install_stop_flag();
@@ -102,11 +103,11 @@ Command add_study_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "study", "The main job: a built-in GSM8K sweep, fitted models, results.db, report.html and plans for 1-10 s");
   sub->add_option("-m,--model", o->model, "Model (a name under the models directory or a .gguf path)")->capture_default_str();
-  sub->add_flag("--quick", o->quick, "A smaller sweep (8 questions per cell, 160 tokens max) that ends within 10 minutes on 2 cores");
+  sub->add_flag("--quick", o->quick, "A smaller sweep (12 questions per cell, 160 tokens max) that ends within 10 minutes on 2 cores");
   sub->add_option("--db", o->db, "Results database (continued if it exists)")->capture_default_str();
   sub->add_option("-o,--output", o->out, "HTML report to write")->capture_default_str();
   sub->add_option("-t,--threads", o->threads, "Threads (default: every logical CPU)");
-  sub->add_option("--limit", o->limit, "Questions per cell (default 30; 8 with --quick)");
+  sub->add_option("--limit", o->limit, "Questions per cell (default 30; 12 with --quick)");
   sub->add_option("--dataset", o->dataset, "Dataset (built-in name or JSONL path)")->capture_default_str();
   sub->add_option("--data-dir", o->data_dir, "Directory of the built-in datasets");
   sub->add_option("--power", o->power, "Power source (see run --power)")->capture_default_str();

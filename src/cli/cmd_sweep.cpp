@@ -5,9 +5,9 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/study_backend.h"
 #include "cli/study_common.h"
 #include "study/config.h"
-#include "study/eval_backend.h"
 #include "study/runner.h"
 #include "study/store.h"
 
@@ -30,11 +30,12 @@ Status run_sweep_cmd(const SweepCliOptions& o) {
   else if (o.progress == "lines") style = study::ProgressStyle::kLines;
   else if (o.progress == "off") style = study::ProgressStyle::kOff;
   else return Status::invalid("--progress must be auto, bar, lines or off (got '" + o.progress + "')");
-  study::EvalBackendOptions bo;
+  StudyBackendOptions bo;
   bo.data_dir = o.data_dir;
-  bo.power_source = o.power;
+  bo.power.spec = o.power;
+  ER_RETURN_IF_ERROR(validate_power_options(bo.power));
   // Everything about the configuration is checked before the database is opened.
-  ER_ASSIGN_OR_RETURN(study::SweepConfig cfg, study::load_sweep_config(o.config, study::eval_config_checks(bo)));
+  ER_ASSIGN_OR_RETURN(study::SweepConfig cfg, study::load_sweep_config(o.config, study_config_checks(bo)));
   const auto cells = cfg.cells();
   if (o.dry_run) {
     std::printf("sweep '%s': %zu cells\n", cfg.name.c_str(), cells.size());
@@ -42,7 +43,7 @@ Status run_sweep_cmd(const SweepCliOptions& o) {
       std::printf("  %3zu  %s  [%s]\n", i + 1, cells[i].label().c_str(), cells[i].hash().c_str());
     return Status::ok();
   }
-  ER_ASSIGN_OR_RETURN(auto backend, study::make_eval_backend(bo));
+  ER_ASSIGN_OR_RETURN(auto backend, make_study_backend(bo));
   ER_ASSIGN_OR_RETURN(auto store, study::Store::open(o.db, study::Store::Mode::kReadWrite));
   std::atomic<bool>* stop = install_stop_flag();
   study::SweepOptions so;

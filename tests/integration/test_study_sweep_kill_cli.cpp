@@ -1,0 +1,110 @@
+// `edgereason sweep` itself killed with SIGKILL at random moments on a tiny fixture model: reruns
+// complete the grid with every question exactly once and an intact database.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "support/test_support.h"
+
+extern char** environ;
+
+namespace er {
+namespace {
+
+int64_t scalar(const std::string& db, const char* sql) {
+  sqlite3* h = nullptr;
+  int64_t v = -1;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(h, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+      v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(h);
+  return v;
+}
+
+// Starts `edgereason sweep CFG --db DB --power none --progress off`; kills it after `us` (0: waits).
+// Returns true when it exited 0 by itself.
+bool sweep_once(const std::string& cfg, const std::string& db, int64_t us) {
+  const std::string exe = test::cli_path().string();
+  std::vector<std::string> args = {exe, "sweep", cfg, "--db", db, "--power", "none", "--progress", "off"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  EXPECT_EQ(posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  if (us > 0) {
+    usleep(static_cast<useconds_t>(us));
+    kill(pid, SIGKILL);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) {
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    return WEXITSTATUS(status) == 0;
+  }
+  return false;
+}
+
+TEST(StudySweepCli, KillNineAndRerunOnAFixtureModel) {
+  const auto model = test::fixture_dir() / "tiny-llama-q8_0.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "fixture " << model << " missing (run the fixtures.generate test)";
+  test::TempDir dir;
+  std::string data;
+  for (int i = 0; i < 12; ++i)
+    data += "{\"question\": \"What is " + std::to_string(i) + " plus 1?\", \"answer\": \"#### " + std::to_string(i + 1) + "\"}\n";
+  test::write_text(dir / "set.jsonl", data);
+  const std::string cfg = (dir / "sweep.toml").string();
+  test::write_text(cfg, "name = \"kill-cli\"\nmodels = \"" + model.string() +
+                            "\"\npolicies = [\"unlimited\", \"think-budget\"]\nbudgets = [4]\npaths = [1, 2]\n"
+                            "temperature = 0.7\nmax_tokens = 24\nanswer_budget = 4\n[[slices]]\ndataset = \"" +
+                            (dir / "set.jsonl").string() + "\"\n");
+  const std::string db = (dir / "r.db").string();
+  const int64_t expected = 4 * 12;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> delay(10'000, 250'000);
+  int kills = 0, mid_run = 0;
+  int64_t last = 0;
+  bool done = false;
+  for (int round = 0; round < 25 && !done; ++round) {
+    done = sweep_once(cfg, db, delay(rng));
+    if (done) break;
+    ++kills;
+    const int64_t now = std::max<int64_t>(0, scalar(db, "SELECT COUNT(*) FROM questions"));
+    EXPECT_GE(now, last) << "rows lost after kill " << kills;
+    if (now > last && now < expected) ++mid_run;
+    last = now;
+  }
+  if (!done) done = sweep_once(cfg, db, 0);
+  ASSERT_TRUE(done);
+  std::printf("[ info ] %d kills (%d with progress) before the sweep completed\n", kills, mid_run);
+  EXPECT_GE(kills, 3);
+  EXPECT_GE(mid_run, 1);
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM questions"), expected);
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM (SELECT DISTINCT config_id, question_id FROM questions)"), expected);
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM paths"), 2 * 12 * (1 + 2));
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM configurations"), 4);
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &s, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "ok");
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+}
+
+}  // namespace
+}  // namespace er
