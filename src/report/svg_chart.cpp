@@ -188,7 +188,11 @@ std::string render(const XYChart& c) {
 }
 
 std::string render(const StackedBars& c) {
-  const double ml = 300, mr = 30, mt = 40, bar = 18, gap = 8, legend_h = 26, mb = 50;
+  // The left margin fits the longest category label (about 6.6 px per character at 12 px).
+  size_t longest = 0;
+  for (const std::string& cat : c.categories) longest = std::max(longest, cat.size());
+  const double ml = std::clamp(24.0 + 6.6 * static_cast<double>(longest), 120.0, 0.6 * c.width);
+  const double mr = 30, mt = 40, bar = 18, gap = 8, legend_h = 26, mb = 50;
   const double W = c.width;
   const double ph = static_cast<double>(c.categories.size()) * (bar + gap) + gap;
   const double H = mt + legend_h + ph + mb;
