@@ -23,7 +23,7 @@ std::string acc_text(const ConfigSummary& s) {
 }
 
 std::string energy_text(const ConfigSummary& s) {
-  if (!s.energy_j) return "energy not measured";
+  if (!s.energy_j) return s.projected ? "energy not projected (no power models)" : "energy not measured";
   return fmt("%.2f J/question", *s.energy_j) + (s.energy_estimated ? " (estimated)" : "") +
          (s.projected ? " (projected)" : "");
 }
@@ -91,7 +91,7 @@ Plan make_plan(const std::vector<ConfigSummary>& s, double deadline_s, Metric m,
     const ConfigSummary& o = s[r];
     std::string line = "Runner-up: " + o.label + ": accuracy " + pct(o.accuracy) + " (" +
                        fmt("%+.1f", 100 * (o.accuracy - c.accuracy)) + " points), " + lat + " " +
-                       format_seconds(latency_of(o, m));
+                       format_seconds(latency_of(o, m)) + (o.projected ? " (projected)" : "");
     if (o.accuracy == c.accuracy) line += " (equally accurate, slower or costlier)";
     // Overlapping 95% intervals: the measured difference is not significant.
     if (o.acc_hi >= c.acc_lo) line += "; its 95% interval overlaps the choice's";
