@@ -74,7 +74,7 @@ TEST(StudySweepCli, KillNineAndRerunOnAFixtureModel) {
   const std::string db = (dir / "r.db").string();
   const int64_t expected = 4 * 12;
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int64_t> delay(10'000, 250'000);
+  std::uniform_int_distribution<int64_t> delay(5'000, 120'000);
   int kills = 0, mid_run = 0;
   int64_t last = 0;
   bool done = false;
