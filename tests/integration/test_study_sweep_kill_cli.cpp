@@ -106,5 +106,30 @@ TEST(StudySweepCli, KillNineAndRerunOnAFixtureModel) {
   sqlite3_close(h);
 }
 
+TEST(StudySweepCli, RealBackendRowsAndBench) {
+  const auto model = test::fixture_dir() / "tiny-llama-q8_0.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "fixture " << model << " missing (run the fixtures.generate test)";
+  test::TempDir dir;
+  test::write_text(dir / "set.jsonl",
+                   "{\"question\": \"What is 2 plus 2?\", \"answer\": \"#### 4\"}\n"
+                   "{\"question\": \"What is 3 plus 1?\", \"answer\": \"#### 4\"}\n"
+                   "{\"question\": \"What is 5 plus 1?\", \"answer\": \"#### 6\"}\n");
+  const std::string cfg = (dir / "sweep.toml").string();
+  test::write_text(cfg, "models = \"" + model.string() + "\"\npolicies = \"think-budget\"\nbudgets = 4\npaths = [1, 3]\n"
+                        "temperature = 0.7\nmax_tokens = 16\nanswer_budget = 4\nbench = true\n[[slices]]\ndataset = \"" +
+                        (dir / "set.jsonl").string() + "\"\noffset = 1\n");
+  const std::string db = (dir / "r.db").string();
+  const auto r = test::run_cli("sweep " + test::shell_quote(cfg) + " --db " + test::shell_quote(db) + " --power none");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM questions"), 4);  // questions 1 and 2 of the file, 2 cells
+  EXPECT_EQ(scalar(db, "SELECT MIN(q_index) FROM questions"), 1);
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM paths"), 2 * (1 + 3));
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM questions WHERE gold NOT IN ('#### 4', '#### 6')"), 0);  // as the file gives it
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM questions WHERE n_prompt <= 0 OR e2e_ms <= 0 OR max_path_tokens <= 0"), 0);
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM power"), 0);  // --power none
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM bench"), 2);
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM bench WHERE json_extract(record_json, '$.decode_tok_s') > 0"), 2);
+}
+
 }  // namespace
 }  // namespace er
