@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the accuracy runs of docs/eval-results.md: SmolLM2 on the first 100 GSM8K questions
 # (greedy: unlimited thinking and --think-budget 64/128/256; T = 0.6 with N = 1, 4, 8 paths and a
-# majority vote) and on the first 100 MMLU-STEM questions (greedy).
+# majority vote, at most 512 tokens per path) and on the first 100 MMLU-STEM questions (greedy).
 # Usage: scripts/eval-smollm2.sh [-m MODEL] [--limit K] [--out DIR] [--only NAME...]
 #   Writes DIR/<run>.jsonl (per question) and DIR/<run>.summary.json; default DIR bench/results/eval.
 set -euo pipefail
@@ -21,9 +21,9 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$bin" ] || { echo "eval-smollm2: $bin not built (cmake --build build)" >&2; exit 2; }
 mkdir -p "$out"
-common=(-m "$model" --limit "$limit" -t 2 --no-text --no-progress -n 1024)
-greedy=(--temp 0)
-sampled=(--temp 0.6 --top-p 0.95 --top-k 0 --min-p 0 --seed 1)
+common=(-m "$model" --limit "$limit" -t 2 --no-text --no-progress)
+greedy=(--temp 0 -n 1024)
+sampled=(--temp 0.6 --top-p 0.95 --top-k 0 --min-p 0 --seed 1 -n 512)
 runs=(
   "gsm8k-greedy|--dataset gsm8k ${greedy[*]}"
   "gsm8k-budget64|--dataset gsm8k ${greedy[*]} --think-budget 64 --answer-budget 32"
