@@ -19,6 +19,9 @@
 
 #include "cli/commands.h"
 #include "cli/power_options.h"
+#include "cli/thinking_options.h"
+#include "reasoning/reasoner.h"
+#include "tokenizer/chat_template.h"
 #include "engine/generator.h"
 #include "kernels/isa.h"
 #include "model/forward.h"
@@ -55,6 +58,7 @@ struct BenchOptions {
   std::string device;  // device profile for bandwidth_fraction
   std::string db;      // SQLite file to append the records to
   PowerOptions power;
+  ThinkingFlags thinking;  // a thinking policy for the generating tests (plain decode when none)
 };
 
 // The validated plan: what to run and how.
@@ -177,6 +181,7 @@ struct Sample {
   uint64_t weight_bytes = 0;
   uint64_t kv_bytes = 0;
   std::optional<telemetry::PhaseWindows> windows;  // for energy attribution
+  int64_t tokens = -1;           // tokens the repetition counts when a thinking policy decides (else -1)
 };
 
 // Prompt processing: n_prompt tokens in chunks of n_batch through sequence 0, logits of the last.
@@ -202,15 +207,36 @@ Result<Sample> run_pp(model::Context& ctx, std::span<const int32_t> prompt, std:
 
 // Generation: the prompt's forward pass gives the first token (TTFT), then exactly n_gen timed
 // decode steps for every path (ignore_eos, greedy). tg times the decode steps; pp+tg the whole.
+// With a thinking policy (`policy` not null) the decode runs through the Reasoner: the policy may
+// end a path before n_gen (a think budget plus the answer budget), and `tokens` returns what the
+// paths generated, forced tokens included, which is what the test counts.
+struct Policy {
+  reasoning::Reasoner* reasoner;
+  const reasoning::ThinkingOptions* think;
+  const reasoning::VoteOptions* vote;
+};
 Result<Sample> run_gen(engine::Generator& gen, const model::Context& ctx, std::span<const int32_t> prompt,
-                       int64_t n_gen, int n_paths, bool whole) {
+                       int64_t n_gen, int n_paths, bool whole, const Policy* policy, int64_t* tokens) {
   engine::GenerateOptions go;
   go.max_new_tokens = n_gen + 1;
   go.n_paths = n_paths;
   go.ignore_eos = true;
   go.sampler.temperature = 0;
-  ER_ASSIGN_OR_RETURN(engine::GenerateResult r, gen.generate(prompt, go));
+  engine::GenerateResult r;
+  if (policy != nullptr) {
+    ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, policy->reasoner->run(prompt, *policy->think, go, *policy->vote,
+                                                                          reasoning::generic_answer_key));
+    r = std::move(rr.gen);
+  } else {
+    ER_ASSIGN_OR_RETURN(r, gen.generate(prompt, go));
+  }
+  *tokens = 0;
   for (const engine::PathResult& p : r.paths) {
+    *tokens += static_cast<int64_t>(p.tokens.size()) - (whole ? 0 : 1);  // tg does not count the first token
+    if (policy != nullptr) {
+      if (p.tokens.size() < 2) return Status::internal("a path stopped before its first decode step");
+      continue;
+    }
     if (static_cast<int64_t>(p.tokens.size()) != n_gen + 1) {
       return Status::internal("a path stopped after " + std::to_string(p.tokens.size()) + " of " +
                               std::to_string(n_gen + 1) + " tokens (" + engine::stop_reason_name(p.stop) + ")");
@@ -219,7 +245,10 @@ Result<Sample> run_gen(engine::Generator& gen, const model::Context& ctx, std::s
   Sample s;
   s.ms = whole ? r.e2e_ms : r.decode_ms;
   s.ttft_ms = r.ttft_ms;
-  s.tpot_ms = r.decode_ms / static_cast<double>(n_gen);  // (E2E - TTFT) / (out - 1), out = n_gen + 1
+  // (E2E - TTFT) / (out - 1): out = n_gen + 1 without a policy, the longest path's length with one.
+  size_t out = 0;
+  for (const engine::PathResult& p : r.paths) out = std::max(out, p.tokens.size());
+  s.tpot_ms = r.decode_ms / static_cast<double>(std::max<size_t>(out, 2) - 1);
   for (size_t i = 1; i < r.token_times_ms.size(); ++i) s.itl_ms.push_back(r.token_times_ms[i] - r.token_times_ms[i - 1]);
   // Weights are read once per forward pass however many paths it carries; KV once per path.
   const uint64_t w = ctx.model().bytes_read_per_token();
@@ -303,10 +332,14 @@ class Progress {
   bool tty_;
 };
 
-Status run_bench(const BenchOptions& o, bool device_given) {
+Status run_bench(BenchOptions& o, bool device_given) {
   ER_ASSIGN_OR_RETURN(BenchPlan plan, make_plan(o, device_given));
+  ER_ASSIGN_OR_RETURN(const reasoning::VoteOptions vote, finish_thinking_flags(o.thinking));
+  const bool with_policy = o.thinking.think.has_policy();
   ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(o.model));
   ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(path));
+  tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());
+  const reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, m->tokenizer());
   const model::ModelSummary summary = model::summarize(m->file());
   const int64_t n_vocab = m->tokenizer().n_vocab();
   ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter, start_energy_meter(o.power, plan.device));
@@ -328,6 +361,11 @@ Status run_bench(const BenchOptions& o, bool device_given) {
   base.model_size = static_cast<int64_t>(summary.bytes_weights);
   base.model_n_params = static_cast<int64_t>(summary.n_params);
   base.n_batch = o.n_batch;
+  if (with_policy) {
+    std::string desc;
+    for (const auto& [k, v] : describe_thinking_flags(o.thinking)) desc += (desc.empty() ? "" : " ") + k + "=" + v;
+    base.thinking = desc;
+  }
   base.type_k = base.type_v = o.kv_type;
   base.n_ctx = n_ctx;
   base.n_warmup = o.warmup;
@@ -353,6 +391,8 @@ Status run_bench(const BenchOptions& o, bool device_given) {
       ER_ASSIGN_OR_RETURN(Sample s, once());
       samples.push_back(std::move(s));
     }
+    // Under a thinking policy the paths' lengths are the policy's (greedy: the same every repetition).
+    if (!samples.empty() && samples.front().tokens >= 0) n_tokens = samples.front().tokens;
     summarize(samples, n_tokens, bandwidth, plan, rec);
     meter->sample_now();
     std::vector<telemetry::PhaseWindows> windows;
@@ -379,6 +419,15 @@ Status run_bench(const BenchOptions& o, bool device_given) {
         co.isa = plan.isa;
         ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, co));
         engine::Generator gen(*ctx);
+        reasoning::Reasoner reasoner(*ctx, m->tokenizer(), fmt);
+        const Policy pol{&reasoner, &o.thinking.think, &vote};
+        auto gen_sample = [&](std::span<const int32_t> prompt, int64_t ng, bool whole) -> Result<Sample> {
+          int64_t tokens = 0;
+          ER_ASSIGN_OR_RETURN(Sample smp, run_gen(gen, *ctx, prompt, ng, n_paths, whole,
+                                                  with_policy ? &pol : nullptr, &tokens));
+          if (with_policy) smp.tokens = tokens + (whole ? static_cast<int64_t>(prompt.size()) : 0);
+          return smp;
+        };
         report::BenchRecord cfg = base;
         cfg.n_threads = n_threads;
         // Prompt processing does not depend on the paths: once per thread count, as 1 path.
@@ -401,7 +450,7 @@ Status run_bench(const BenchOptions& o, bool device_given) {
           rec.test = "tg" + std::to_string(ng);
           rec.n_gen = ng;
           ER_RETURN_IF_ERROR(run_test(rec, n_paths * ng, true,
-                                      [&]() { return run_gen(gen, *ctx, prompt, ng, n_paths, false); }));
+                                      [&]() { return gen_sample(prompt, ng, false); }));
         }
         for (const auto& [np, ng] : plan.pg) {
           const std::vector<int32_t> prompt = random_tokens(np, n_vocab, kTokenSeed + static_cast<uint64_t>(np));
@@ -411,7 +460,7 @@ Status run_bench(const BenchOptions& o, bool device_given) {
           rec.n_gen = ng;
           // Mixed compute-bound and memory-bound phases: no single GB/s figure either.
           ER_RETURN_IF_ERROR(run_test(rec, np + n_paths * ng, false,
-                                      [&]() { return run_gen(gen, *ctx, prompt, ng, n_paths, true); }));
+                                      [&]() { return gen_sample(prompt, ng, true); }));
         }
       }
     }
@@ -449,6 +498,7 @@ Command add_bench_command(CLI::App& app) {
       "Device profile for bandwidth_fraction (default: the one `probe -o` saved, if any)");
   sub->add_option("--db", o->db, "Also append the records to this SQLite database (table bench)");
   add_power_flags(sub, o->power);
+  add_thinking_flags(sub, o->thinking);
   // Extras are collected (not rejected by the parser) so that llama-bench's `-pg 512,128`, which
   // reads as `-p g` plus a stray value, gets a message saying what to write instead.
   sub->allow_extras();

@@ -109,6 +109,9 @@ Status run(EvalCliOptions& o) {
   for (const auto& s : ds.skipped) std::fprintf(stderr, "edgereason eval: warning: skipped %s\n", s.c_str());
 
   ER_ASSIGN_OR_RETURN(std::string model_path, model::resolve_model(o.model));
+  if (const std::string note = apply_profile_decode_model(o.thinking, model_path); !note.empty()) {
+    std::fprintf(stderr, "%s\n", note.c_str());
+  }
   ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(model_path));
   const tokenizer::Tokenizer& tok = m->tokenizer();
   tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());

@@ -121,6 +121,9 @@ Status run(RunOptions& o) {
 
   const auto t_load0 = engine::Clock::now();
   ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(o.model));
+  if (const std::string note = apply_profile_decode_model(o.thinking, path); !note.empty()) {
+    std::fprintf(stderr, "%s\n", note.c_str());
+  }
   ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(path));
   const tokenizer::Tokenizer& tok = m->tokenizer();
 

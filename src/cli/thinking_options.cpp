@@ -2,7 +2,12 @@
 #include "cli/thinking_options.h"
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <vector>
+
+#include "perfmodel/analytic.h"
+#include "perfmodel/device_profile.h"
 
 namespace er::cli {
 
@@ -61,6 +66,29 @@ Result<reasoning::VoteOptions> finish_thinking_flags(ThinkingFlags& f) {
   v.mode = *mode;
   v.early_stop = f.early_stop;
   return v;
+}
+
+std::string apply_profile_decode_model(ThinkingFlags& f, const std::string& model_path) {
+  if (!f.think.deadline_s) return "";
+  if (f.deadline_step_ms > 0 || f.deadline_step_per_ctx_ms > 0) return "deadline: decode step model from the flags";
+  const std::string profile_path = perfmodel::default_profile_path();
+  const std::string name = std::filesystem::path(model_path).stem().string();
+  if (profile_path.empty() || !std::filesystem::exists(profile_path)) {
+    return "deadline: no saved device profile; the decode rate is measured while decoding";
+  }
+  Result<perfmodel::DeviceProfile> prof = perfmodel::load_device_profile(profile_path);
+  if (!prof.is_ok()) return "deadline: device profile not used (" + prof.status().message() + ")";
+  const auto it = prof->models.find(name);
+  const perfmodel::DecodeLatencyModel* d = it != prof->models.end() ? perfmodel::decode_model_for(it->second, 1) : nullptr;
+  if (d == nullptr || !(d->n > 0) || !std::isfinite(d->n) || !std::isfinite(d->m) || d->m < 0) {
+    return "deadline: '" + profile_path + "' has no decode fit for '" + name +
+           "' (edgereason fit ... -o it); the decode rate is measured while decoding";
+  }
+  f.think.deadline_step_s = d->n;
+  f.think.deadline_step_per_ctx_s = d->m;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "n = %.3f ms/step, m = %.3g ms per context token", d->n * 1000.0, d->m * 1000.0);
+  return "deadline: decode step model from '" + profile_path + "' (" + buf + "), re-checked while decoding";
 }
 
 std::vector<std::pair<std::string, std::string>> describe_thinking_flags(const ThinkingFlags& f) {

@@ -29,6 +29,14 @@ void add_thinking_flags(CLI::App* app, ThinkingFlags& flags);
 // cannot be combined"), and returns the vote options. Bad input names the flag.
 Result<reasoning::VoteOptions> finish_thinking_flags(ThinkingFlags& flags);
 
+// With --deadline and no --deadline-step-ms / --deadline-step-per-ctx-ms: takes the decode step
+// model from the saved host profile (perfmodel::default_profile_path(), written by `probe -o` and
+// `fit -o`) when it holds a one-path decode fit for this model (keyed by the GGUF file name without
+// `.gguf`, as `fit` names models): step ≈ n + m·context. Returns a note saying where the plan's
+// rate comes from ("" when no deadline). A missing or unreadable profile is not an error: the
+// deadline policy then measures the rate while decoding.
+std::string apply_profile_decode_model(ThinkingFlags& flags, const std::string& model_path);
+
 // The flags as given, for a record's echo of its configuration (nlohmann-free: key, value text).
 std::vector<std::pair<std::string, std::string>> describe_thinking_flags(const ThinkingFlags& flags);
 

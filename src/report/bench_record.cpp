@@ -60,6 +60,7 @@ const FieldDef kFields[] = {
     {"energy_interval_ms", &R::energy_interval_ms, "ms", "power sampling interval"},
     {"prefill_w", &R::prefill_w, "W", "mean power during prefill"},
     {"decode_w", &R::decode_w, "W", "mean power during decode"},
+    {"thinking", &R::thinking, "", "thinking policy of the generating tests (null: plain decode)"},
 };
 
 template <typename M>

@@ -76,6 +76,11 @@ struct BenchRecord {
   std::optional<double> energy_interval_ms;  // power sampling interval
   std::optional<double> prefill_w;           // mean watts during prefill
   std::optional<double> decode_w;            // mean watts during decode
+  // Added after the energy fields so existing CSV columns keep their places.
+  // Thinking policy the generating tests ran under ("think_budget=64 answer_budget=32"); null for a
+  // plain decode of exactly n_gen tokens. With a policy n_gen is the cap per path, and the tokens
+  // counted are those the paths generated (the policy may end them earlier).
+  std::optional<std::string> thinking;
 };
 
 // The kinds of value a field holds, as the printers need to know them.

@@ -117,6 +117,25 @@ TEST_F(CliBench, PathsGiveOneGenerationRecordEach) {
   EXPECT_GT(j[1]["kv_bytes_read"].get<int64_t>(), j[0]["kv_bytes_read"].get<int64_t>());
 }
 
+// A thinking policy runs the generating tests through the Reasoner: the budget ends every path
+// (the random-weight fixture never closes its thinking) and the record counts what was generated.
+TEST_F(CliBench, ThinkingPolicyEndsThePathsAndIsRecorded) {
+  const json plain = run_json("-p 0 -n 64 -r 1 --warmup 0 -t 1 --power none");
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_TRUE(plain[0]["thinking"].is_null());
+  const json j = run_json("-p 0 -n 64 -r 1 --warmup 0 -t 1 --power none --paths 1,2 --think-budget 8 --answer-budget 4");
+  ASSERT_EQ(j.size(), 2u);
+  for (const json& r : j) {
+    ASSERT_TRUE(r["thinking"].is_string());
+    EXPECT_NE(r["thinking"].get<std::string>().find("think_budget=8"), std::string::npos) << r["thinking"];
+    const double tokens = r["samples_ts"][0].get<double>() * r["samples_ns"][0].get<double>() / 1e9;
+    const double per_path = tokens / r["n_paths"].get<double>();
+    EXPECT_GT(per_path, 8.0 + 4.0 - 1.0) << r.dump();  // thinking budget + answer budget (+ the close)
+    EXPECT_LT(per_path, 63.0) << r.dump();             // the policy, not -n, ended the paths
+  }
+  expect_bad_input(run_cli(base() + "-p 0 -n 8 --no-think --think-budget 4"), "--no-think");
+}
+
 TEST_F(CliBench, CombinedTestAndListsOfSizes) {
   const json j = run_json("-p 4-8+4 -n 0 --pg 8,4 -r 1 --warmup 0 -t 1");
   ASSERT_EQ(j.size(), 3u);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -177,6 +178,32 @@ TEST(RunThinking, SmolLM2BudgetClosesOnce) {
   if (j["thinking"]["forced_close"].get<bool>()) {
     EXPECT_EQ(j["tokens"]["thinking"], 16);
   }
+}
+
+// --deadline plans with the saved host profile's decode fit for the model when there is one.
+TEST(RunThinking, DeadlineTakesTheDecodeFitFromTheHostProfile) {
+  const fs::path m = fixture("tiny-llama-q8_0");
+  if (!fs::exists(m)) GTEST_SKIP() << "fixtures not generated";
+  test::TempDir tmp;
+  const char* old = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("XDG_CACHE_HOME", tmp.path().c_str(), 1);
+  const std::string args = "run -m " + shell_quote(m.string()) + " -p 'Hi' --temp 0 -n 16 --deadline 20 --answer-budget 4";
+  const test::CliResult none = run_cli(args);
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_NE(none.err.find("no saved device profile"), std::string::npos) << none.err;
+
+  json prof = {{"name", "host"}, {"kind", "host"}, {"mem_bandwidth_gbps", 10.0}, {"peak_gflops_f32", nullptr},
+               {"peak_gops_int8", nullptr}, {"cpu", "test"}, {"n_cores", 2}, {"isa", json::array()},
+               {"measured", false}, {"source", "test"}, {"date", "2026-11-24"},
+               {"models", {{"tiny-llama-q8_0", {{"decode", {{"m", 1e-6}, {"n", 0.004}}}}}}}};
+  fs::create_directories(tmp.path() / "edgereason");
+  test::write_text(tmp.path() / "edgereason" / "host-profile.json", prof.dump());
+  const test::CliResult fitted = run_cli(args);
+  EXPECT_EQ(fitted.exit_code, 0) << fitted.err;
+  EXPECT_NE(fitted.err.find("decode step model from"), std::string::npos) << fitted.err;
+  EXPECT_NE(fitted.err.find("n = 4.000 ms/step"), std::string::npos) << fitted.err;
+  if (old != nullptr) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1); else ::unsetenv("XDG_CACHE_HOME");
 }
 
 }  // namespace

@@ -117,19 +117,19 @@ TEST(ReportPrinters, CsvHeaderIsTheSchemaAndRowsQuoteText) {
       "avg_ts,stddev_ts,median_ts,min_ts,max_ts,samples_ns,samples_ts,ttft_ms,tpot_ms,itl_p50_ms,itl_p90_ms,"
       "itl_p99_ms,weight_bytes_read,kv_bytes_read,achieved_gbps,device_name,device_bandwidth_gbps,"
       "bandwidth_fraction,energy_source,prefill_j,decode_j,j_per_token,energy_estimated,"
-      "energy_rail,energy_interval_ms,prefill_w,decode_w\n";
+      "energy_rail,energy_interval_ms,prefill_w,decode_w,thinking\n";
   const std::string row_tg =
       "\"abc1234\",\"0.1.0\",\"Test's CPU\",\"avx2\",\"/m/tiny.gguf\",\"llama 6M Q8_0\",6805504,6400000,512,"
       "2,\"f16\",\"f16\",160,4,1,2,\"tg128\",0,128,\"2025-01-02T03:04:05Z\",1500000000,707106781,"
       "384.0,181.25,384.0,256.0,512.0,\"1000000000 2000000000\",\"512.0 256.0\",1.5,12.25,12.0,13.5,"
       "20.25,1000,24,0.5,\"host\",50.0,"
-      "0.01,,,,,,,,,\n";
+      "0.01,,,,,,,,,,\n";
   const std::string row_pp =
       "\"abc1234\",\"0.1.0\",\"Test's CPU\",\"avx2\",\"/m/a \"\"b\"\",c.gguf\",\"llama 6M Q8_0\",6805504,6400000,512,"
       "2,\"f16\",\"f16\",160,1,1,2,\"pp16\",16,0,\"2025-01-02T03:04:05Z\",4000000,0,"
       "4000.0,0.0,4000.0,4000.0,4000.0,\"4000000\",\"4000.0\",,,,,"
       ",4096,0,,,,"
-      ",\"estimated\",0.5,,0.03125,true,\"cpu-activity\",20.0,2.5,\n";
+      ",\"estimated\",0.5,,0.03125,true,\"cpu-activity\",20.0,2.5,,\n";
   EXPECT_EQ(format_records(OutputFormat::kCsv, kRecords), header + row_tg + row_pp);
 }
 
@@ -202,7 +202,7 @@ TEST(ReportPrinters, SqlLoadsIntoSqliteAndQueriesBack) {
   EXPECT_EQ(sql.rfind("CREATE TABLE IF NOT EXISTS bench (\n  build_commit TEXT,\n", 0), 0u) << sql;
   EXPECT_NE(sql.find("  avg_ns INTEGER,\n"), std::string::npos);
   EXPECT_NE(sql.find("  energy_estimated INTEGER,\n"), std::string::npos);
-  EXPECT_NE(sql.find("  decode_w REAL\n);\n\nINSERT INTO bench ("), std::string::npos);
+  EXPECT_NE(sql.find("  decode_w REAL,\n  thinking TEXT\n);\n\nINSERT INTO bench ("), std::string::npos);
   const auto rows = query(sql,
                           "SELECT test, n_paths, avg_ts, typeof(avg_ts), ttft_ms, cpu_info, model_filename, "
                           "samples_ns, energy_estimated, typeof(n_gen) FROM bench ORDER BY rowid");
