@@ -1,6 +1,15 @@
 // Model loading: architecture configuration, tensor binding with shape/type checks.
 #include "model/model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "kernels/repack.h"
 #include "model/model_summary.h"
 
 namespace er::model {
@@ -51,6 +60,47 @@ class Binder {
   }
   const gguf::File& f_;
 };
+
+// Whether Q4_K weights are repacked at load (EDGEREASON_REPACK=0 turns it off, for A/B runs).
+bool repack_enabled() {
+  const char* v = std::getenv("EDGEREASON_REPACK");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
+// Rewrites the Q4_K matrices among `mats` that can take it into the x16 layout (kernels/repack.h),
+// in place: the file is mapped private (copy-on-write), so the pages written become the process's
+// own copies and the file's page-cache pages stop counting, so memory stays ~ the file size. Each
+// distinct tensor is repacked once (tied weights share one).
+Status repack_weights(const std::vector<kernels::Matrix*>& mats) {
+  std::vector<const void*> done;
+  std::vector<uint8_t> scratch;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  for (kernels::Matrix* m : mats) {
+    if (m->type != DType::kQ4_K || m->layout != kernels::Layout::kRowMajor ||
+        !kernels::can_repack_q4_K_x16(m->n_rows, m->n_cols)) {
+      continue;
+    }
+    bool seen = false;
+    for (const void* d : done) seen = seen || d == m->data;
+    if (!seen) {
+      const size_t bytes = static_cast<size_t>(m->n_rows / kernels::kQ4KGroupRows) * kernels::q4_K_x16_group_bytes(m->n_cols);
+      const uintptr_t begin = reinterpret_cast<uintptr_t>(m->data) / page * page;
+      const uintptr_t end = (reinterpret_cast<uintptr_t>(m->data) + bytes + page - 1) / page * page;
+      void* region = reinterpret_cast<void*>(begin);
+      if (::mprotect(region, end - begin, PROT_READ | PROT_WRITE) != 0) {
+        return Status::io_error(std::string("mprotect for weight repacking failed: ") + std::strerror(errno));
+      }
+      scratch.resize(kernels::q4_K_x16_group_bytes(m->n_cols));
+      kernels::repack_q4_K_x16_inplace(const_cast<void*>(m->data), m->n_rows, m->n_cols, scratch.data());
+      if (::mprotect(region, end - begin, PROT_READ) != 0) {
+        return Status::io_error(std::string("mprotect after weight repacking failed: ") + std::strerror(errno));
+      }
+      done.push_back(m->data);
+    }
+    m->layout = kernels::Layout::kQ4Kx16;
+  }
+  return Status::ok();
+}
 
 }  // namespace
 
@@ -121,6 +171,13 @@ Status Model::bind() {
     ER_ASSIGN_OR_RETURN(L.w_gate, b.matrix(p + "ffn_gate.weight", n_ff, n_embd));
     ER_ASSIGN_OR_RETURN(L.w_up, b.matrix(p + "ffn_up.weight", n_ff, n_embd));
     ER_ASSIGN_OR_RETURN(L.w_down, b.matrix(p + "ffn_down.weight", n_embd, n_ff));
+  }
+  if (repack_enabled()) {
+    std::vector<kernels::Matrix*> mats = {&w_.token_embd, &w_.output};
+    for (LayerWeights& L : w_.layers) {
+      for (kernels::Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(m);
+    }
+    ER_RETURN_IF_ERROR(repack_weights(mats));
   }
   bytes_read_per_token_ = summarize(file_).bytes_read_per_token;
   return Status::ok();
