@@ -783,29 +783,32 @@ struct KernQ4Kx16 {
         isum[c] = msum[c] = _mm512_setzero_si512();
       }
       const uint8_t* qs = gb + 256;
-      unroll<4>([&](auto kc) {
-        constexpr int k = decltype(kc)::value;
-        const __m512i s_src = _mm512_srli_epi32(sc[k / 2], 16 * (k % 2));
+      // Plain unrolled loops: GCC declines to inline a generic-lambda unroll this large.
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const int sh = 16 * (k % 2);
+        const __m512i s_src = _mm512_srli_epi32(sc[k / 2], sh);
         const __m512i s_lo = _mm512_and_si512(s_src, mbyte), s_hi = _mm512_and_si512(_mm512_srli_epi32(s_src, 8), mbyte);
-        const __m512i m_src = _mm512_srli_epi32(mn[k / 2], 16 * (k % 2));
+        const __m512i m_src = _mm512_srli_epi32(mn[k / 2], sh);
         const __m512i m_pair = _mm512_or_si512(_mm512_and_si512(m_src, mbyte), _mm512_slli_epi32(_mm512_and_si512(m_src, mword_hi), 8));
         __m512i a_lo[NC], a_hi[NC];
+#pragma GCC unroll 4
         for (int c = 0; c < NC; ++c) a_lo[c] = a_hi[c] = _mm512_setzero_si512();
-        unroll<8>([&](auto jc) {
-          constexpr int j = decltype(jc)::value;
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
           const __m512i w = _mm512_loadu_si512(qs + 64 * (8 * k + j));
           const __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
-          unroll<NC>([&](auto cc) {
-            constexpr int c = decltype(cc)::value;
+#pragma GCC unroll 4
+          for (int c = 0; c < NC; ++c) {
             int32_t alo, ahi;
             std::memcpy(&alo, y[c]->qs + 64 * k + 4 * j, 4);
             std::memcpy(&ahi, y[c]->qs + 64 * k + 32 + 4 * j, 4);
             a_lo[c] = _mm512_dpbusd_epi32(a_lo[c], lo, _mm512_set1_epi32(alo));
             a_hi[c] = _mm512_dpbusd_epi32(a_hi[c], hi, _mm512_set1_epi32(ahi));
-          });
-        });
-        unroll<NC>([&](auto cc) {
-          constexpr int c = decltype(cc)::value;
+          }
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; ++c) {
           const __m512i is = _mm512_add_epi32(_mm512_mullo_epi32(a_lo[c], s_lo), _mm512_mullo_epi32(a_hi[c], s_hi));
           const __m512i ms = _mm512_madd_epi16(m_pair, _mm512_set1_epi32(bp[c][k]));
           if constexpr (kGemm) {
@@ -815,8 +818,8 @@ struct KernQ4Kx16 {
             isum[c] = _mm512_add_epi32(isum[c], is);
             msum[c] = _mm512_add_epi32(msum[c], ms);
           }
-        });
-      });
+        }
+      }
       if constexpr (!kGemm) {
         for (int c = 0; c < NC; ++c) {
           acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), dd[c], acc[c]);
