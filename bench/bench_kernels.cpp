@@ -18,6 +18,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
+#include "kernels/repack.h"
 
 namespace {
 
@@ -103,16 +104,58 @@ void MatmulArgs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_Matmul)->Apply(MatmulArgs)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// Q4_K row-major vs the x16 layout (kernels/repack.h) on the 2048 x 8192 shape, same weights:
+// arguments layout (0 row-major, 1 x16), batch rows, threads. Run with
+// --benchmark_enable_random_interleaving=true --benchmark_repetitions=N for an A/B on a busy machine.
+void BM_Q4KLayout(benchmark::State& state) {
+  const bool x16 = state.range(0) != 0;
+  const int64_t n_batch = state.range(1);
+  const int n_threads = static_cast<int>(state.range(2));
+  const Shape sh = kShapes[1];
+  constexpr size_t kQ4K = 6;
+  static_assert(kTypes[kQ4K] == DType::kQ4_K);
+  const std::vector<uint8_t>& w = weights().get(kQ4K, 1);
+  static std::vector<uint8_t> packed;
+  if (packed.empty()) {
+    packed.resize(w.size());
+    k::repack_q4_K_x16(w.data(), packed.data(), sh.n_rows, sh.n_cols);
+  }
+  k::Matrix m{DType::kQ4_K, x16 ? packed.data() : w.data(), sh.n_rows, sh.n_cols};
+  m.layout = x16 ? k::Layout::kQ4Kx16 : k::Layout::kRowMajor;
+  std::vector<float> x(static_cast<size_t>(n_batch * sh.n_cols)), y(static_cast<size_t>(n_batch * sh.n_rows));
+  uint64_t seed = 7;
+  for (auto& v : x) v = rand_float(seed);
+  ThreadPool pool(n_threads);
+  k::Workspace ws;
+  ws.reserve(n_batch, sh.n_cols);
+  for (auto _ : state) {
+    k::matmul(m, x.data(), y.data(), n_batch, ws, pool);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(sh.n_rows * sh.n_cols * n_batch) * 1e-9 *
+                                                    static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(x16 ? "x16 " : "row-major ") + std::string(k::isa_name(ws.isa())));
+}
+BENCHMARK(BM_Q4KLayout)->ArgsProduct({{0, 1}, {1, 4, 512}, {1, 2}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 // Batch-1 decode from DRAM: cycles through copies of the 2048 x 8192 matrix totalling >= 128 MiB
 // (4x the 32 MiB L3 of the development machine), so bytes_per_second is the DRAM-bound rate that
 // decode of a real model sees.
 void BM_MatvecDram(benchmark::State& state) {
-  const size_t ti = static_cast<size_t>(state.range(0));
+  // Type index std::size(kTypes) is Q4_K in the x16 layout (kernels/repack.h).
+  const bool x16 = static_cast<size_t>(state.range(0)) == std::size(kTypes);
+  const size_t ti = x16 ? 6 : static_cast<size_t>(state.range(0));
   const int n_threads = static_cast<int>(state.range(1));
   const Shape sh = kShapes[1];
   const std::vector<uint8_t>& w = weights().get(ti, 1);
   const size_t n_copies = (size_t{128} << 20) / w.size() + 1;
   std::vector<std::vector<uint8_t>> copies(n_copies, w);
+  if (x16) {
+    for (auto& c : copies) k::repack_q4_K_x16(w.data(), c.data(), sh.n_rows, sh.n_cols);
+  }
   std::vector<float> x(static_cast<size_t>(sh.n_cols)), y(static_cast<size_t>(sh.n_rows));
   uint64_t seed = 9;
   for (auto& v : x) v = rand_float(seed);
@@ -121,17 +164,18 @@ void BM_MatvecDram(benchmark::State& state) {
   ws.reserve(1, sh.n_cols);
   size_t i = 0;
   for (auto _ : state) {
-    const k::Matrix m{kTypes[ti], copies[i].data(), sh.n_rows, sh.n_cols};
+    k::Matrix m{kTypes[ti], copies[i].data(), sh.n_rows, sh.n_cols};
+    if (x16) m.layout = k::Layout::kQ4Kx16;
     i = (i + 1) % n_copies;
     k::matmul(m, x.data(), y.data(), 1, ws, pool);
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
-  state.SetLabel(std::string(er::dtype_name(kTypes[ti])) + " 2048x8192 x" + std::to_string(n_copies) + " " +
+  state.SetLabel(std::string(er::dtype_name(kTypes[ti])) + (x16 ? " x16" : "") + " 2048x8192 x" + std::to_string(n_copies) + " " +
                  std::string(k::isa_name(ws.isa())));
 }
 BENCHMARK(BM_MatvecDram)
-    ->ArgsProduct({benchmark::CreateDenseRange(0, static_cast<int64_t>(std::size(kTypes)) - 1, 1), {1, 2}})
+    ->ArgsProduct({benchmark::CreateDenseRange(0, static_cast<int64_t>(std::size(kTypes)), 1), {1, 2}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -19,6 +19,7 @@
 
 #include "kernels/gemm_tile.h"
 #include "kernels/quant_act.h"
+#include "kernels/repack.h"
 
 namespace er::kernels::detail {
 namespace {
@@ -734,6 +735,121 @@ struct KernQ6K {
   }
 };
 
+// Q4_K in the x16 layout (repack.h): a tile is one group of 16 rows, so each int32 lane of a zmm
+// is one weight row. Per 4 bytes of each row (64 bytes, one load) the low nibbles meet 4
+// activations of sub-block 2k and the high nibbles 4 of sub-block 2k + 1 (dpbusd against the
+// column's broadcast dword), so per sub-block every lane holds that row's exact dot product; the
+// sub-block scales multiply in integers (vpmulld) and the mins go through vpmaddwd of the
+// (m_2k, m_2k+1) pair with the column's (B_2k, B_2k+1) bsum pair. The float steps are llama.cpp's
+// (quant_act.h): per 64 weights (kRepackGemm) or per block (gemv), acc = fma(isum, d_w d_a, acc),
+// acc_min = fma(msum, dmin_w d_a, acc_min); result acc - acc_min.
+struct KernQ4Kx16 {
+  static constexpr int kPrefetchAhead = 2 * static_cast<int>(kQ4KGroupBlockBytes);
+
+  template <int NC, bool kGemm>
+  static void run(const TileArgs& t) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m2 = _mm512_set1_epi32(0x03030303);
+    const __m512i ml4 = _mm512_set1_epi32(0x0f0f0f0f), mbyte = _mm512_set1_epi32(0xff);
+    const __m512i mword_hi = _mm512_set1_epi32(0xff00);
+    __m512 acc[NC], acc_min[NC];
+    for (int c = 0; c < NC; ++c) acc[c] = acc_min[c] = _mm512_setzero_ps();
+    const int64_t nb = t.n / kQK_K;
+    const uint8_t* gb = t.w;
+    for (int64_t b = 0; b < nb; ++b, gb += kQ4KGroupBlockBytes) {
+      prefetch_lines<static_cast<int>(kQ4KGroupBlockBytes)>(gb + kPrefetchAhead);
+      const __m512 d_w = _mm512_cvtph_ps(load256(gb));
+      const __m512 dmin_w = _mm512_cvtph_ps(load256(gb + 32));
+      const __m512i u0 = _mm512_loadu_si512(gb + 64), u1 = _mm512_loadu_si512(gb + 128);
+      const __m512i u2 = _mm512_loadu_si512(gb + 192);
+      // get_scale_min_k4 for 16 rows: bytes of sc[0] = scales 0-3, sc[1] = 4-7; mn likewise mins.
+      const __m512i sc[2] = {
+          _mm512_and_si512(u0, m6),
+          _mm512_or_si512(_mm512_and_si512(u2, ml4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 6), m2), 4))};
+      const __m512i mn[2] = {
+          _mm512_and_si512(u1, m6),
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), ml4),
+                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4))};
+      const block_q8_K* y[NC];
+      __m512 dd[NC], dm[NC];
+      alignas(16) int32_t bp[NC][4];  // (B_2k, B_2k+1) int16 pairs of each column
+      __m512i isum[NC], msum[NC];
+      for (int c = 0; c < NC; ++c) {
+        y[c] = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride) + b;
+        const __m512 da = _mm512_set1_ps(y[c]->d);
+        dd[c] = _mm512_mul_ps(d_w, da);
+        dm[c] = _mm512_mul_ps(dmin_w, da);
+        _mm_store_si128(reinterpret_cast<__m128i*>(bp[c]), _mm_hadd_epi16(load128(y[c]->bsums), load128(y[c]->bsums + 8)));
+        isum[c] = msum[c] = _mm512_setzero_si512();
+      }
+      const uint8_t* qs = gb + 256;
+      // Plain unrolled loops: GCC declines to inline a generic-lambda unroll this large.
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const int sh = 16 * (k % 2);
+        const __m512i s_src = _mm512_srli_epi32(sc[k / 2], sh);
+        const __m512i s_lo = _mm512_and_si512(s_src, mbyte), s_hi = _mm512_and_si512(_mm512_srli_epi32(s_src, 8), mbyte);
+        const __m512i m_src = _mm512_srli_epi32(mn[k / 2], sh);
+        const __m512i m_pair = _mm512_or_si512(_mm512_and_si512(m_src, mbyte), _mm512_slli_epi32(_mm512_and_si512(m_src, mword_hi), 8));
+        __m512i a_lo[NC], a_hi[NC];
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; ++c) a_lo[c] = a_hi[c] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+          const __m512i w = _mm512_loadu_si512(qs + 64 * (8 * k + j));
+          const __m512i lo = _mm512_and_si512(w, m4), hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+#pragma GCC unroll 4
+          for (int c = 0; c < NC; ++c) {
+            int32_t alo, ahi;
+            std::memcpy(&alo, y[c]->qs + 64 * k + 4 * j, 4);
+            std::memcpy(&ahi, y[c]->qs + 64 * k + 32 + 4 * j, 4);
+            a_lo[c] = _mm512_dpbusd_epi32(a_lo[c], lo, _mm512_set1_epi32(alo));
+            a_hi[c] = _mm512_dpbusd_epi32(a_hi[c], hi, _mm512_set1_epi32(ahi));
+          }
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; ++c) {
+          const __m512i is = _mm512_add_epi32(_mm512_mullo_epi32(a_lo[c], s_lo), _mm512_mullo_epi32(a_hi[c], s_hi));
+          const __m512i ms = _mm512_madd_epi16(m_pair, _mm512_set1_epi32(bp[c][k]));
+          if constexpr (kGemm) {
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), dd[c], acc[c]);
+            acc_min[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ms), dm[c], acc_min[c]);
+          } else {
+            isum[c] = _mm512_add_epi32(isum[c], is);
+            msum[c] = _mm512_add_epi32(msum[c], ms);
+          }
+        }
+      }
+      if constexpr (!kGemm) {
+        for (int c = 0; c < NC; ++c) {
+          acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), dd[c], acc[c]);
+          acc_min[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(msum[c]), dm[c], acc_min[c]);
+        }
+      }
+    }
+    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(t.y + c * t.y_stride, _mm512_sub_ps(acc[c], acc_min[c]));
+  }
+
+  template <int NC>
+  static void run_nc(const TileArgs& t) {
+    if (t.path == MatmulPath::kRepackGemm) {
+      run<NC, true>(t);
+    } else {
+      run<NC, false>(t);
+    }
+  }
+};
+
+void tile_q4_K_x16(const TileArgs& t, int nr, int nc) {
+  (void)nr;  // always one whole group (kQ4KGroupRows)
+  switch (nc) {
+    case 1: KernQ4Kx16::run_nc<1>(t); break;
+    case 2: KernQ4Kx16::run_nc<2>(t); break;
+    case 3: KernQ4Kx16::run_nc<3>(t); break;
+    default: KernQ4Kx16::run_nc<4>(t); break;
+  }
+}
+
 constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,
                             DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K};
 
@@ -758,6 +874,12 @@ const GemmKernel* gemm_kernel_avx512(DType w) {
     if (kTypes[i] == w) return &kTable[i];
   }
   return nullptr;
+}
+
+const GemmKernel* gemm_kernel_q4_K_x16_avx512() {
+  static const GemmKernel k = {DType::kQ8_K, act_quantizer_avx2(DType::kQ8_K), tile_q4_K_x16, kQ4KGroupRows,
+                               kQ4KGroupRows, 4};
+  return &k;
 }
 
 }  // namespace er::kernels::detail

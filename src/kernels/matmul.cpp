@@ -114,7 +114,12 @@ struct Job {
   MatmulPath path;      // the code path llama.cpp would take for this call (fixes the order)...
   int64_t path_cols;    // ... for activation rows < path_cols; the rest take kVecDot (Q4_K's gemv)
   int64_t first_tile;   // index of this job's first row tile in the fused task space
+  bool unpack_x16 = false;  // x16-layout weights on a level without an x16 kernel: the tile's rows
+                            // are rebuilt row-major on the stack first (repack.h)
 };
+
+// Stack buffer for rebuilt rows (unpack_x16): the lower levels' Q4_K tiles have <= 2 rows.
+constexpr size_t kUnpackBytes = 2 * kMaxRepackRowBytes;
 
 constexpr int kMaxFused = 8;
 
@@ -160,6 +165,7 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
   int64_t chunk = std::max<int64_t>(4, static_cast<int64_t>(kChunkBytes / a_stride));
   chunk = std::min(n_batch, chunk / 4 * 4);
   pool.run(n_tiles, [&](int64_t t0, int64_t t1, int) {
+    alignas(64) uint8_t rows_buf[kUnpackBytes];  // untouched unless a job has unpack_x16
     for (int64_t c0 = 0; c0 < n_batch; c0 += chunk) {
       const int64_t c1 = std::min(n_batch, c0 + chunk);
       int j = 0;
@@ -168,10 +174,19 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
         const Job& jb = jobs[j];
         const int64_t r0 = (t - jb.first_tile) * jb.tile_rows;
         const int nr = static_cast<int>(std::min<int64_t>(jb.tile_rows, jb.n_rows - r0));
+        const uint8_t* wt = jb.w + r0 * jb.w_stride;
+        if (jb.unpack_x16) {
+          ER_CHECK(static_cast<size_t>(nr) * jb.w_stride <= kUnpackBytes, "matmul: x16 tile too large");
+          const uint8_t* group = jb.w + (r0 / kQ4KGroupRows) * kQ4KGroupRows * jb.w_stride;
+          for (int r = 0; r < nr; ++r) {
+            unpack_q4_K_x16_row(group, static_cast<int>((r0 + r) % kQ4KGroupRows), n_cols, rows_buf + r * jb.w_stride);
+          }
+          wt = rows_buf;
+        }
         for (int64_t c = c0; c < c1;) {
           const int64_t end = c < jb.path_cols ? std::min(c1, jb.path_cols) : c1;  // tiles stay on one path
           const int nc = static_cast<int>(std::min<int64_t>(jb.tile_cols, end - c));
-          const detail::TileArgs args{jb.w + r0 * jb.w_stride, jb.w_stride, act + c * a_stride, a_stride,
+          const detail::TileArgs args{wt, jb.w_stride, act + c * a_stride, a_stride,
                                       n_cols, jb.y + c * jb.n_rows + r0, jb.n_rows,
                                       c < jb.path_cols ? jb.path : MatmulPath::kVecDot};
           jb.k->tile(args, nr, nc);
@@ -193,6 +208,17 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
   // Repacked Q4_K: llama.cpp runs the rows in groups of 4 through its gemm, the rest through gemv.
   jb.path_cols = jb.path == MatmulPath::kRepackGemm ? n_batch - n_batch % 4 : n_batch;
   tile_shape(w.type, ws.isa(), n_batch, &jb.tile_rows, &jb.tile_cols);
+  if (w.layout == Layout::kQ4Kx16) {
+    ER_CHECK(w.type == DType::kQ4_K && can_repack_q4_K_x16(w.n_rows, w.n_cols), "matmul: bad x16 matrix");
+    if (ws.isa() == Isa::kAvx512) {
+      jb.k = detail::gemm_kernel_q4_K_x16_avx512();
+      jb.tile_rows = kQ4KGroupRows;  // one group per tile, whatever the batch
+      jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
+    } else {
+      ER_CHECK(kQ4KGroupRows % jb.tile_rows == 0, "matmul: x16 tiles must not span groups");
+      jb.unpack_x16 = true;
+    }
+  }
   return jb;
 }
 
@@ -224,7 +250,16 @@ void matmul_multi(const Matrix* w, float* const* y, int n_mats, const float* x, 
 void get_row(const Matrix& w, int64_t row, float* out) {
   ER_CHECK(row >= 0 && row < w.n_rows, "get_row: row " + std::to_string(row) + " out of range");
   const size_t stride = weight_row_bytes(w);
-  dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + row * stride, out, w.n_cols);
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  if (w.layout == Layout::kQ4Kx16) {
+    alignas(64) uint8_t buf[kMaxRepackRowBytes];
+    ER_CHECK(stride <= sizeof buf, "get_row: x16 row too long");
+    unpack_q4_K_x16_row(data + (row / kQ4KGroupRows) * kQ4KGroupRows * stride, static_cast<int>(row % kQ4KGroupRows),
+                        w.n_cols, buf);
+    dequantize_row(w.type, buf, out, w.n_cols);
+    return;
+  }
+  dequantize_row(w.type, data + row * stride, out, w.n_cols);
 }
 
 }  // namespace er::kernels

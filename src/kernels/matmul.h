@@ -19,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "kernels/isa.h"
 #include "kernels/quant_act.h"
+#include "kernels/repack.h"
 
 namespace er::kernels {
 
@@ -28,6 +29,7 @@ struct Matrix {
   const void* data = nullptr;  // (n_rows, n_cols) of `type`, rows contiguous
   int64_t n_rows = 0;
   int64_t n_cols = 0;          // ggml ne[0]; a multiple of the type's block size
+  Layout layout = Layout::kRowMajor;  // kQ4Kx16: Q4_K rows interleaved by 16 (repack.h)
 };
 
 // Scratch for matmul: the activations converted for the weight type, sized once at init so the

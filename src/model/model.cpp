@@ -1,6 +1,15 @@
 // Model loading: architecture configuration, tensor binding with shape/type checks.
 #include "model/model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "kernels/repack.h"
 #include "model/model_summary.h"
 
 namespace er::model {
@@ -52,7 +61,83 @@ class Binder {
   const gguf::File& f_;
 };
 
+// Whether Q4_K weights are repacked at load (EDGEREASON_REPACK=0 turns it off, for A/B runs).
+bool repack_enabled() {
+  const char* v = std::getenv("EDGEREASON_REPACK");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
+// Repacks the Q4_K matrices among `mats` that can take it into the x16 layout (kernels/repack.h),
+// into one anonymous, 2 MiB-aligned arena advised for transparent huge pages, and points the
+// matrices there. After each tensor is copied its pages of the file mapping are dropped
+// (MADV_DONTNEED: the mapping is private and unwritten, so this only unmaps page-cache pages), so
+// the resident set stays about the file size and at most one tensor is held twice. (Rewriting in
+// place in the copy-on-write mapping also keeps the memory down but leaves the weights on
+// scattered 4 KiB pages, while the page cache maps the file with large folios: decode, which
+// streams every weight once per token, ran ~10 % slower that way.) Tied weights are repacked once.
+Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackArena* arena) {
+  struct Item {
+    const void* src;
+    size_t bytes;
+    size_t offset;
+  };
+  std::vector<Item> items;
+  size_t total = 0;
+  for (kernels::Matrix* m : mats) {
+    if (m->type != DType::kQ4_K || m->layout != kernels::Layout::kRowMajor ||
+        !kernels::can_repack_q4_K_x16(m->n_rows, m->n_cols)) {
+      continue;
+    }
+    bool seen = false;
+    for (const Item& it : items) seen = seen || it.src == m->data;
+    if (seen) continue;
+    const size_t bytes = static_cast<size_t>(m->n_rows / kernels::kQ4KGroupRows) * kernels::q4_K_x16_group_bytes(m->n_cols);
+    items.push_back({m->data, bytes, total});
+    total += (bytes + 63) / 64 * 64;
+  }
+  if (items.empty()) return Status::ok();
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t map_bytes = total + kHuge;
+  void* base = ::mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) {
+    return Status::io_error(std::string("cannot map ") + std::to_string(map_bytes) +
+                            " bytes for the repacked weights: " + std::strerror(errno));
+  }
+  arena->base = base;
+  arena->size = map_bytes;
+  auto* dst = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHuge - 1) / kHuge * kHuge);
+  (void)::madvise(dst, total, MADV_HUGEPAGE);  // best effort: THP may be off
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  for (const Item& it : items) {
+    const kernels::Matrix* m = nullptr;
+    for (const kernels::Matrix* c : mats) {
+      if (c->data == it.src) m = c;
+    }
+    kernels::repack_q4_K_x16(it.src, dst + it.offset, m->n_rows, m->n_cols);
+    // Drop the file pages wholly inside the tensor (edge pages may hold other tensors' bytes).
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(it.src) + page - 1) / page * page;
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(it.src) + it.bytes) / page * page;
+    if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+  if (::mprotect(base, map_bytes, PROT_READ) != 0) {
+    return Status::io_error(std::string("mprotect of the repacked weights failed: ") + std::strerror(errno));
+  }
+  for (kernels::Matrix* m : mats) {
+    for (const Item& it : items) {
+      if (m->type == DType::kQ4_K && m->data == it.src && m->layout == kernels::Layout::kRowMajor) {
+        m->data = dst + it.offset;
+        m->layout = kernels::Layout::kQ4Kx16;
+      }
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
+
+RepackArena::~RepackArena() {
+  if (base != nullptr) ::munmap(base, size);
+}
 
 Result<ArchConfig> arch_config(const std::string& arch) {
   if (arch == "llama") return ArchConfig{"llama", false, false};
@@ -121,6 +206,13 @@ Status Model::bind() {
     ER_ASSIGN_OR_RETURN(L.w_gate, b.matrix(p + "ffn_gate.weight", n_ff, n_embd));
     ER_ASSIGN_OR_RETURN(L.w_up, b.matrix(p + "ffn_up.weight", n_ff, n_embd));
     ER_ASSIGN_OR_RETURN(L.w_down, b.matrix(p + "ffn_down.weight", n_embd, n_ff));
+  }
+  if (repack_enabled()) {
+    std::vector<kernels::Matrix*> mats = {&w_.token_embd, &w_.output};
+    for (LayerWeights& L : w_.layers) {
+      for (kernels::Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(m);
+    }
+    ER_RETURN_IF_ERROR(repack_weights(mats, &repacked_));
   }
   bytes_read_per_token_ = summarize(file_).bytes_read_per_token;
   return Status::ok();

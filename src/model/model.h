@@ -50,6 +50,18 @@ struct Weights {
   bool tied_output = false;
 };
 
+// Anonymous memory holding the load-time repacked weights (kernels/repack.h); unmapped on
+// destruction.
+class RepackArena {
+ public:
+  RepackArena() = default;
+  RepackArena(const RepackArena&) = delete;
+  RepackArena& operator=(const RepackArena&) = delete;
+  ~RepackArena();
+  void* base = nullptr;  // what mmap returned
+  size_t size = 0;       // bytes mapped at base
+};
+
 class Model {
  public:
   // Opens, validates and binds `path`. Bad files, unknown architectures, missing tensors and
@@ -75,6 +87,7 @@ class Model {
   ArchConfig arch_;
   Weights w_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
+  RepackArena repacked_;  // the Q4_K matrices in the x16 layout (empty when none is repacked)
   uint64_t bytes_read_per_token_ = 0;
 };
 

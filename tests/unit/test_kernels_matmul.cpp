@@ -11,6 +11,7 @@
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
 #include "kernels/quant_act.h"
+#include "kernels/repack.h"
 
 #include "support/test_rng.h"
 
@@ -233,6 +234,109 @@ TEST(GetRow, DequantizesOneRow) {
     get_row(w.m, 3, got.data());
     dequantize_row(t, w.bytes.data() + 3 * rb, want.data(), 256);
     EXPECT_EQ(got, want) << dtype_name(t);
+  }
+}
+
+// ---- Q4_K x16 layout (repack.h) -----------------------------------------------------------------
+
+Weights repacked(const Weights& w) {
+  Weights r;
+  r.bytes.resize(w.bytes.size());
+  repack_q4_K_x16(w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols);
+  r.m = w.m;
+  r.m.data = r.bytes.data();
+  r.m.layout = Layout::kQ4Kx16;
+  return r;
+}
+
+TEST(RepackQ4Kx16, RoundTripsAndInPlaceMatchesCopy) {
+  Rng rng(20);
+  EXPECT_FALSE(can_repack_q4_K_x16(24, 512));   // rows not a multiple of 16
+  EXPECT_FALSE(can_repack_q4_K_x16(32, 200));   // not whole blocks
+  EXPECT_TRUE(can_repack_q4_K_x16(32, 512));
+  const int64_t n_rows = 48, n_cols = 768;
+  Weights w = make_weights(DType::kQ4_K, n_rows, n_cols, rng);
+  Weights r = repacked(w);
+  EXPECT_NE(r.bytes, w.bytes);
+  const size_t rb = w.bytes.size() / n_rows;
+  std::vector<uint8_t> row(rb);
+  for (int64_t i = 0; i < n_rows; ++i) {
+    unpack_q4_K_x16_row(r.bytes.data() + (i / 16) * 16 * rb, static_cast<int>(i % 16), n_cols, row.data());
+    ASSERT_EQ(std::memcmp(row.data(), w.bytes.data() + i * rb, rb), 0) << "row " << i;
+  }
+  // Spot-check the documented layout: row 5's d, and qs byte 32 k + 4 j + 1 of row 7, block 2.
+  const uint8_t* gb2 = r.bytes.data() + 2 * kQ4KGroupBlockBytes;
+  const auto* blk = reinterpret_cast<const block_q4_K*>(w.bytes.data());
+  EXPECT_EQ(std::memcmp(r.bytes.data() + 2 * 5, &blk[5 * 3].d, 2), 0);
+  EXPECT_EQ(gb2[256 + 64 * (8 * 3 + 6) + 4 * 7 + 1], blk[7 * 3 + 2].qs[32 * 3 + 4 * 6 + 1]);
+  std::vector<uint8_t> inplace = w.bytes, scratch(q4_K_x16_group_bytes(n_cols));
+  repack_q4_K_x16_inplace(inplace.data(), n_rows, n_cols, scratch.data());
+  EXPECT_EQ(inplace, r.bytes);
+}
+
+TEST(RepackQ4Kx16, MatmulEveryIsaAndBatchMatchesNaiveBitForBit) {
+  // The x16 kernel (AVX-512) and the rebuilt-row fallback (scalar, AVX2) compute llama.cpp's
+  // repacked gemm / gemv on the same rows as the row-major layout.
+  Rng rng(21);
+  ThreadPool pool(2);
+  for (int64_t n_cols : {256, 1024}) {
+    for (int64_t n_rows : {16, 48}) {
+      Weights w = make_weights(DType::kQ4_K, n_rows, n_cols, rng);
+      Weights r = repacked(w);
+      for (int64_t n_batch : {1, 2, 3, 4, 5, 7, 8, 9, 13, 40}) {
+        const std::vector<float> x = rng.floats(n_batch * n_cols);
+        const std::vector<float> want = naive(w.m, x, n_batch);
+        for (Isa isa : supported_isas()) {
+          Workspace ws(isa);
+          ws.reserve(n_batch, n_cols);
+          std::vector<float> y(want.size(), NAN);
+          matmul(r.m, x.data(), y.data(), n_batch, ws, pool);
+          SCOPED_TRACE(testing::Message() << "x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch << " "
+                                          << isa_name(isa));
+          expect_bits(y, want, "x16 matmul vs naive");
+        }
+      }
+    }
+  }
+}
+
+TEST(RepackQ4Kx16, LargeBatchAndFusedCallsMatch) {
+  // Column chunks, 1 vs 2 threads, and a fused call mixing x16 Q4_K with row-major Q6_K / Q4_K.
+  Rng rng(22);
+  const int64_t n_cols = 2048, n_batch = 300;
+  Weights a = make_weights(DType::kQ4_K, 32, n_cols, rng), b = make_weights(DType::kQ6_K, 7, n_cols, rng);
+  Weights c = make_weights(DType::kQ4_K, 9, n_cols, rng);
+  Weights ar = repacked(a);
+  const std::vector<float> x = rng.floats(n_batch * n_cols);
+  const Matrix mats[3] = {ar.m, b.m, c.m};
+  const std::vector<float> want[3] = {naive(a.m, x, n_batch), naive(b.m, x, n_batch), naive(c.m, x, n_batch)};
+  for (Isa isa : supported_isas()) {
+    Workspace ws(isa);
+    ws.reserve(n_batch, n_cols);
+    for (int threads : {1, 2}) {
+      ThreadPool pool(threads);
+      std::vector<float> y[3];
+      float* ys[3];
+      for (int i = 0; i < 3; ++i) {
+        y[i].assign(want[i].size(), NAN);
+        ys[i] = y[i].data();
+      }
+      matmul_multi(mats, ys, 3, x.data(), n_batch, ws, pool);
+      SCOPED_TRACE(testing::Message() << isa_name(isa) << " threads=" << threads);
+      for (int i = 0; i < 3; ++i) expect_bits(y[i], want[i], "fused x16");
+    }
+  }
+}
+
+TEST(RepackQ4Kx16, GetRowMatchesRowMajor) {
+  Rng rng(23);
+  Weights w = make_weights(DType::kQ4_K, 32, 512, rng);
+  Weights r = repacked(w);
+  std::vector<float> got(512), want(512);
+  for (int64_t row : {0, 15, 17, 31}) {
+    get_row(r.m, row, got.data());
+    get_row(w.m, row, want.data());
+    EXPECT_EQ(got, want) << "row " << row;
   }
 }
 

@@ -1,0 +1,83 @@
+// Q4_K x16 repacking (repack.h).
+#include "kernels/repack.h"
+
+#include <cstring>
+#include <string>
+
+#include "core/check.h"
+
+namespace er::kernels {
+namespace {
+
+constexpr size_t kQsOffset = 256;  // d, dmin, scales before the quants
+
+void pack_block(const block_q4_K* const* rows, uint8_t* out) {
+  for (int r = 0; r < kQ4KGroupRows; ++r) {
+    const block_q4_K& x = *rows[r];
+    std::memcpy(out + 2 * r, &x.d, 2);
+    std::memcpy(out + 32 + 2 * r, &x.dmin, 2);
+    for (int i = 0; i < 3; ++i) std::memcpy(out + 64 + 64 * i + 4 * r, x.scales + 4 * i, 4);
+    for (int k = 0; k < 4; ++k) {
+      for (int j = 0; j < 8; ++j) {
+        std::memcpy(out + kQsOffset + 64 * (8 * k + j) + 4 * r, x.qs + 32 * k + 4 * j, 4);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool can_repack_q4_K_x16(int64_t n_rows, int64_t n_cols) {
+  return n_rows > 0 && n_cols > 0 && n_rows % kQ4KGroupRows == 0 && n_cols % kQK_K == 0 &&
+         static_cast<size_t>(n_cols / kQK_K) * sizeof(block_q4_K) <= kMaxRepackRowBytes;
+}
+
+size_t q4_K_x16_group_bytes(int64_t n_cols) {
+  return static_cast<size_t>(n_cols / kQK_K) * kQ4KGroupBlockBytes;
+}
+
+void repack_q4_K_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
+  ER_CHECK(can_repack_q4_K_x16(n_rows, n_cols),
+           "repack_q4_K_x16: shape " + std::to_string(n_rows) + " x " + std::to_string(n_cols) + " not repackable");
+  const int64_t nb = n_cols / kQK_K;
+  const auto* in = static_cast<const block_q4_K*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < n_rows / kQ4KGroupRows; ++g) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const block_q4_K* rows[kQ4KGroupRows];
+      for (int r = 0; r < kQ4KGroupRows; ++r) rows[r] = in + (g * kQ4KGroupRows + r) * nb + b;
+      pack_block(rows, out + (g * nb + b) * kQ4KGroupBlockBytes);
+    }
+  }
+}
+
+void repack_q4_K_x16_inplace(void* data, int64_t n_rows, int64_t n_cols, uint8_t* scratch) {
+  ER_CHECK(can_repack_q4_K_x16(n_rows, n_cols),
+           "repack_q4_K_x16_inplace: shape " + std::to_string(n_rows) + " x " + std::to_string(n_cols) +
+               " not repackable");
+  const size_t group = q4_K_x16_group_bytes(n_cols);
+  auto* p = static_cast<uint8_t*>(data);
+  for (int64_t g = 0; g < n_rows / kQ4KGroupRows; ++g) {
+    std::memcpy(scratch, p + g * group, group);
+    repack_q4_K_x16(scratch, p + g * group, kQ4KGroupRows, n_cols);
+  }
+}
+
+void unpack_q4_K_x16_block(const uint8_t* group, int row, int64_t b, block_q4_K* out) {
+  const uint8_t* in = group + b * kQ4KGroupBlockBytes;
+  std::memcpy(&out->d, in + 2 * row, 2);
+  std::memcpy(&out->dmin, in + 32 + 2 * row, 2);
+  for (int i = 0; i < 3; ++i) std::memcpy(out->scales + 4 * i, in + 64 + 64 * i + 4 * row, 4);
+  for (int k = 0; k < 4; ++k) {
+    for (int j = 0; j < 8; ++j) {
+      std::memcpy(out->qs + 32 * k + 4 * j, in + kQsOffset + 64 * (8 * k + j) + 4 * row, 4);
+    }
+  }
+}
+
+void unpack_q4_K_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out) {
+  auto* blocks = static_cast<block_q4_K*>(out);
+  for (int64_t b = 0; b < n_cols / kQK_K; ++b) unpack_q4_K_x16_block(group, row, b, blocks + b);
+}
+
+}  // namespace er::kernels

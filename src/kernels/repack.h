@@ -1,0 +1,57 @@
+// Load-time weight repacking: Q4_K rows interleaved in groups of 16 ("Q4_K x16") so the AVX-512
+// kernels read every weight byte of a 16-row tile sequentially and keep one output row per int32
+// lane (no horizontal sums). The arithmetic is unchanged: the same integers, scaled and summed in
+// llama.cpp's order (quant_act.h), so results are bit-identical to the row-major layout.
+//
+// Layout. A repacked (n_rows, n_cols) tensor occupies exactly the bytes of the original (so it can
+// be rewritten in place): row group g (rows 16 g .. 16 g + 15) starts at byte g * 16 * row_bytes
+// and holds, for each 256-weight block b, a "group block" of 16 * 144 = 2304 bytes:
+//   [0, 32)      d[16]    f16 super-block scales of rows 0..15
+//   [32, 64)     dmin[16] f16 super-block min scales
+//   [64, 256)    scales:  three arrays of 16 little-endian u32: bytes 0-3, 4-7, 8-11 of each
+//                row's 12 packed scale bytes (row r at u32 index r of each array)
+//   [256, 2304)  qs: for k = 0..3 (64 weights) and j = 0..7 (4 bytes), 64 bytes: bytes
+//                32 k + 4 j .. 32 k + 4 j + 3 of each row's qs, row r at bytes 4 r .. 4 r + 3
+//                (low nibbles: weights 64 k + 4 j + 0..3, high nibbles: 64 k + 32 + 4 j + 0..3)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/quant_formats.h"
+
+namespace er::kernels {
+
+// How a Matrix's bytes are arranged (matmul.h).
+enum class Layout : uint8_t {
+  kRowMajor,  // GGUF order: n_rows contiguous rows of blocks
+  kQ4Kx16,    // Q4_K rows interleaved in groups of 16 (see the top of this file)
+};
+
+inline constexpr int kQ4KGroupRows = 16;
+inline constexpr size_t kQ4KGroupBlockBytes = kQ4KGroupRows * sizeof(block_q4_K);  // 2304
+// The longest row repacked (bytes); longer rows stay row-major (keeps the fallback's stack
+// buffer of matmul.cpp bounded).
+inline constexpr size_t kMaxRepackRowBytes = 16 * 1024;
+
+// Whether a Q4_K tensor of this shape can take the x16 layout: rows a multiple of 16, columns a
+// multiple of 256, rows at most kMaxRepackRowBytes.
+bool can_repack_q4_K_x16(int64_t n_rows, int64_t n_cols);
+
+// Bytes of one 16-row group (16 * row bytes); the scratch size repack_q4_K_x16_inplace needs.
+size_t q4_K_x16_group_bytes(int64_t n_cols);
+
+// Repacks row-major Q4_K `src` into `dst` (both n_rows * row bytes; they must not overlap).
+// REQUIRES: can_repack_q4_K_x16(n_rows, n_cols).
+void repack_q4_K_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols);
+
+// The same in place, one group at a time through `scratch` (q4_K_x16_group_bytes(n_cols) bytes).
+void repack_q4_K_x16_inplace(void* data, int64_t n_rows, int64_t n_cols, uint8_t* scratch);
+
+// Rebuilds block `b` of row `row` (0..15) of the group starting at `group` as a GGUF block.
+void unpack_q4_K_x16_block(const uint8_t* group, int row, int64_t b, block_q4_K* out);
+
+// Rebuilds row `row` (0..15) of the group starting at `group` as a row-major GGUF row.
+void unpack_q4_K_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out);
+
+}  // namespace er::kernels
