@@ -19,6 +19,7 @@
 #include "perfmodel/analytic.h"
 #include "perfmodel/builtin_profiles.h"
 #include "perfmodel/fit_records.h"
+#include "perfmodel/model_shape.h"
 #include "perfmodel/roofline.h"
 
 namespace er::cli {
@@ -40,33 +41,6 @@ struct PredictOptions {
   perfmodel::CostRates rates;
   bool json = false;
 };
-
-// The roofline's view of a GGUF file.
-Result<perfmodel::ModelShape> shape_from_gguf(const std::string& path) {
-  ER_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
-  Result<model::HParams> hp = model::read_hparams(file.metadata());
-  if (!hp.is_ok()) return hp.status().with_context("'" + path + "'");
-  const model::ModelSummary sum = model::summarize(file);
-  perfmodel::ModelShape s;
-  // The input embedding is looked up, not multiplied (unless it is also the output matrix).
-  const double embd = static_cast<double>(hp->n_vocab) * static_cast<double>(hp->n_embd);
-  s.n_params = static_cast<double>(sum.n_params) - (sum.tied_output ? 0.0 : embd);
-  s.weight_bytes = static_cast<double>(sum.bytes_read_per_token);
-  s.kv_bytes_per_token = static_cast<double>(hp->kv_bytes_per_token(2));  // f16 cache, bench's default
-  s.n_layer = hp->n_layer;
-  s.n_head = hp->n_head;
-  s.head_dim = hp->head_dim_k;
-  DType main_type = DType::kF32;
-  uint64_t most = 0;
-  for (const auto& [type, tally] : sum.by_type) {
-    if (tally.n_bytes > most) {
-      most = tally.n_bytes;
-      main_type = type;
-    }
-  }
-  s.weights_16bit = main_type == DType::kF32 || main_type == DType::kF16 || main_type == DType::kBF16;
-  return s;
-}
 
 struct Prediction {
   double prefill_s = 0, decode_s = 0;
@@ -119,7 +93,7 @@ Status run_predict(const PredictOptions& o, bool params_given) {
     }
     if (key.empty()) key = keys.back();
     if (path.is_ok()) {
-      Result<perfmodel::ModelShape> s = shape_from_gguf(*path);
+      Result<perfmodel::ModelShape> s = perfmodel::model_shape_from_gguf(*path);
       if (!s.is_ok()) return s.status().with_context("-m");
       shape = *s;
     } else if (fitted != nullptr && fitted->shape) {

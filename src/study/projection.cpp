@@ -10,35 +10,13 @@
 #include "model/model_summary.h"
 #include "perfmodel/builtin_profiles.h"
 #include "perfmodel/fit_records.h"
+#include "perfmodel/model_shape.h"
 #include "perfmodel/roofline.h"
 #include "report/stats.h"
 
 namespace er::study {
 
 namespace {
-
-// The roofline's view of a GGUF file (as `predict` builds it: multiplied parameters, bytes read
-// per token, f16 KV bytes per position, main weight type).
-Result<perfmodel::ModelShape> shape_of(const std::string& path) {
-  ER_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
-  Result<model::HParams> hp = model::read_hparams(file.metadata());
-  if (!hp.is_ok()) return hp.status().with_context("'" + path + "'");
-  const model::ModelSummary sum = model::summarize(file);
-  perfmodel::ModelShape s;
-  const double embd = static_cast<double>(hp->n_vocab) * static_cast<double>(hp->n_embd);
-  s.n_params = static_cast<double>(sum.n_params) - (sum.tied_output ? 0.0 : embd);
-  s.weight_bytes = static_cast<double>(sum.bytes_read_per_token);
-  s.kv_bytes_per_token = static_cast<double>(hp->kv_bytes_per_token(2));
-  s.n_layer = hp->n_layer;
-  s.n_head = hp->n_head;
-  s.head_dim = hp->head_dim_k;
-  DType main_type = DType::kF32;
-  uint64_t most = 0;
-  for (const auto& [type, tally] : sum.by_type)
-    if (tally.n_bytes > most) most = tally.n_bytes, main_type = type;
-  s.weights_16bit = main_type == DType::kF32 || main_type == DType::kF16 || main_type == DType::kBF16;
-  return s;
-}
 
 struct ModelView {
   const perfmodel::ModelCoefficients* fitted = nullptr;
@@ -71,7 +49,7 @@ Result<std::string> project_onto_device(const std::string& device, const std::ve
         break;
       }
     if (path.is_ok()) {
-      Result<perfmodel::ModelShape> s = shape_of(*path);
+      Result<perfmodel::ModelShape> s = perfmodel::model_shape_from_gguf(*path);
       if (s.is_ok()) v.shape = *s;
     }
     if (!v.shape && v.fitted && v.fitted->shape) v.shape = v.fitted->shape;
