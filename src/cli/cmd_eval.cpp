@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/solve_outcome.h"
 #include "cli/power_options.h"
 #include "cli/thinking_options.h"
 #include "engine/generator.h"
@@ -182,26 +183,9 @@ Status run(EvalCliOptions& o) {
     const int n_choices = q.choices.empty() ? 4 : static_cast<int>(q.choices.size());
     reasoning::AnswerKeyFn key = [task, n_choices](std::string_view a) { return eval::answer_key(task, a, n_choices); };
     ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, reasoner->run(ids, think, gopts, vote, key));
-    eval::SolveOutcome out;
-    out.cancelled = g_interrupted.load();
-    for (const auto& p : rr.paths) {
-      eval::PathAnswer a;
-      a.answer_text = grade_answer_text ? p.answer_text : p.text;
-      a.thinking_text = p.thinking_text;
-      a.thinking_tokens = p.thinking_tokens;
-      a.answer_tokens = p.answer_tokens;
-      a.forced_close = p.forced_close;
-      a.stop = engine::stop_reason_name(p.stop);
-      a.mean_logprob = p.mean_logprob;
-      out.paths.push_back(std::move(a));
-    }
     // The Reasoner voted on answer_text: its winner stands when that is what eval grades.
-    if (grade_answer_text && rr.vote.winner_path >= 0) out.winner_path = rr.vote.winner_path;
-    out.n_prompt = rr.n_prompt;
-    out.prefill_ms = rr.gen.prefill_ms;
-    out.ttft_ms = rr.gen.ttft_ms;
-    out.decode_ms = rr.gen.decode_ms;
-    out.e2e_ms = rr.gen.e2e_ms;
+    eval::SolveOutcome out = outcome_from_reasoning(rr, grade_answer_text);
+    out.cancelled = g_interrupted.load();
     meter->sample_now();
     out.energy = energy_json(meter->phase_energy(phase_windows(rr.gen)));
     return out;

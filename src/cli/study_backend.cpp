@@ -1,10 +1,13 @@
 #include "cli/study_backend.h"
 
+#include "cli/solve_outcome.h"
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
 
+#include "cli/solve_outcome.h"
 #include "engine/generator.h"
 #include "eval/dataset.h"
 #include "eval/prompts.h"
@@ -85,24 +88,7 @@ class EvalCellBackend : public study::CellBackend {
     ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, reasoner_->run(ids, think, g, v, key));
 
     // The same outcome cmd_eval builds; eval grades it (every path, then the vote).
-    eval::SolveOutcome out;
-    for (const auto& p : rr.paths) {
-      eval::PathAnswer a;
-      a.answer_text = fmt_.has_think_tags ? p.answer_text : p.text;
-      a.thinking_text = p.thinking_text;
-      a.thinking_tokens = p.thinking_tokens;
-      a.answer_tokens = p.answer_tokens;
-      a.forced_close = p.forced_close;
-      a.stop = engine::stop_reason_name(p.stop);
-      a.mean_logprob = p.mean_logprob;
-      out.paths.push_back(std::move(a));
-    }
-    if (fmt_.has_think_tags && rr.vote.winner_path >= 0) out.winner_path = rr.vote.winner_path;
-    out.n_prompt = rr.n_prompt;
-    out.prefill_ms = rr.gen.prefill_ms;
-    out.ttft_ms = rr.gen.ttft_ms;
-    out.decode_ms = rr.gen.decode_ms;
-    out.e2e_ms = rr.gen.e2e_ms;
+    eval::SolveOutcome out = outcome_from_reasoning(rr, fmt_.has_think_tags);
     std::optional<telemetry::PhaseEnergy> energy;
     if (meter_) {
       meter_->sample_now();

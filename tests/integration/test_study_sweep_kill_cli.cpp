@@ -30,9 +30,14 @@ int64_t scalar(const std::string& db, const char* sql) {
   return v;
 }
 
-// Starts `edgereason sweep CFG --db DB --power none --progress off`; kills it after `us` (0: waits).
-// Returns true when it exited 0 by itself.
-bool sweep_once(const std::string& cfg, const std::string& db, int64_t us) {
+constexpr int64_t kWaitForExit = -1;  // sweep_once: no kill
+constexpr int64_t kKillAtOnce = -2;   // sweep_once: kill after extra_us, whatever was stored
+
+// Starts `edgereason sweep CFG --db DB --power none --progress off`. With kill_after_rows >= 0 it
+// waits until the database holds more than that many question rows (so the kill lands mid-sweep
+// whatever the machine's speed or load), then `extra_us` more, and sends SIGKILL; kKillAtOnce
+// kills after extra_us; kWaitForExit lets the sweep finish. Returns true when it exited 0 by itself.
+bool sweep_once(const std::string& cfg, const std::string& db, int64_t kill_after_rows, int64_t extra_us) {
   const std::string exe = test::cli_path().string();
   std::vector<std::string> args = {exe, "sweep", cfg, "--db", db, "--power", "none", "--progress", "off"};
   std::vector<char*> argv;
@@ -45,11 +50,16 @@ bool sweep_once(const std::string& cfg, const std::string& db, int64_t us) {
   pid_t pid = 0;
   EXPECT_EQ(posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ), 0);
   posix_spawn_file_actions_destroy(&fa);
-  if (us > 0) {
-    usleep(static_cast<useconds_t>(us));
+  int status = 0;
+  if (kill_after_rows != kWaitForExit) {
+    for (int polls = 0; kill_after_rows >= 0 && polls < 60'000; ++polls) {  // at most ~2 min
+      if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (scalar(db, "SELECT COUNT(*) FROM questions") > kill_after_rows) break;
+      usleep(2'000);
+    }
+    usleep(static_cast<useconds_t>(extra_us));
     kill(pid, SIGKILL);
   }
-  int status = 0;
   waitpid(pid, &status, 0);
   if (WIFEXITED(status)) {
     EXPECT_EQ(WEXITSTATUS(status), 0);
@@ -74,12 +84,14 @@ TEST(StudySweepCli, KillNineAndRerunOnAFixtureModel) {
   const std::string db = (dir / "r.db").string();
   const int64_t expected = 4 * 12;
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int64_t> delay(5'000, 120'000);
+  std::uniform_int_distribution<int64_t> delay(0, 20'000);
   int kills = 0, mid_run = 0;
   int64_t last = 0;
   bool done = false;
   for (int round = 0; round < 25 && !done; ++round) {
-    done = sweep_once(cfg, db, delay(rng));
+    // Round 0 is killed at once (during start-up, before any row); later rounds once the sweep has
+    // stored a new row, at a random moment after it (mid-transaction included).
+    done = round == 0 ? sweep_once(cfg, db, kKillAtOnce, 2'000) : sweep_once(cfg, db, last, delay(rng));
     if (done) break;
     ++kills;
     const int64_t now = std::max<int64_t>(0, scalar(db, "SELECT COUNT(*) FROM questions"));
@@ -87,7 +99,7 @@ TEST(StudySweepCli, KillNineAndRerunOnAFixtureModel) {
     if (now > last && now < expected) ++mid_run;
     last = now;
   }
-  if (!done) done = sweep_once(cfg, db, 0);
+  if (!done) done = sweep_once(cfg, db, kWaitForExit, 0);
   ASSERT_TRUE(done);
   std::printf("[ info ] %d kills (%d with progress) before the sweep completed\n", kills, mid_run);
   EXPECT_GE(kills, 3);
