@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -70,14 +69,6 @@ double flag_value(float v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(v));
   return std::strtod(buf, nullptr);
-}
-
-Status write_summary_json(const std::string& path, const ordered_json& j) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::io_error("--summary-json '" + path + "': cannot open for writing");
-  out << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
-  if (!out) return Status::io_error("--summary-json '" + path + "': write error");
-  return Status::ok();
 }
 
 Status run(EvalCliOptions& o) {
@@ -215,7 +206,7 @@ Status run(EvalCliOptions& o) {
     ordered_json j = s.to_json();
     j["config"] = config;
     j["output"] = records_on_stdout ? "-" : o.output;
-    ER_RETURN_IF_ERROR(write_summary_json(o.summary_json, j));
+    ER_RETURN_IF_ERROR(eval::write_summary_json(o.summary_json, j));
   }
   if (s.interrupted) {
     return Status::io_error("interrupted after " + std::to_string(s.n_graded) + " of " + std::to_string(s.n_selected) +

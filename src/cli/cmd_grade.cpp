@@ -1,7 +1,6 @@
 // `edgereason grade`: grade completions made elsewhere (another engine, an earlier run) with the
 // same extraction and equivalence as `eval`, so results from different engines are comparable.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
@@ -10,6 +9,7 @@
 #include "cli/commands.h"
 #include "eval/dataset.h"
 #include "eval/grade_outputs.h"
+#include "eval/runner.h"
 #include "eval/grader.h"
 
 namespace er::cli {
@@ -54,12 +54,7 @@ Status run(const GradeCliOptions& o) {
   for (const auto& msg : s.skipped) std::fprintf(stderr, "edgereason grade: warning: skipped %s\n", msg.c_str());
   const bool records_on_stdout = o.output.empty() || o.output == "-";
   std::fputs(s.to_text().c_str(), records_on_stdout ? stderr : stdout);
-  if (!o.summary_json.empty()) {
-    std::ofstream out(o.summary_json, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::io_error("--summary-json '" + o.summary_json + "': cannot open for writing");
-    out << s.to_json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
-    if (!out) return Status::io_error("--summary-json '" + o.summary_json + "': write error");
-  }
+  if (!o.summary_json.empty()) ER_RETURN_IF_ERROR(eval::write_summary_json(o.summary_json, s.to_json()));
   return Status::ok();
 }
 

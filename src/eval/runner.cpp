@@ -459,4 +459,12 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
   return s;
 }
 
+Status write_summary_json(const std::string& path, const ordered_json& summary) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::io_error("--summary-json '" + path + "': cannot open for writing");
+  out << summary.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+  if (!out) return Status::io_error("--summary-json '" + path + "': write error");
+  return Status::ok();
+}
+
 }  // namespace er::eval

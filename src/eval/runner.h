@@ -79,6 +79,10 @@ struct EvalSummary {
 // Question records: see docs/eval.md.
 Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const EvalOptions& opts);
 
+// Writes a summary object (EvalSummary or GradeSummary to_json) to PATH, pretty-printed; errors
+// name the --summary-json flag and the file. Shared by `eval` and `grade`.
+Status write_summary_json(const std::string& path, const nlohmann::ordered_json& summary);
+
 // Builds one question's record from the solver's outcome (grades every path, votes).
 nlohmann::ordered_json make_question_record(const Dataset& ds, const Question& q, const SolveOutcome& out,
                                             bool save_text);
