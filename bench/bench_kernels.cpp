@@ -143,18 +143,29 @@ BENCHMARK(BM_Q4KLayout)->ArgsProduct({{0, 1}, {1, 4, 512}, {1, 2}})->Unit(benchm
 
 // Batch-1 decode from DRAM: cycles through copies of the 2048 x 8192 matrix totalling >= 128 MiB
 // (4x the 32 MiB L3 of the development machine), so bytes_per_second is the DRAM-bound rate that
-// decode of a real model sees.
+// decode of a real model sees. Arguments: type index, threads, layout (0 row-major, 1 the layout
+// the model loader gives that type: x16 for Q4_K, x8 for the block types; kernels/repack.h).
 void BM_MatvecDram(benchmark::State& state) {
-  // Type index std::size(kTypes) is Q4_K in the x16 layout (kernels/repack.h).
-  const bool x16 = static_cast<size_t>(state.range(0)) == std::size(kTypes);
-  const size_t ti = x16 ? 6 : static_cast<size_t>(state.range(0));
+  const size_t ti = static_cast<size_t>(state.range(0));
   const int n_threads = static_cast<int>(state.range(1));
   const Shape sh = kShapes[1];
+  k::Layout layout = k::Layout::kRowMajor;
+  if (state.range(2) != 0) {
+    if (kTypes[ti] == DType::kQ4_K) {
+      layout = k::Layout::kQ4Kx16;
+    } else if (k::can_repack_x8(kTypes[ti], sh.n_rows, sh.n_cols)) {
+      layout = k::Layout::kX8;
+    } else {
+      state.SkipWithError("no repacked layout for this type");
+      return;
+    }
+  }
   const std::vector<uint8_t>& w = weights().get(ti, 1);
   const size_t n_copies = (size_t{128} << 20) / w.size() + 1;
   std::vector<std::vector<uint8_t>> copies(n_copies, w);
-  if (x16) {
-    for (auto& c : copies) k::repack_q4_K_x16(w.data(), c.data(), sh.n_rows, sh.n_cols);
+  for (auto& c : copies) {
+    if (layout == k::Layout::kQ4Kx16) k::repack_q4_K_x16(w.data(), c.data(), sh.n_rows, sh.n_cols);
+    if (layout == k::Layout::kX8) k::repack_x8(kTypes[ti], w.data(), c.data(), sh.n_rows, sh.n_cols);
   }
   std::vector<float> x(static_cast<size_t>(sh.n_cols)), y(static_cast<size_t>(sh.n_rows));
   uint64_t seed = 9;
@@ -165,17 +176,18 @@ void BM_MatvecDram(benchmark::State& state) {
   size_t i = 0;
   for (auto _ : state) {
     k::Matrix m{kTypes[ti], copies[i].data(), sh.n_rows, sh.n_cols};
-    if (x16) m.layout = k::Layout::kQ4Kx16;
+    m.layout = layout;
     i = (i + 1) % n_copies;
     k::matmul(m, x.data(), y.data(), 1, ws, pool);
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
-  state.SetLabel(std::string(er::dtype_name(kTypes[ti])) + (x16 ? " x16" : "") + " 2048x8192 x" + std::to_string(n_copies) + " " +
+  const char* lname = layout == k::Layout::kQ4Kx16 ? " x16" : layout == k::Layout::kX8 ? " x8" : "";
+  state.SetLabel(std::string(er::dtype_name(kTypes[ti])) + lname + " 2048x8192 x" + std::to_string(n_copies) + " " +
                  std::string(k::isa_name(ws.isa())));
 }
 BENCHMARK(BM_MatvecDram)
-    ->ArgsProduct({benchmark::CreateDenseRange(0, static_cast<int64_t>(std::size(kTypes)), 1), {1, 2}})
+    ->ArgsProduct({benchmark::CreateDenseRange(0, static_cast<int64_t>(std::size(kTypes)) - 1, 1), {1, 2}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -26,6 +26,14 @@ struct TileArgs {
   float* y;           // output for (row 0, col 0)
   int64_t y_stride;   // floats between outputs of consecutive activation rows
   MatmulPath path = MatmulPath::kVecDot;  // llama.cpp's code path, which fixes the order (quant_act.h)
+  // Bytes between consecutive blocks of one weight row; 0: the block size (rows contiguous). The
+  // x8 layout (repack.h) sets w_stride to the block size and this to 8 blocks. Honoured by the
+  // AVX-512 block kernels (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q6_K) only; the driver rebuilds rows
+  // for the others.
+  size_t w_bstride = 0;
+  // Bytes ahead of each weight block to prefetch; 0: the same block of the next row tile
+  // (tile rows * w_stride).
+  size_t w_ahead = 0;
 };
 
 using TileFn = void (*)(const TileArgs& args, int nr, int nc);

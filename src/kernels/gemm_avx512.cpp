@@ -325,21 +325,26 @@ struct KernBlock32 {
     [[maybe_unused]] __m512 summs[kSum];
     for (auto& v : summs) v = _mm512_setzero_ps();
     const int64_t nb = t.n / kQK8_0;
+    const size_t bstride = t.w_bstride != 0 ? t.w_bstride : sizeof(Block);
+    const size_t ahead = t.w_ahead != 0 ? t.w_ahead : NR * t.w_stride;
     for (int64_t b = 0; b < nb; ++b) {
       // (d, m) of every row, (d, s) of every column, as floats: elements 2 r, 2 r + 1 / 2 c, 2 c + 1.
-      const uint8_t* w0 = t.w + b * sizeof(Block);
+      const uint8_t* w0 = t.w + b * bstride;
       const __m256i wdm16 = _mm256_inserti128_si256(_mm256_castsi128_si256(first_dwords<NR < 4 ? NR : 4>(w0, t.w_stride)),
                                                     first_dwords<(NR > 4 ? NR - 4 : 1)>(w0 + 4 * t.w_stride * (NR > 4), t.w_stride), 1);
       const __m512 wdm = _mm512_cvtph_ps(wdm16);
       const __m512 ads = _mm512_castps256_ps512(_mm256_cvtph_ps(first_dwords<NC>(t.a + b * sizeof(Act), t.a_stride)));
+      if (t.w_bstride != 0) prefetch_lines<static_cast<int>(NR * sizeof(Block))>(w0 + ahead);
       __m512i wq[RP];
       __m512 dx[RP];
       for (int p = 0; p < RP; ++p) {
         const bool two = 2 * p + 1 < NR;
-        const Block* b0 = reinterpret_cast<const Block*>(t.w + 2 * p * t.w_stride) + b;
-        const Block* b1 = two ? reinterpret_cast<const Block*>(t.w + (2 * p + 1) * t.w_stride) + b : b0;
-        prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(b0) + NR * t.w_stride);
-        if (two) prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(b1) + NR * t.w_stride);
+        const Block* b0 = reinterpret_cast<const Block*>(w0 + 2 * p * t.w_stride);
+        const Block* b1 = two ? reinterpret_cast<const Block*>(w0 + (2 * p + 1) * t.w_stride) : b0;
+        if (t.w_bstride == 0) {
+          prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(b0) + ahead);
+          if (two) prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(b1) + ahead);
+        }
         wq[p] = W::wq(b0, b1, two);
         dx[p] = _mm512_permutexvar_ps(load_lanes(lanes.dx[p]), wdm);
       }
@@ -667,10 +672,17 @@ struct KernQ6K {
     for (int p = 0; p < RP; ++p)
       for (int c = 0; c < NC; ++c) acc[p][c] = _mm512_setzero_ps();
     const int64_t nb = t.n / kQK_K;
+    const size_t bstride = t.w_bstride != 0 ? t.w_bstride : sizeof(block_q6_K);
+    const size_t ahead = t.w_ahead != 0 ? t.w_ahead : NR * t.w_stride;
     for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* w0 = t.w + b * bstride;
       const block_q6_K* x[2 * RP];
-      for (int r = 0; r < 2 * RP; ++r) x[r] = reinterpret_cast<const block_q6_K*>(t.w + (r < NR ? r : NR - 1) * t.w_stride) + b;
-      for (int r = 0; r < NR; ++r) prefetch_lines<sizeof(block_q6_K)>(reinterpret_cast<const uint8_t*>(x[r]) + NR * t.w_stride);
+      for (int r = 0; r < 2 * RP; ++r) x[r] = reinterpret_cast<const block_q6_K*>(w0 + (r < NR ? r : NR - 1) * t.w_stride);
+      if (t.w_bstride != 0) {
+        prefetch_lines<static_cast<int>(NR * sizeof(block_q6_K))>(w0 + ahead);
+      } else {
+        for (int r = 0; r < NR; ++r) prefetch_lines<sizeof(block_q6_K)>(reinterpret_cast<const uint8_t*>(x[r]) + ahead);
+      }
       // Each column's 8 activation chunks (32 bytes, broadcast to both halves) and bsums.
       __m512i a[NC][8], bsums[NC];
       for (int c = 0; c < NC; ++c) {

@@ -106,20 +106,30 @@ namespace {
 // One weight matrix of a (possibly fused) matmul call.
 struct Job {
   const detail::GemmKernel* k;
-  const uint8_t* w;     // (n_rows, w_stride bytes)
-  size_t w_stride;
+  DType type;           // of the weights
+  const uint8_t* w;     // (n_rows, row_bytes bytes)
+  size_t row_bytes;
+  size_t w_stride;      // TileArgs::w_stride: row_bytes, or the block bytes in the x8 layout
+  size_t w_bstride;     // TileArgs::w_bstride (x8: 8 blocks), w_ahead
+  size_t w_ahead;
   int64_t n_rows;
   float* y;             // (n_batch, n_rows)
   int tile_rows, tile_cols;
   MatmulPath path;      // the code path llama.cpp would take for this call (fixes the order)...
   int64_t path_cols;    // ... for activation rows < path_cols; the rest take kVecDot (Q4_K's gemv)
   int64_t first_tile;   // index of this job's first row tile in the fused task space
-  bool unpack_x16 = false;  // x16-layout weights on a level without an x16 kernel: the tile's rows
-                            // are rebuilt row-major on the stack first (repack.h)
+  Layout unpack = Layout::kRowMajor;  // x16 / x8 weights on a level without a kernel for that
+                                     // layout: the tile's rows are rebuilt row-major on the stack
+                                     // first (repack.h)
 };
 
-// Stack buffer for rebuilt rows (unpack_x16): the lower levels' Q4_K tiles have <= 2 rows.
+// Stack buffer for rebuilt rows (unpack): the lower levels' quantized tiles have <= 2 rows.
 constexpr size_t kUnpackBytes = 2 * kMaxRepackRowBytes;
+
+// The x8 kernels prefetch this far ahead (rounded down to whole 8-row block groups, at least one).
+// Measured with er_bench_kernels BM_MatvecDram (2048 x 8192, 2 threads, interleaved repetitions):
+// 2 KiB ahead ran Q4_1 / Q6_K ~20 % below the row-major kernels, 16-32 KiB 5-15 % above them.
+constexpr size_t kX8AheadBytes = 16384;
 
 constexpr int kMaxFused = 8;
 
@@ -174,12 +184,18 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
         const Job& jb = jobs[j];
         const int64_t r0 = (t - jb.first_tile) * jb.tile_rows;
         const int nr = static_cast<int>(std::min<int64_t>(jb.tile_rows, jb.n_rows - r0));
-        const uint8_t* wt = jb.w + r0 * jb.w_stride;
-        if (jb.unpack_x16) {
-          ER_CHECK(static_cast<size_t>(nr) * jb.w_stride <= kUnpackBytes, "matmul: x16 tile too large");
-          const uint8_t* group = jb.w + (r0 / kQ4KGroupRows) * kQ4KGroupRows * jb.w_stride;
+        const uint8_t* wt = jb.w + r0 * jb.row_bytes;
+        if (jb.unpack != Layout::kRowMajor) {
+          ER_CHECK(static_cast<size_t>(nr) * jb.row_bytes <= kUnpackBytes, "matmul: repacked tile too large");
+          const int g = jb.unpack == Layout::kQ4Kx16 ? kQ4KGroupRows : kX8Rows;
+          const uint8_t* group = jb.w + (r0 / g) * g * jb.row_bytes;
           for (int r = 0; r < nr; ++r) {
-            unpack_q4_K_x16_row(group, static_cast<int>((r0 + r) % kQ4KGroupRows), n_cols, rows_buf + r * jb.w_stride);
+            const int gr = static_cast<int>((r0 + r) % g);
+            if (jb.unpack == Layout::kQ4Kx16) {
+              unpack_q4_K_x16_row(group, gr, n_cols, rows_buf + r * jb.row_bytes);
+            } else {
+              unpack_x8_row(jb.type, group, gr, n_cols, rows_buf + r * jb.row_bytes);
+            }
           }
           wt = rows_buf;
         }
@@ -188,7 +204,7 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
           const int nc = static_cast<int>(std::min<int64_t>(jb.tile_cols, end - c));
           const detail::TileArgs args{wt, jb.w_stride, act + c * a_stride, a_stride,
                                       n_cols, jb.y + c * jb.n_rows + r0, jb.n_rows,
-                                      c < jb.path_cols ? jb.path : MatmulPath::kVecDot};
+                                      c < jb.path_cols ? jb.path : MatmulPath::kVecDot, jb.w_bstride, jb.w_ahead};
           jb.k->tile(args, nr, nc);
           c += nc;
         }
@@ -200,8 +216,10 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
 Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
   Job jb{};
   jb.k = detail::gemm_kernel(w.type, ws.isa());
+  jb.type = w.type;
   jb.w = static_cast<const uint8_t*>(w.data);
-  jb.w_stride = weight_row_bytes(w);
+  jb.row_bytes = weight_row_bytes(w);
+  jb.w_stride = jb.row_bytes;
   jb.n_rows = w.n_rows;
   jb.y = y;
   jb.path = matmul_path(w, n_batch);
@@ -216,7 +234,20 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
       jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
     } else {
       ER_CHECK(kQ4KGroupRows % jb.tile_rows == 0, "matmul: x16 tiles must not span groups");
-      jb.unpack_x16 = true;
+      jb.unpack = Layout::kQ4Kx16;
+    }
+  } else if (w.layout == Layout::kX8) {
+    ER_CHECK(can_repack_x8(w.type, w.n_rows, w.n_cols), "matmul: bad x8 matrix");
+    if (ws.isa() == Isa::kAvx512) {
+      // One 8-row group per tile (the AVX-512 block kernels take 8 rows), its blocks read in order.
+      const size_t block = dtype_traits(w.type).block_bytes;
+      jb.tile_rows = kX8Rows;
+      jb.w_stride = block;
+      jb.w_bstride = kX8Rows * block;
+      jb.w_ahead = std::max<size_t>(1, kX8AheadBytes / jb.w_bstride) * jb.w_bstride;
+    } else {
+      ER_CHECK(kX8Rows % jb.tile_rows == 0, "matmul: x8 tiles must not span groups");
+      jb.unpack = Layout::kX8;
     }
   }
   return jb;
@@ -251,6 +282,13 @@ void get_row(const Matrix& w, int64_t row, float* out) {
   ER_CHECK(row >= 0 && row < w.n_rows, "get_row: row " + std::to_string(row) + " out of range");
   const size_t stride = weight_row_bytes(w);
   const auto* data = static_cast<const uint8_t*>(w.data);
+  if (w.layout == Layout::kX8) {
+    alignas(64) uint8_t buf[kMaxRepackRowBytes];
+    ER_CHECK(stride <= sizeof buf, "get_row: x8 row too long");
+    unpack_x8_row(w.type, data + (row / kX8Rows) * kX8Rows * stride, static_cast<int>(row % kX8Rows), w.n_cols, buf);
+    dequantize_row(w.type, buf, out, w.n_cols);
+    return;
+  }
   if (w.layout == Layout::kQ4Kx16) {
     alignas(64) uint8_t buf[kMaxRepackRowBytes];
     ER_CHECK(stride <= sizeof buf, "get_row: x16 row too long");

@@ -80,4 +80,54 @@ void unpack_q4_K_x16_row(const uint8_t* group, int row, int64_t n_cols, void* ou
   for (int64_t b = 0; b < n_cols / kQK_K; ++b) unpack_q4_K_x16_block(group, row, b, blocks + b);
 }
 
+namespace {
+
+// Block bytes of an x8-capable type, 0 for the others.
+size_t x8_block_bytes(DType type) {
+  switch (type) {
+    case DType::kQ8_0: return sizeof(block_q8_0);
+    case DType::kQ4_0: return sizeof(block_q4_0);
+    case DType::kQ4_1: return sizeof(block_q4_1);
+    case DType::kQ5_0: return sizeof(block_q5_0);
+    case DType::kQ5_1: return sizeof(block_q5_1);
+    case DType::kQ6_K: return sizeof(block_q6_K);
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+bool can_repack_x8(DType type, int64_t n_rows, int64_t n_cols) {
+  const size_t bb = x8_block_bytes(type);
+  if (bb == 0 || n_rows <= 0 || n_cols <= 0 || n_rows % kX8Rows != 0) return false;
+  const auto row = dtype_row_bytes(type, static_cast<uint64_t>(n_cols));
+  return row.has_value() && *row <= kMaxRepackRowBytes;
+}
+
+void repack_x8(DType type, const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
+  ER_CHECK(can_repack_x8(type, n_rows, n_cols), "repack_x8: " + std::string(dtype_name(type)) + " " +
+                                                    std::to_string(n_rows) + " x " + std::to_string(n_cols) +
+                                                    " not repackable");
+  const size_t bb = x8_block_bytes(type);
+  const size_t row = static_cast<size_t>(*dtype_row_bytes(type, static_cast<uint64_t>(n_cols)));
+  const size_t nb = row / bb;
+  const auto* in = static_cast<const uint8_t*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < n_rows / kX8Rows; ++g) {
+    const uint8_t* gin = in + static_cast<size_t>(g) * kX8Rows * row;
+    uint8_t* gout = out + static_cast<size_t>(g) * kX8Rows * row;
+    for (size_t b = 0; b < nb; ++b) {
+      for (int r = 0; r < kX8Rows; ++r) std::memcpy(gout + (kX8Rows * b + r) * bb, gin + r * row + b * bb, bb);
+    }
+  }
+}
+
+void unpack_x8_row(DType type, const uint8_t* group, int row, int64_t n_cols, void* out) {
+  const size_t bb = x8_block_bytes(type);
+  ER_CHECK(bb != 0 && row >= 0 && row < kX8Rows, "unpack_x8_row: bad type or row");
+  const size_t nb = static_cast<size_t>(*dtype_row_bytes(type, static_cast<uint64_t>(n_cols))) / bb;
+  auto* o = static_cast<uint8_t*>(out);
+  for (size_t b = 0; b < nb; ++b) std::memcpy(o + b * bb, group + (kX8Rows * b + static_cast<size_t>(row)) * bb, bb);
+}
+
 }  // namespace er::kernels

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/dtype.h"
 #include "kernels/quant_formats.h"
 
 namespace er::kernels {
@@ -26,6 +27,7 @@ namespace er::kernels {
 enum class Layout : uint8_t {
   kRowMajor,  // GGUF order: n_rows contiguous rows of blocks
   kQ4Kx16,    // Q4_K rows interleaved in groups of 16 (see the top of this file)
+  kX8,        // blocks of 8 rows interleaved (below)
 };
 
 inline constexpr int kQ4KGroupRows = 16;
@@ -53,5 +55,26 @@ void unpack_q4_K_x16_block(const uint8_t* group, int row, int64_t b, block_q4_K*
 
 // Rebuilds row `row` (0..15) of the group starting at `group` as a row-major GGUF row.
 void unpack_q4_K_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out);
+
+// ---- x8: block interleave of 8 rows ----------------------------------------------------------
+//
+// For the 32-weight block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) and Q6_K: row group g (rows
+// 8 g .. 8 g + 7) starts at byte g * 8 * row_bytes and holds block b of its rows 0..7 back to back
+// at (8 b + r) * block_bytes. The blocks themselves are unchanged, so every kernel's arithmetic is
+// too (same results, bit for bit); only the addresses differ. One row tile of 8 rows then reads a
+// single sequential stream instead of 8 strided ones, which is what lets batch-1 decode approach
+// the memory's streaming rate.
+inline constexpr int kX8Rows = 8;
+
+// Whether a tensor of this type and shape can take the x8 layout: a type above, rows a multiple
+// of 8, whole blocks per row, rows at most kMaxRepackRowBytes.
+bool can_repack_x8(DType type, int64_t n_rows, int64_t n_cols);
+
+// Repacks row-major `src` into `dst` (n_rows * row bytes each; they must not overlap).
+// REQUIRES: can_repack_x8(type, n_rows, n_cols).
+void repack_x8(DType type, const void* src, void* dst, int64_t n_rows, int64_t n_cols);
+
+// Rebuilds row `row` (0..7) of the x8 group starting at `group` as a row-major GGUF row.
+void unpack_x8_row(DType type, const uint8_t* group, int row, int64_t n_cols, void* out);
 
 }  // namespace er::kernels

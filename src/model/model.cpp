@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/isa.h"
 #include "kernels/repack.h"
 #include "model/model_summary.h"
 
@@ -61,13 +62,32 @@ class Binder {
   const gguf::File& f_;
 };
 
-// Whether Q4_K weights are repacked at load (EDGEREASON_REPACK=0 turns it off, for A/B runs).
+// Whether weights are repacked at load: EDGEREASON_REPACK=0 turns it off, =x16 keeps only the Q4_K
+// x16 layout (no x8), for A/B runs.
 bool repack_enabled() {
   const char* v = std::getenv("EDGEREASON_REPACK");
   return v == nullptr || std::strcmp(v, "0") != 0;
 }
+bool repack_x8_enabled() {
+  const char* v = std::getenv("EDGEREASON_REPACK");
+  return v == nullptr || std::strcmp(v, "x16") != 0;
+}
 
-// Repacks the Q4_K matrices among `mats` that can take it into the x16 layout (kernels/repack.h),
+// The layout a matrix is repacked into at load, or kRowMajor to leave it. The x8 layout is taken
+// only where the default kernels read it directly (AVX-512); elsewhere its rows would be rebuilt
+// per tile, which costs more than it saves.
+kernels::Layout repack_layout(const kernels::Matrix& m) {
+  if (m.layout != kernels::Layout::kRowMajor) return kernels::Layout::kRowMajor;
+  if (m.type == DType::kQ4_K && kernels::can_repack_q4_K_x16(m.n_rows, m.n_cols)) return kernels::Layout::kQ4Kx16;
+  if (repack_x8_enabled() && kernels::default_isa() == kernels::Isa::kAvx512 &&
+      kernels::can_repack_x8(m.type, m.n_rows, m.n_cols)) {
+    return kernels::Layout::kX8;
+  }
+  return kernels::Layout::kRowMajor;
+}
+
+// Repacks the matrices among `mats` that can take it (repack_layout: Q4_K into x16, the block
+// types into x8 on AVX-512; kernels/repack.h),
 // into one anonymous, 2 MiB-aligned arena advised for transparent huge pages, and points the
 // matrices there. After each tensor is copied its pages of the file mapping are dropped
 // (MADV_DONTNEED: the mapping is private and unwritten, so this only unmaps page-cache pages), so
@@ -80,19 +100,18 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackArena* ar
     const void* src;
     size_t bytes;
     size_t offset;
+    kernels::Layout layout;
   };
   std::vector<Item> items;
   size_t total = 0;
   for (kernels::Matrix* m : mats) {
-    if (m->type != DType::kQ4_K || m->layout != kernels::Layout::kRowMajor ||
-        !kernels::can_repack_q4_K_x16(m->n_rows, m->n_cols)) {
-      continue;
-    }
+    const kernels::Layout layout = repack_layout(*m);
+    if (layout == kernels::Layout::kRowMajor) continue;
     bool seen = false;
     for (const Item& it : items) seen = seen || it.src == m->data;
     if (seen) continue;
-    const size_t bytes = static_cast<size_t>(m->n_rows / kernels::kQ4KGroupRows) * kernels::q4_K_x16_group_bytes(m->n_cols);
-    items.push_back({m->data, bytes, total});
+    const size_t bytes = static_cast<size_t>(m->n_rows) * *dtype_row_bytes(m->type, static_cast<uint64_t>(m->n_cols));
+    items.push_back({m->data, bytes, total, layout});
     total += (bytes + 63) / 64 * 64;
   }
   if (items.empty()) return Status::ok();
@@ -113,7 +132,11 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackArena* ar
     for (const kernels::Matrix* c : mats) {
       if (c->data == it.src) m = c;
     }
-    kernels::repack_q4_K_x16(it.src, dst + it.offset, m->n_rows, m->n_cols);
+    if (it.layout == kernels::Layout::kQ4Kx16) {
+      kernels::repack_q4_K_x16(it.src, dst + it.offset, m->n_rows, m->n_cols);
+    } else {
+      kernels::repack_x8(m->type, it.src, dst + it.offset, m->n_rows, m->n_cols);
+    }
     // Drop the file pages wholly inside the tensor (edge pages may hold other tensors' bytes).
     const uintptr_t begin = (reinterpret_cast<uintptr_t>(it.src) + page - 1) / page * page;
     const uintptr_t end = (reinterpret_cast<uintptr_t>(it.src) + it.bytes) / page * page;
@@ -124,9 +147,9 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackArena* ar
   }
   for (kernels::Matrix* m : mats) {
     for (const Item& it : items) {
-      if (m->type == DType::kQ4_K && m->data == it.src && m->layout == kernels::Layout::kRowMajor) {
+      if (m->data == it.src && m->layout == kernels::Layout::kRowMajor) {
         m->data = dst + it.offset;
-        m->layout = kernels::Layout::kQ4Kx16;
+        m->layout = it.layout;
       }
     }
   }

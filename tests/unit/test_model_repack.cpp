@@ -1,5 +1,5 @@
-// Load-time Q4_K repacking (kernels/repack.h, Model::load): which matrices take the x16 layout,
-// EDGEREASON_REPACK=0, and bit-identical logits with and without it at every ISA level.
+// Load-time repacking (kernels/repack.h, Model::load): which matrices take the x16 and x8 layouts,
+// EDGEREASON_REPACK=0 / =x16, and bit-identical logits with and without it at every ISA level.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -14,17 +14,19 @@
 namespace er::model {
 namespace {
 
-std::unique_ptr<Model> load(bool repack) {
-  if (repack) {
+// mode: nullptr (default: x16 and x8), "0" (off) or "x16" (Q4_K x16 only).
+std::unique_ptr<Model> load(const char* mode, const char* fixture = "tiny-qwen2-q4_k.gguf") {
+  if (mode == nullptr) {
     unsetenv("EDGEREASON_REPACK");
   } else {
-    setenv("EDGEREASON_REPACK", "0", 1);
+    setenv("EDGEREASON_REPACK", mode, 1);
   }
-  auto m = Model::load((test::fixture_dir() / "tiny-qwen2-q4_k.gguf").string());
+  auto m = Model::load((test::fixture_dir() / fixture).string());
   unsetenv("EDGEREASON_REPACK");
   EXPECT_TRUE(m.is_ok()) << m.status().message();
   return m.is_ok() ? std::move(*m) : nullptr;
 }
+std::unique_ptr<Model> load(bool repack) { return load(repack ? nullptr : "0"); }
 
 std::vector<const kernels::Matrix*> matrices(const Model& m) {
   const Weights& w = m.weights();
@@ -66,6 +68,38 @@ TEST(ModelRepack, Q4KMatricesTakeTheX16LayoutUnlessDisabled) {
     n_x16 += want ? 1 : 0;
   }
   EXPECT_GT(n_x16, 5);
+}
+
+TEST(ModelRepack, BlockTypesTakeTheX8LayoutOnAvx512Only) {
+  // x8 is taken where the default kernels read it (AVX-512), and EDGEREASON_REPACK=x16 keeps it off.
+  const bool avx512 = kernels::default_isa() == kernels::Isa::kAvx512;
+  for (const char* fixture : {"tiny-llama-q4_1.gguf", "tiny-llama-q8_0.gguf", "tiny-llama-q6_k.gguf", "tiny-qwen2-q4_k.gguf"}) {
+    auto packed = load(nullptr, fixture), x16_only = load("x16", fixture);
+    ASSERT_TRUE(packed && x16_only);
+    int n_x8 = 0;
+    const auto a = matrices(*packed), b = matrices(*x16_only);
+    for (size_t i = 0; i < a.size(); ++i) {
+      const bool want = avx512 && kernels::can_repack_x8(a[i]->type, a[i]->n_rows, a[i]->n_cols);
+      EXPECT_EQ(a[i]->layout == kernels::Layout::kX8, want) << fixture << " matrix " << i;
+      EXPECT_NE(b[i]->layout, kernels::Layout::kX8) << fixture << " matrix " << i;
+      n_x8 += want ? 1 : 0;
+    }
+    if (avx512 && std::strcmp(fixture, "tiny-qwen2-q4_k.gguf") != 0) {
+      EXPECT_GT(n_x8, 5) << fixture;
+    }
+  }
+}
+
+TEST(ModelRepack, X8LogitsAreBitIdenticalAtEveryIsa) {
+  for (const char* fixture : {"tiny-llama-q4_1.gguf", "tiny-llama-q8_0.gguf", "tiny-llama-q6_k.gguf"}) {
+    auto packed = load(nullptr, fixture), plain = load("0", fixture);
+    ASSERT_TRUE(packed && plain);
+    for (kernels::Isa isa : kernels::supported_isas()) {
+      const std::vector<float> x = run(*packed, isa), y = run(*plain, isa);
+      ASSERT_EQ(x.size(), y.size());
+      EXPECT_EQ(std::memcmp(x.data(), y.data(), x.size() * sizeof(float)), 0) << fixture << " " << kernels::isa_name(isa);
+    }
+  }
 }
 
 TEST(ModelRepack, LogitsAreBitIdenticalAtEveryIsa) {
