@@ -71,6 +71,18 @@ void softmax_ref(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+double log_sum_exp_ref(const float* x, int64_t n) {
+  float max = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
+  double sum = 0.0;
+  for (int64_t i0 = 0; i0 < n; i0 += 16) {
+    float lanes[16];
+    for (int64_t l = 0; l < 16; ++l) lanes[l] = i0 + l < n ? ggml::expf(x[i0 + l] - max) : 0.0f;
+    sum += static_cast<double>(ggml::reduce_halving(lanes, 16));
+  }
+  return static_cast<double>(max) + std::log(sum);
+}
+
 void swiglu_ref(const float* g, const float* u, float* y, int64_t n) {
   const int64_t n_vec = n - n % 16;  // ggml's 16-wide loop, then its scalar tail
   for (int64_t i = 0; i < n_vec; ++i) y[i] = ggml::silu(g[i]) * u[i];
@@ -156,7 +168,7 @@ void attn_values_f32_ref(float* p, int n_group, const float* v, int64_t stride, 
 
 constexpr Ops kScalarOps = {rmsnorm_ref,         rope_ref,            softmax_ref,         swiglu_ref,
                             add_ref,             scale_ref,           round_f16_ref,       attn_scores_f16_ref,
-                            attn_scores_f32_ref, attn_values_f16_ref, attn_values_f32_ref};
+                            attn_scores_f32_ref, attn_values_f16_ref, attn_values_f32_ref, log_sum_exp_ref};
 
 }  // namespace
 

@@ -77,6 +77,10 @@ struct Ops {
                           DotOrder order, float* out);
   void (*attn_values_f32)(float* p, int n_group, const float* v, int64_t stride, int64_t n_kv, int64_t d,
                           DotOrder order, float* out);
+  // log(sum_i exp(x_i)) = max + log(sum), the sum as softmax's (ggml::expf(x - max) in chunks of
+  // 16, each chunk's halving tree added into a double): the sampler's normalizer for token
+  // log-probabilities. Every level returns the same bits. REQUIRES: n >= 1.
+  double (*log_sum_exp)(const float* x, int64_t n);
 };
 
 inline constexpr int kMaxAttnGroup = 8;  // query heads per KV head handled in one pass

@@ -327,9 +327,34 @@ void attn_values_f32(float* p, int n_group, const float* v, int64_t stride, int6
   attn_values<KF32>(p, n_group, v, stride, n_kv, d, order, out);
 }
 
+double log_sum_exp(const float* x, int64_t n) {
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  float max = _mm_cvtss_f32(m4);
+  for (; i < n; ++i) max = x[i] > max ? x[i] : max;
+  const __m256 vm = _mm256_set1_ps(max);
+  double sum = 0.0;
+  for (i = 0; i < n; i += 16) {
+    alignas(32) float buf[16];
+    const float* p = x + i;
+    if (i + 16 > n) {  // last partial chunk: -inf past n, so its lanes are exp = 0
+      for (int64_t l = 0; l < 16; ++l) buf[l] = i + l < n ? x[i + l] : -INFINITY;
+      p = buf;
+    }
+    const __m256 lo = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(p), vm));
+    const __m256 hi = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(p + 8), vm));
+    sum += static_cast<double>(hsum8(_mm256_add_ps(lo, hi)));  // the 16-lane halving tree
+  }
+  return static_cast<double>(max) + __builtin_log(sum);
+}
+
 constexpr Ops kAvx2Ops = {rmsnorm,         rope,            softmax,         swiglu,         add,
                           scale,           round_f16,       attn_scores_f16, attn_scores_f32, attn_values_f16,
-                          attn_values_f32};
+                          attn_values_f32, log_sum_exp};
 
 }  // namespace
 

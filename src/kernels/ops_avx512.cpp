@@ -276,6 +276,21 @@ void attn_values_f32(float* p, int ng, const float* v, int64_t stride, int64_t n
   values<KF32>(p, ng, v, stride, n_kv, d, order, out);
 }
 
+double log_sum_exp(const float* x, int64_t n) {
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < n; i += 16) {
+    vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i));
+  }
+  const float max = _mm512_reduce_max_ps(vmax);
+  const __m512 vm = _mm512_set1_ps(max);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {  // lanes past n read -inf, so exp = 0
+    sum += static_cast<double>(
+        reduce16(exp_ps(_mm512_sub_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i), vm))));
+  }
+  return static_cast<double>(max) + __builtin_log(sum);
+}
+
 }  // namespace
 
 const Ops& detail::ops_avx512() {
@@ -287,6 +302,7 @@ const Ops& detail::ops_avx512() {
     o.attn_scores_f32 = attn_scores_f32;
     o.attn_values_f16 = attn_values_f16;
     o.attn_values_f32 = attn_values_f32;
+    o.log_sum_exp = log_sum_exp;
     return o;
   }();
   return kOps;

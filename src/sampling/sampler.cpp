@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include "kernels/isa.h"
+#include "kernels/ops.h"
+
 namespace er::sampling {
 
 Status SamplerConfig::validate() const {
@@ -34,7 +37,7 @@ TokenId argmax(std::span<const float> logits) {
 }
 
 Sampler::Sampler(const SamplerConfig& config, int32_t n_vocab)
-    : config_(config), n_vocab_(n_vocab), rng_(config.seed) {
+    : config_(config), n_vocab_(n_vocab), rng_(config.seed), log_sum_exp_(kernels::ops(kernels::default_isa()).log_sum_exp) {
   cand_.resize(static_cast<size_t>(n_vocab));
   penalized_.resize(static_cast<size_t>(n_vocab));
   probs_.resize(static_cast<size_t>(n_vocab));
@@ -59,12 +62,9 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
     scores = penalized_;
   }
 
-  // Model log-probability of each token, for last_logprob(): log-sum-exp of the raw logits.
-  float max_logit = logits[0];
-  for (float l : logits) max_logit = std::max(max_logit, l);
-  double sum_exp = 0.0;
-  for (float l : logits) sum_exp += std::exp(static_cast<double>(l - max_logit));
-  const double log_z = static_cast<double>(max_logit) + std::log(sum_exp);
+  // Model log-probability of each token, for last_logprob(): log-sum-exp of the raw logits
+  // (vectorized: one pass over the vocabulary per token and path, on the decode critical path).
+  const double log_z = log_sum_exp_(logits.data(), static_cast<int64_t>(logits.size()));
 
   TokenId chosen;
   if (config_.greedy()) {

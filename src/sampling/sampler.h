@@ -57,6 +57,7 @@ class Sampler {
   std::vector<float> penalized_;  // (n_vocab,) logits after the repetition penalty
   std::vector<float> probs_;      // (n_vocab,) probabilities of the kept candidates
   float last_logprob_ = 0.0f;
+  double (*log_sum_exp_)(const float*, int64_t);  // kernels::Ops::log_sum_exp of the default ISA
 };
 
 // Index of the largest value (first one on ties), as llama.cpp's greedy sampler.

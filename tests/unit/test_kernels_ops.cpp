@@ -191,6 +191,28 @@ TEST(Ops, SimdMatchesScalarBitForBit) {
   }
 }
 
+TEST(Ops, LogSumExpMatchesScalarBitForBitAndDoubleExpClosely) {
+  Rng rng(9);
+  const Ops& ref = ops(Isa::kScalar);
+  for (int64_t n : {1, 5, 16, 17, 100, 4097, 49152}) {
+    std::vector<float> x = rng.floats(n, -20.0f, 20.0f);
+    x[0] = -200.0f;  // underflows to 0 after the max is taken off
+    double m = x[0], sum = 0.0;
+    for (float v : x) m = std::max(m, static_cast<double>(v));
+    for (float v : x) sum += std::exp(static_cast<double>(v) - m);
+    const double want = m + std::log(sum), got_ref = ref.log_sum_exp(x.data(), n);
+    EXPECT_NEAR(got_ref, want, 1e-5 * (1.0 + std::fabs(want))) << "n=" << n;
+    for (Isa isa : supported_isas()) {
+      const double got = ops(isa).log_sum_exp(x.data(), n);
+      EXPECT_EQ(std::memcmp(&got, &got_ref, sizeof got), 0) << "n=" << n << " " << isa_name(isa) << ": " << got
+                                                            << " vs " << got_ref;
+    }
+  }
+  // One finite value among -inf: log_sum_exp is that value.
+  const std::vector<float> one = {-INFINITY, 2.5f, -INFINITY};
+  for (Isa isa : supported_isas()) EXPECT_DOUBLE_EQ(ops(isa).log_sum_exp(one.data(), 3), 2.5) << isa_name(isa);
+}
+
 TEST(Ops, DotOrdersSumAsDocumented) {
   // 64 products of 1 and one of 2^-24: kTinyBlas puts the small one in a lane of its own (kept
   // until the tree: 64 + 2^-24 rounds to 64); kVecDot's tail adds it in double: also 64. A value
