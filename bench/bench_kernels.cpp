@@ -143,14 +143,20 @@ BENCHMARK(BM_Q4KLayout)->ArgsProduct({{0, 1}, {1, 4, 512}, {1, 2}})->Unit(benchm
 
 // Batch-1 decode from DRAM: cycles through copies of the 2048 x 8192 matrix totalling >= 128 MiB
 // (4x the 32 MiB L3 of the development machine), so bytes_per_second is the DRAM-bound rate that
-// decode of a real model sees. Arguments: type index, threads, layout (0 row-major, 1 the layout
-// the model loader gives that type: x16 for Q4_K, x8 for the block types; kernels/repack.h).
+// decode of a real model sees. Arguments: type index, threads, layout (0 row-major; 1 x16 for Q4_K,
+// x8 for the block types; 2 Q4_1 x16 (the loader's choice for Q4_1); kernels/repack.h).
 void BM_MatvecDram(benchmark::State& state) {
   const size_t ti = static_cast<size_t>(state.range(0));
   const int n_threads = static_cast<int>(state.range(1));
   const Shape sh = kShapes[1];
   k::Layout layout = k::Layout::kRowMajor;
-  if (state.range(2) != 0) {
+  if (state.range(2) == 2) {
+    if (kTypes[ti] != DType::kQ4_1) {
+      state.SkipWithError("layout 2 is Q4_1 x16");
+      return;
+    }
+    layout = k::Layout::kQ4_1x16;
+  } else if (state.range(2) != 0) {
     if (kTypes[ti] == DType::kQ4_K) {
       layout = k::Layout::kQ4Kx16;
     } else if (k::can_repack_x8(kTypes[ti], sh.n_rows, sh.n_cols)) {
@@ -166,6 +172,7 @@ void BM_MatvecDram(benchmark::State& state) {
   for (auto& c : copies) {
     if (layout == k::Layout::kQ4Kx16) k::repack_q4_K_x16(w.data(), c.data(), sh.n_rows, sh.n_cols);
     if (layout == k::Layout::kX8) k::repack_x8(kTypes[ti], w.data(), c.data(), sh.n_rows, sh.n_cols);
+    if (layout == k::Layout::kQ4_1x16) k::repack_q4_1_x16(w.data(), c.data(), sh.n_rows, sh.n_cols);
   }
   std::vector<float> x(static_cast<size_t>(sh.n_cols)), y(static_cast<size_t>(sh.n_rows));
   uint64_t seed = 9;
@@ -182,12 +189,14 @@ void BM_MatvecDram(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
-  const char* lname = layout == k::Layout::kQ4Kx16 ? " x16" : layout == k::Layout::kX8 ? " x8" : "";
+  const char* lname = layout == k::Layout::kQ4Kx16 || layout == k::Layout::kQ4_1x16 ? " x16"
+                      : layout == k::Layout::kX8                                    ? " x8"
+                                                                                    : "";
   state.SetLabel(std::string(er::dtype_name(kTypes[ti])) + lname + " 2048x8192 x" + std::to_string(n_copies) + " " +
                  std::string(k::isa_name(ws.isa())));
 }
 BENCHMARK(BM_MatvecDram)
-    ->ArgsProduct({benchmark::CreateDenseRange(0, static_cast<int64_t>(std::size(kTypes)) - 1, 1), {1, 2}, {0, 1}})
+    ->ArgsProduct({benchmark::CreateDenseRange(0, static_cast<int64_t>(std::size(kTypes)) - 1, 1), {1, 2}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -56,6 +56,8 @@ const GemmKernel* gemm_kernel_avx512(DType w);
 // The AVX-512 kernel for Q4_K weights in the x16 layout (repack.h): tiles of exactly 16 rows (one
 // group; TileArgs::w at the group's first byte, w_stride the row bytes) by nc <= 4 columns.
 const GemmKernel* gemm_kernel_q4_K_x16_avx512();
+// The same for Q4_1 in its x16 layout (repack.h): tiles of exactly 16 rows by nc <= 4 columns.
+const GemmKernel* gemm_kernel_q4_1_x16_avx512();
 
 // The AVX2 activation converters (also used by the AVX-512 kernels), nullptr for F32.
 ActQuantFn act_quantizer_avx2(DType act);

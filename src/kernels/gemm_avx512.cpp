@@ -862,6 +862,78 @@ void tile_q4_K_x16(const TileArgs& t, int nr, int nc) {
   }
 }
 
+// Q4_1 in the x16 layout (repack.h): one int32 lane per weight row. llama.cpp keeps 8 float
+// lanes per row (lane l: the 4 products of weights 4 l .. 4 l + 3, low nibbles for l < 4, high
+// for l >= 4), so here lane l of the 16 rows is vector acc[c][l]: per block, the nibbles of qs
+// dword j meet the column's activation dword j (lane j) and j + 4 (lane j + 4) in dpbusd, and
+// acc = fma(d_w d_a, isum, acc) as llama.cpp; summs (m_w s_a, mul then add) runs per row in a
+// lane. At the end each row's 8 lanes are summed in hsum_float_8's tree, then summs is added.
+struct KernQ41x16 {
+  template <int NC>
+  static void run(const TileArgs& t) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[NC][8], summs[NC];
+    for (int c = 0; c < NC; ++c) {
+      summs[c] = _mm512_setzero_ps();
+      for (int l = 0; l < 8; ++l) acc[c][l] = _mm512_setzero_ps();
+    }
+    const int64_t nb = t.n / kQK4_1;
+    const uint8_t* gb = t.w;
+    for (int64_t b = 0; b < nb; ++b, gb += kQ4_1GroupBlockBytes) {
+      prefetch_lines<static_cast<int>(kQ4_1GroupBlockBytes)>(gb + t.w_ahead);
+      const __m512 dw = _mm512_cvtph_ps(load256(gb));
+      const __m512 mw = _mm512_cvtph_ps(load256(gb + 32));
+      __m512i q[8];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m512i w = _mm512_loadu_si512(gb + 64 + 64 * j);
+        q[j] = _mm512_and_si512(w, m4);
+        q[j + 4] = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+      }
+#pragma GCC unroll 2
+      for (int c = 0; c < NC; ++c) {
+        const block_q8_1* y = reinterpret_cast<const block_q8_1*>(t.a + c * t.a_stride) + b;
+        summs[c] = _mm512_add_ps(summs[c], _mm512_mul_ps(mw, _mm512_set1_ps(f16(y->s))));
+        const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(f16(y->d)));
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; ++l) {
+          int32_t av;
+          std::memcpy(&av, y->qs + 4 * l, 4);
+          const __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[l], _mm512_set1_epi32(av));
+          acc[c][l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(isum), acc[c][l]);
+        }
+      }
+    }
+    for (int c = 0; c < NC; ++c) {
+      // hsum_float_8: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), then + summs.
+      const __m512 t0 = _mm512_add_ps(acc[c][4], acc[c][0]), t1 = _mm512_add_ps(acc[c][5], acc[c][1]);
+      const __m512 t2 = _mm512_add_ps(acc[c][6], acc[c][2]), t3 = _mm512_add_ps(acc[c][7], acc[c][3]);
+      const __m512 r = _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3));
+      _mm512_storeu_ps(t.y + c * t.y_stride, _mm512_add_ps(r, summs[c]));
+    }
+  }
+};
+
+void tile_q4_1_x16(const TileArgs& t, int nr, int nc) {
+  (void)nr;  // always one whole group (kQ4_1GroupRows)
+  // At most two columns per pass (8 accumulators each); wider tiles rerun the group block from L1.
+  if (nc == 1) {
+    KernQ41x16::run<1>(t);
+    return;
+  }
+  KernQ41x16::run<2>(t);
+  if (nc > 2) {
+    TileArgs rest = t;
+    rest.a += 2 * t.a_stride;
+    rest.y += 2 * t.y_stride;
+    if (nc == 3) {
+      KernQ41x16::run<1>(rest);
+    } else {
+      KernQ41x16::run<2>(rest);
+    }
+  }
+}
+
 constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,
                             DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K};
 
@@ -891,6 +963,12 @@ const GemmKernel* gemm_kernel_avx512(DType w) {
 const GemmKernel* gemm_kernel_q4_K_x16_avx512() {
   static const GemmKernel k = {DType::kQ8_K, act_quantizer_avx2(DType::kQ8_K), tile_q4_K_x16, kQ4KGroupRows,
                                kQ4KGroupRows, 4};
+  return &k;
+}
+
+const GemmKernel* gemm_kernel_q4_1_x16_avx512() {
+  static const GemmKernel k = {DType::kQ8_1, act_quantizer_avx2(DType::kQ8_1), tile_q4_1_x16, kQ4_1GroupRows,
+                               kQ4_1GroupRows, 4};
   return &k;
 }
 

@@ -187,12 +187,14 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
         const uint8_t* wt = jb.w + r0 * jb.row_bytes;
         if (jb.unpack != Layout::kRowMajor) {
           ER_CHECK(static_cast<size_t>(nr) * jb.row_bytes <= kUnpackBytes, "matmul: repacked tile too large");
-          const int g = jb.unpack == Layout::kQ4Kx16 ? kQ4KGroupRows : kX8Rows;
+          const int g = jb.unpack == Layout::kQ4Kx16 ? kQ4KGroupRows : jb.unpack == Layout::kQ4_1x16 ? kQ4_1GroupRows : kX8Rows;
           const uint8_t* group = jb.w + (r0 / g) * g * jb.row_bytes;
           for (int r = 0; r < nr; ++r) {
             const int gr = static_cast<int>((r0 + r) % g);
             if (jb.unpack == Layout::kQ4Kx16) {
               unpack_q4_K_x16_row(group, gr, n_cols, rows_buf + r * jb.row_bytes);
+            } else if (jb.unpack == Layout::kQ4_1x16) {
+              unpack_q4_1_x16_row(group, gr, n_cols, rows_buf + r * jb.row_bytes);
             } else {
               unpack_x8_row(jb.type, group, gr, n_cols, rows_buf + r * jb.row_bytes);
             }
@@ -235,6 +237,17 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
     } else {
       ER_CHECK(kQ4KGroupRows % jb.tile_rows == 0, "matmul: x16 tiles must not span groups");
       jb.unpack = Layout::kQ4Kx16;
+    }
+  } else if (w.layout == Layout::kQ4_1x16) {
+    ER_CHECK(w.type == DType::kQ4_1 && can_repack_q4_1_x16(w.n_rows, w.n_cols), "matmul: bad Q4_1 x16 matrix");
+    if (ws.isa() == Isa::kAvx512) {
+      jb.k = detail::gemm_kernel_q4_1_x16_avx512();
+      jb.tile_rows = kQ4_1GroupRows;  // one group per tile, whatever the batch
+      jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
+      jb.w_ahead = std::max<size_t>(1, kX8AheadBytes / kQ4_1GroupBlockBytes) * kQ4_1GroupBlockBytes;
+    } else {
+      ER_CHECK(kQ4_1GroupRows % jb.tile_rows == 0, "matmul: x16 tiles must not span groups");
+      jb.unpack = Layout::kQ4_1x16;
     }
   } else if (w.layout == Layout::kX8) {
     ER_CHECK(can_repack_x8(w.type, w.n_rows, w.n_cols), "matmul: bad x8 matrix");
@@ -282,6 +295,14 @@ void get_row(const Matrix& w, int64_t row, float* out) {
   ER_CHECK(row >= 0 && row < w.n_rows, "get_row: row " + std::to_string(row) + " out of range");
   const size_t stride = weight_row_bytes(w);
   const auto* data = static_cast<const uint8_t*>(w.data);
+  if (w.layout == Layout::kQ4_1x16) {
+    alignas(64) uint8_t buf[kMaxRepackRowBytes];
+    ER_CHECK(stride <= sizeof buf, "get_row: x16 row too long");
+    unpack_q4_1_x16_row(data + (row / kQ4_1GroupRows) * kQ4_1GroupRows * stride, static_cast<int>(row % kQ4_1GroupRows),
+                        w.n_cols, buf);
+    dequantize_row(w.type, buf, out, w.n_cols);
+    return;
+  }
   if (w.layout == Layout::kX8) {
     alignas(64) uint8_t buf[kMaxRepackRowBytes];
     ER_CHECK(stride <= sizeof buf, "get_row: x8 row too long");

@@ -130,4 +130,39 @@ void unpack_x8_row(DType type, const uint8_t* group, int row, int64_t n_cols, vo
   for (size_t b = 0; b < nb; ++b) std::memcpy(o + b * bb, group + (kX8Rows * b + static_cast<size_t>(row)) * bb, bb);
 }
 
+bool can_repack_q4_1_x16(int64_t n_rows, int64_t n_cols) {
+  return n_rows > 0 && n_cols > 0 && n_rows % kQ4_1GroupRows == 0 && n_cols % kQK4_1 == 0 &&
+         static_cast<size_t>(n_cols / kQK4_1) * sizeof(block_q4_1) <= kMaxRepackRowBytes;
+}
+
+void repack_q4_1_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
+  ER_CHECK(can_repack_q4_1_x16(n_rows, n_cols),
+           "repack_q4_1_x16: shape " + std::to_string(n_rows) + " x " + std::to_string(n_cols) + " not repackable");
+  const int64_t nb = n_cols / kQK4_1;
+  const auto* in = static_cast<const block_q4_1*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < n_rows / kQ4_1GroupRows; ++g) {
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* o = out + (g * nb + b) * kQ4_1GroupBlockBytes;
+      for (int r = 0; r < kQ4_1GroupRows; ++r) {
+        const block_q4_1& x = in[(g * kQ4_1GroupRows + r) * nb + b];
+        std::memcpy(o + 2 * r, &x.d, 2);
+        std::memcpy(o + 32 + 2 * r, &x.m, 2);
+        for (int j = 0; j < 4; ++j) std::memcpy(o + 64 + 64 * j + 4 * r, x.qs + 4 * j, 4);
+      }
+    }
+  }
+}
+
+void unpack_q4_1_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out) {
+  ER_CHECK(row >= 0 && row < kQ4_1GroupRows, "unpack_q4_1_x16_row: bad row");
+  auto* blocks = static_cast<block_q4_1*>(out);
+  for (int64_t b = 0; b < n_cols / kQK4_1; ++b) {
+    const uint8_t* in = group + b * kQ4_1GroupBlockBytes;
+    std::memcpy(&blocks[b].d, in + 2 * row, 2);
+    std::memcpy(&blocks[b].m, in + 32 + 2 * row, 2);
+    for (int j = 0; j < 4; ++j) std::memcpy(blocks[b].qs + 4 * j, in + 64 + 64 * j + 4 * row, 4);
+  }
+}
+
 }  // namespace er::kernels

@@ -28,6 +28,7 @@ enum class Layout : uint8_t {
   kRowMajor,  // GGUF order: n_rows contiguous rows of blocks
   kQ4Kx16,    // Q4_K rows interleaved in groups of 16 (see the top of this file)
   kX8,        // blocks of 8 rows interleaved (below)
+  kQ4_1x16,   // Q4_1 rows interleaved in groups of 16 (below)
 };
 
 inline constexpr int kQ4KGroupRows = 16;
@@ -76,5 +77,28 @@ void repack_x8(DType type, const void* src, void* dst, int64_t n_rows, int64_t n
 
 // Rebuilds row `row` (0..7) of the x8 group starting at `group` as a row-major GGUF row.
 void unpack_x8_row(DType type, const uint8_t* group, int row, int64_t n_cols, void* out);
+
+// ---- Q4_1 x16 -----------------------------------------------------------------------------------
+//
+// Q4_1 rows in groups of 16, one int32 lane per row (as Q4_K x16): row group g starts at byte
+// g * 16 * row_bytes and holds, per 32-weight block b, a group block of 16 * 20 = 320 bytes:
+//   [0, 32)     d[16]  f16 scales of rows 0..15
+//   [32, 64)    m[16]  f16 mins
+//   [64, 320)   qs: for j = 0..3, 64 bytes: qs bytes 4 j .. 4 j + 3 of each row, row r at 4 r
+// (low nibbles: weights 4 j .. 4 j + 3, the ggml lane j; high nibbles: weights 16 + 4 j ..,
+// lane j + 4). The AVX-512 kernel keeps llama.cpp's 8 float lanes per row as 8 vectors of 16 rows,
+// so the arithmetic and its order are unchanged.
+inline constexpr int kQ4_1GroupRows = 16;
+inline constexpr size_t kQ4_1GroupBlockBytes = kQ4_1GroupRows * sizeof(block_q4_1);  // 320
+
+// Rows a multiple of 16, whole blocks, rows at most kMaxRepackRowBytes.
+bool can_repack_q4_1_x16(int64_t n_rows, int64_t n_cols);
+
+// Repacks row-major Q4_1 `src` into `dst` (same size; no overlap).
+// REQUIRES: can_repack_q4_1_x16(n_rows, n_cols).
+void repack_q4_1_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols);
+
+// Rebuilds row `row` (0..15) of the group starting at `group` as a row-major GGUF row.
+void unpack_q4_1_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out);
 
 }  // namespace er::kernels

@@ -62,32 +62,37 @@ class Binder {
   const gguf::File& f_;
 };
 
-// Whether weights are repacked at load: EDGEREASON_REPACK=0 turns it off, =x16 keeps only the Q4_K
-// x16 layout (no x8), for A/B runs.
-bool repack_enabled() {
+// Which layouts the loader may use (EDGEREASON_REPACK, for A/B runs): unset or "1" every one
+// below; "0" none; "q4_K" only Q4_K x16 (the loader before the x8 and Q4_1 x16 layouts); "x8" all
+// but Q4_1 x16 (Q4_1 then takes x8). Another value is treated as unset.
+enum class RepackMode { kAll, kOff, kQ4KOnly, kNoQ41x16 };
+RepackMode repack_mode() {
   const char* v = std::getenv("EDGEREASON_REPACK");
-  return v == nullptr || std::strcmp(v, "0") != 0;
+  if (v == nullptr) return RepackMode::kAll;
+  if (std::strcmp(v, "0") == 0) return RepackMode::kOff;
+  if (std::strcmp(v, "q4_K") == 0) return RepackMode::kQ4KOnly;
+  if (std::strcmp(v, "x8") == 0) return RepackMode::kNoQ41x16;
+  return RepackMode::kAll;
 }
-bool repack_x8_enabled() {
-  const char* v = std::getenv("EDGEREASON_REPACK");
-  return v == nullptr || std::strcmp(v, "x16") != 0;
-}
+bool repack_enabled() { return repack_mode() != RepackMode::kOff; }
 
-// The layout a matrix is repacked into at load, or kRowMajor to leave it. The x8 layout is taken
-// only where the default kernels read it directly (AVX-512); elsewhere its rows would be rebuilt
-// per tile, which costs more than it saves.
+// The layout a matrix is repacked into at load, or kRowMajor to leave it. The x8 and Q4_1 x16
+// layouts are taken only where the default kernels read them directly (AVX-512); elsewhere their
+// rows would be rebuilt per tile, which costs more than it saves.
 kernels::Layout repack_layout(const kernels::Matrix& m) {
-  if (m.layout != kernels::Layout::kRowMajor) return kernels::Layout::kRowMajor;
+  const RepackMode mode = repack_mode();
+  if (m.layout != kernels::Layout::kRowMajor || mode == RepackMode::kOff) return kernels::Layout::kRowMajor;
   if (m.type == DType::kQ4_K && kernels::can_repack_q4_K_x16(m.n_rows, m.n_cols)) return kernels::Layout::kQ4Kx16;
-  if (repack_x8_enabled() && kernels::default_isa() == kernels::Isa::kAvx512 &&
-      kernels::can_repack_x8(m.type, m.n_rows, m.n_cols)) {
-    return kernels::Layout::kX8;
+  if (mode == RepackMode::kQ4KOnly || kernels::default_isa() != kernels::Isa::kAvx512) return kernels::Layout::kRowMajor;
+  if (mode == RepackMode::kAll && m.type == DType::kQ4_1 && kernels::can_repack_q4_1_x16(m.n_rows, m.n_cols)) {
+    return kernels::Layout::kQ4_1x16;
   }
+  if (kernels::can_repack_x8(m.type, m.n_rows, m.n_cols)) return kernels::Layout::kX8;
   return kernels::Layout::kRowMajor;
 }
 
-// Repacks the matrices among `mats` that can take it (repack_layout: Q4_K into x16, the block
-// types into x8 on AVX-512; kernels/repack.h),
+// Repacks the matrices among `mats` that can take it (repack_layout: Q4_K and Q4_1 into x16,
+// the other block types into x8 on AVX-512; kernels/repack.h),
 // into one anonymous, 2 MiB-aligned arena advised for transparent huge pages, and points the
 // matrices there. After each tensor is copied its pages of the file mapping are dropped
 // (MADV_DONTNEED: the mapping is private and unwritten, so this only unmaps page-cache pages), so
@@ -134,6 +139,8 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackArena* ar
     }
     if (it.layout == kernels::Layout::kQ4Kx16) {
       kernels::repack_q4_K_x16(it.src, dst + it.offset, m->n_rows, m->n_cols);
+    } else if (it.layout == kernels::Layout::kQ4_1x16) {
+      kernels::repack_q4_1_x16(it.src, dst + it.offset, m->n_rows, m->n_cols);
     } else {
       kernels::repack_x8(m->type, it.src, dst + it.offset, m->n_rows, m->n_cols);
     }

@@ -438,5 +438,77 @@ TEST(RepackX8, LargeBatchFusedCallsAndGetRowMatch) {
   }
 }
 
+// ---- Q4_1 x16 layout (repack.h) -----------------------------------------------------------------
+
+Weights repacked_q4_1(const Weights& w) {
+  Weights r;
+  r.bytes.resize(w.bytes.size());
+  repack_q4_1_x16(w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols);
+  r.m = w.m;
+  r.m.data = r.bytes.data();
+  r.m.layout = Layout::kQ4_1x16;
+  return r;
+}
+
+TEST(RepackQ41x16, ShapesRoundTripAndLayout) {
+  EXPECT_FALSE(can_repack_q4_1_x16(24, 64));  // rows not a multiple of 16
+  EXPECT_FALSE(can_repack_q4_1_x16(16, 48));  // not whole blocks
+  EXPECT_TRUE(can_repack_q4_1_x16(32, 64));
+  Rng rng(40);
+  const int64_t n_rows = 48, n_cols = 160;
+  Weights w = make_weights(DType::kQ4_1, n_rows, n_cols, rng);
+  Weights r = repacked_q4_1(w);
+  EXPECT_NE(r.bytes, w.bytes);
+  const size_t rb = w.bytes.size() / n_rows;
+  std::vector<uint8_t> row(rb);
+  for (int64_t i = 0; i < n_rows; ++i) {
+    unpack_q4_1_x16_row(r.bytes.data() + (i / 16) * 16 * rb, static_cast<int>(i % 16), n_cols, row.data());
+    ASSERT_EQ(std::memcmp(row.data(), w.bytes.data() + i * rb, rb), 0) << "row " << i;
+  }
+  // The documented layout: group 1, block 2: m of row 3 (row 19) and qs byte 4 * 2 + 1 of row 9 (row 25).
+  const auto* blk = reinterpret_cast<const block_q4_1*>(w.bytes.data());
+  const uint8_t* gb = r.bytes.data() + 16 * rb + 2 * kQ4_1GroupBlockBytes;
+  EXPECT_EQ(std::memcmp(gb + 32 + 2 * 3, &blk[19 * 5 + 2].m, 2), 0);
+  EXPECT_EQ(gb[64 + 64 * 2 + 4 * 9 + 1], blk[25 * 5 + 2].qs[4 * 2 + 1]);
+}
+
+TEST(RepackQ41x16, MatmulFusedAndGetRowMatchBitForBit) {
+  // The lane-per-row AVX-512 kernel and the rebuilt-row fallback against the naive loop: batches
+  // 1..5 (column pairs and a single), chunked 300-row batches, 1 and 2 threads, a fused call with a
+  // row-major matrix, and get_row.
+  Rng rng(41);
+  for (int64_t n_rows : {16, 48}) {
+    for (int64_t n_cols : {32, 576}) {
+      Weights w = make_weights(DType::kQ4_1, n_rows, n_cols, rng), o = make_weights(DType::kQ4_1, 9, n_cols, rng);
+      Weights r = repacked_q4_1(w);
+      for (int64_t n_batch : {1, 2, 3, 4, 5, 8, 300}) {
+        const std::vector<float> x = rng.floats(n_batch * n_cols);
+        const std::vector<float> want[2] = {naive(w.m, x, n_batch), naive(o.m, x, n_batch)};
+        for (Isa isa : supported_isas()) {
+          Workspace ws(isa);
+          ws.reserve(n_batch, n_cols);
+          for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            std::vector<float> y[2] = {std::vector<float>(want[0].size(), NAN), std::vector<float>(want[1].size(), NAN)};
+            float* ys[2] = {y[0].data(), y[1].data()};
+            const Matrix mats[2] = {r.m, o.m};
+            matmul_multi(mats, ys, 2, x.data(), n_batch, ws, pool);
+            SCOPED_TRACE(testing::Message() << "q4_1 x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch
+                                            << " " << isa_name(isa) << " threads=" << threads);
+            expect_bits(y[0], want[0], "q4_1 x16 matmul vs naive");
+            expect_bits(y[1], want[1], "row-major beside it");
+          }
+        }
+      }
+      std::vector<float> got(static_cast<size_t>(n_cols)), exp(static_cast<size_t>(n_cols));
+      for (int64_t row : {int64_t{0}, int64_t{15}, n_rows - 1}) {
+        get_row(r.m, row, got.data());
+        get_row(w.m, row, exp.data());
+        EXPECT_EQ(got, exp) << "row " << row;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace er::kernels

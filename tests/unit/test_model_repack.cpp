@@ -1,5 +1,5 @@
 // Load-time repacking (kernels/repack.h, Model::load): which matrices take the x16 and x8 layouts,
-// EDGEREASON_REPACK=0 / =x16, and bit-identical logits with and without it at every ISA level.
+// EDGEREASON_REPACK=0 / q4_K / x8, and bit-identical logits with and without it at every ISA level.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -14,7 +14,7 @@
 namespace er::model {
 namespace {
 
-// mode: nullptr (default: x16 and x8), "0" (off) or "x16" (Q4_K x16 only).
+// mode: nullptr (default: every layout), "0" (off), "q4_K" (Q4_K x16 only) or "x8" (Q4_1 in x8).
 std::unique_ptr<Model> load(const char* mode, const char* fixture = "tiny-qwen2-q4_k.gguf") {
   if (mode == nullptr) {
     unsetenv("EDGEREASON_REPACK");
@@ -70,34 +70,45 @@ TEST(ModelRepack, Q4KMatricesTakeTheX16LayoutUnlessDisabled) {
   EXPECT_GT(n_x16, 5);
 }
 
-TEST(ModelRepack, BlockTypesTakeTheX8LayoutOnAvx512Only) {
-  // x8 is taken where the default kernels read it (AVX-512), and EDGEREASON_REPACK=x16 keeps it off.
+TEST(ModelRepack, BlockTypesTakeTheX8AndQ41x16LayoutsOnAvx512Only) {
+  // Taken where the default kernels read them (AVX-512); EDGEREASON_REPACK=q4_K keeps them off,
+  // =x8 sends Q4_1 to x8 instead of x16.
   const bool avx512 = kernels::default_isa() == kernels::Isa::kAvx512;
   for (const char* fixture : {"tiny-llama-q4_1.gguf", "tiny-llama-q8_0.gguf", "tiny-llama-q6_k.gguf", "tiny-qwen2-q4_k.gguf"}) {
-    auto packed = load(nullptr, fixture), x16_only = load("x16", fixture);
-    ASSERT_TRUE(packed && x16_only);
-    int n_x8 = 0;
-    const auto a = matrices(*packed), b = matrices(*x16_only);
+    auto packed = load(nullptr, fixture), q4k_only = load("q4_K", fixture), x8 = load("x8", fixture);
+    ASSERT_TRUE(packed && q4k_only && x8);
+    int n_new = 0;
+    const auto a = matrices(*packed), b = matrices(*q4k_only), c = matrices(*x8);
     for (size_t i = 0; i < a.size(); ++i) {
-      const bool want = avx512 && kernels::can_repack_x8(a[i]->type, a[i]->n_rows, a[i]->n_cols);
-      EXPECT_EQ(a[i]->layout == kernels::Layout::kX8, want) << fixture << " matrix " << i;
+      const kernels::Matrix& m = *a[i];
+      const bool q41 = avx512 && m.type == DType::kQ4_1 && kernels::can_repack_q4_1_x16(m.n_rows, m.n_cols);
+      const bool x8_ok = avx512 && kernels::can_repack_x8(m.type, m.n_rows, m.n_cols);
+      EXPECT_EQ(m.layout == kernels::Layout::kQ4_1x16, q41) << fixture << " matrix " << i;
+      EXPECT_EQ(m.layout == kernels::Layout::kX8, x8_ok && !q41) << fixture << " matrix " << i;
+      EXPECT_EQ(c[i]->layout == kernels::Layout::kX8, x8_ok) << fixture << " matrix " << i;
       EXPECT_NE(b[i]->layout, kernels::Layout::kX8) << fixture << " matrix " << i;
-      n_x8 += want ? 1 : 0;
+      EXPECT_NE(b[i]->layout, kernels::Layout::kQ4_1x16) << fixture << " matrix " << i;
+      n_new += q41 || x8_ok ? 1 : 0;
     }
     if (avx512 && std::strcmp(fixture, "tiny-qwen2-q4_k.gguf") != 0) {
-      EXPECT_GT(n_x8, 5) << fixture;
+      EXPECT_GT(n_new, 5) << fixture;
     }
   }
 }
 
-TEST(ModelRepack, X8LogitsAreBitIdenticalAtEveryIsa) {
+TEST(ModelRepack, X8AndQ41x16LogitsAreBitIdenticalAtEveryIsa) {
   for (const char* fixture : {"tiny-llama-q4_1.gguf", "tiny-llama-q8_0.gguf", "tiny-llama-q6_k.gguf"}) {
-    auto packed = load(nullptr, fixture), plain = load("0", fixture);
-    ASSERT_TRUE(packed && plain);
-    for (kernels::Isa isa : kernels::supported_isas()) {
-      const std::vector<float> x = run(*packed, isa), y = run(*plain, isa);
-      ASSERT_EQ(x.size(), y.size());
-      EXPECT_EQ(std::memcmp(x.data(), y.data(), x.size() * sizeof(float)), 0) << fixture << " " << kernels::isa_name(isa);
+    auto plain = load("0", fixture);
+    ASSERT_TRUE(plain);
+    for (const char* mode : {static_cast<const char*>(nullptr), "x8"}) {
+      auto packed = load(mode, fixture);
+      ASSERT_TRUE(packed);
+      for (kernels::Isa isa : kernels::supported_isas()) {
+        const std::vector<float> x = run(*packed, isa), y = run(*plain, isa);
+        ASSERT_EQ(x.size(), y.size());
+        EXPECT_EQ(std::memcmp(x.data(), y.data(), x.size() * sizeof(float)), 0)
+            << fixture << " mode " << (mode ? mode : "default") << " " << kernels::isa_name(isa);
+      }
     }
   }
 }
