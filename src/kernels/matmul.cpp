@@ -2,6 +2,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -27,6 +28,32 @@ size_t weight_row_bytes(const Matrix& w) {
   ER_CHECK(bytes.has_value(), "matmul: " + std::string(dtype_name(w.type)) + " row of " +
                                   std::to_string(w.n_cols) + " is not a whole number of blocks");
   return static_cast<size_t>(*bytes);
+}
+
+// Rows per group of a repacked layout.
+int group_rows(Layout layout) {
+  switch (layout) {
+    case Layout::kQ4Kx16: return kQ4KGroupRows;
+    case Layout::kQ4_1x16: return kQ4_1GroupRows;
+    case Layout::kX8: return kX8Rows;
+    case Layout::kRowMajor: break;
+  }
+  return 1;
+}
+
+// Row `row` of a matrix in a repacked `layout` (row_bytes per row), rebuilt in GGUF order at out.
+void unpack_row(Layout layout, DType type, const uint8_t* data, int64_t row, size_t row_bytes, int64_t n_cols,
+                uint8_t* out) {
+  const int g = group_rows(layout);
+  const uint8_t* group = data + (row / g) * g * row_bytes;
+  const int r = static_cast<int>(row % g);
+  switch (layout) {
+    case Layout::kQ4Kx16: unpack_q4_K_x16_row(group, r, n_cols, out); return;
+    case Layout::kQ4_1x16: unpack_q4_1_x16_row(group, r, n_cols, out); return;
+    case Layout::kX8: unpack_x8_row(type, group, r, n_cols, out); return;
+    case Layout::kRowMajor: break;
+  }
+  std::memcpy(out, data + row * row_bytes, row_bytes);
 }
 
 }  // namespace
@@ -187,17 +214,8 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
         const uint8_t* wt = jb.w + r0 * jb.row_bytes;
         if (jb.unpack != Layout::kRowMajor) {
           ER_CHECK(static_cast<size_t>(nr) * jb.row_bytes <= kUnpackBytes, "matmul: repacked tile too large");
-          const int g = jb.unpack == Layout::kQ4Kx16 ? kQ4KGroupRows : jb.unpack == Layout::kQ4_1x16 ? kQ4_1GroupRows : kX8Rows;
-          const uint8_t* group = jb.w + (r0 / g) * g * jb.row_bytes;
           for (int r = 0; r < nr; ++r) {
-            const int gr = static_cast<int>((r0 + r) % g);
-            if (jb.unpack == Layout::kQ4Kx16) {
-              unpack_q4_K_x16_row(group, gr, n_cols, rows_buf + r * jb.row_bytes);
-            } else if (jb.unpack == Layout::kQ4_1x16) {
-              unpack_q4_1_x16_row(group, gr, n_cols, rows_buf + r * jb.row_bytes);
-            } else {
-              unpack_x8_row(jb.type, group, gr, n_cols, rows_buf + r * jb.row_bytes);
-            }
+            unpack_row(jb.unpack, jb.type, jb.w, r0 + r, jb.row_bytes, n_cols, rows_buf + r * jb.row_bytes);
           }
           wt = rows_buf;
         }
@@ -295,26 +313,10 @@ void get_row(const Matrix& w, int64_t row, float* out) {
   ER_CHECK(row >= 0 && row < w.n_rows, "get_row: row " + std::to_string(row) + " out of range");
   const size_t stride = weight_row_bytes(w);
   const auto* data = static_cast<const uint8_t*>(w.data);
-  if (w.layout == Layout::kQ4_1x16) {
+  if (w.layout != Layout::kRowMajor) {
     alignas(64) uint8_t buf[kMaxRepackRowBytes];
-    ER_CHECK(stride <= sizeof buf, "get_row: x16 row too long");
-    unpack_q4_1_x16_row(data + (row / kQ4_1GroupRows) * kQ4_1GroupRows * stride, static_cast<int>(row % kQ4_1GroupRows),
-                        w.n_cols, buf);
-    dequantize_row(w.type, buf, out, w.n_cols);
-    return;
-  }
-  if (w.layout == Layout::kX8) {
-    alignas(64) uint8_t buf[kMaxRepackRowBytes];
-    ER_CHECK(stride <= sizeof buf, "get_row: x8 row too long");
-    unpack_x8_row(w.type, data + (row / kX8Rows) * kX8Rows * stride, static_cast<int>(row % kX8Rows), w.n_cols, buf);
-    dequantize_row(w.type, buf, out, w.n_cols);
-    return;
-  }
-  if (w.layout == Layout::kQ4Kx16) {
-    alignas(64) uint8_t buf[kMaxRepackRowBytes];
-    ER_CHECK(stride <= sizeof buf, "get_row: x16 row too long");
-    unpack_q4_K_x16_row(data + (row / kQ4KGroupRows) * kQ4KGroupRows * stride, static_cast<int>(row % kQ4KGroupRows),
-                        w.n_cols, buf);
+    ER_CHECK(stride <= sizeof buf, "get_row: repacked row too long");
+    unpack_row(w.layout, w.type, data, row, stride, w.n_cols, buf);
     dequantize_row(w.type, buf, out, w.n_cols);
     return;
   }

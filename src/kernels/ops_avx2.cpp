@@ -127,7 +127,8 @@ void rope(float* x, int64_t n_head, int64_t head_dim, const float* cs, int n_rot
   }
 }
 
-void softmax(float* x, int64_t n) {
+// max(x).
+float max_of(const float* x, int64_t n) {
   __m256 vmax = _mm256_set1_ps(-INFINITY);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
@@ -136,27 +137,43 @@ void softmax(float* x, int64_t n) {
   m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
   float max = _mm_cvtss_f32(m4);
   for (; i < n; ++i) max = x[i] > max ? x[i] : max;
+  return max;
+}
+
+// sum of exp(x - max) in chunks of 16 (each chunk's 16-lane halving tree into a double); the
+// exps are stored to y when it is not null (y may be x).
+double exp_sum(const float* x, float max, int64_t n, float* y) {
   const __m256 vm = _mm256_set1_ps(max);
   double sum = 0.0;
-  for (i = 0; i < n; i += 16) {
+  for (int64_t i = 0; i < n; i += 16) {
     alignas(32) float buf[16];
-    float* p = x + i;
+    const float* p = x + i;
     if (i + 16 > n) {  // last partial chunk: -inf past n, so its lanes are exp = 0
       for (int64_t l = 0; l < 16; ++l) buf[l] = i + l < n ? x[i + l] : -INFINITY;
       p = buf;
     }
     const __m256 lo = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(p), vm));
     const __m256 hi = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(p + 8), vm));
-    _mm256_storeu_ps(p, lo);
-    _mm256_storeu_ps(p + 8, hi);
-    sum += static_cast<double>(hsum8(_mm256_add_ps(lo, hi)));  // the 16-lane halving tree
-    if (p == buf) {
-      for (int64_t l = 0; i + l < n; ++l) x[i + l] = buf[l];
+    if (y != nullptr) {
+      if (p == buf) {
+        _mm256_store_ps(buf, lo);
+        _mm256_store_ps(buf + 8, hi);
+        for (int64_t l = 0; i + l < n; ++l) y[i + l] = buf[l];
+      } else {
+        _mm256_storeu_ps(y + i, lo);
+        _mm256_storeu_ps(y + i + 8, hi);
+      }
     }
+    sum += static_cast<double>(hsum8(_mm256_add_ps(lo, hi)));  // the 16-lane halving tree
   }
-  const float inv = static_cast<float>(1.0 / sum);
+  return sum;
+}
+
+void softmax(float* x, int64_t n) {
+  const float inv = static_cast<float>(1.0 / exp_sum(x, max_of(x, n), n, x));
   const __m256 vi = _mm256_set1_ps(inv);
-  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
   for (; i < n; ++i) x[i] *= inv;
 }
 
@@ -328,28 +345,8 @@ void attn_values_f32(float* p, int n_group, const float* v, int64_t stride, int6
 }
 
 double log_sum_exp(const float* x, int64_t n) {
-  __m256 vmax = _mm256_set1_ps(-INFINITY);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-  float max = _mm_cvtss_f32(m4);
-  for (; i < n; ++i) max = x[i] > max ? x[i] : max;
-  const __m256 vm = _mm256_set1_ps(max);
-  double sum = 0.0;
-  for (i = 0; i < n; i += 16) {
-    alignas(32) float buf[16];
-    const float* p = x + i;
-    if (i + 16 > n) {  // last partial chunk: -inf past n, so its lanes are exp = 0
-      for (int64_t l = 0; l < 16; ++l) buf[l] = i + l < n ? x[i + l] : -INFINITY;
-      p = buf;
-    }
-    const __m256 lo = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(p), vm));
-    const __m256 hi = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(p + 8), vm));
-    sum += static_cast<double>(hsum8(_mm256_add_ps(lo, hi)));  // the 16-lane halving tree
-  }
-  return static_cast<double>(max) + __builtin_log(sum);
+  const float max = max_of(x, n);
+  return static_cast<double>(max) + __builtin_log(exp_sum(x, max, n, nullptr));
 }
 
 constexpr Ops kAvx2Ops = {rmsnorm,         rope,            softmax,         swiglu,         add,

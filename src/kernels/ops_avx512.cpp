@@ -57,20 +57,32 @@ inline __m256 reduce16_x8(const __m512* v) {
 
 inline __mmask16 tail_mask(int64_t m) { return static_cast<__mmask16>(m >= 16 ? 0xFFFF : (1u << m) - 1u); }
 
-void softmax(float* x, int64_t n) {
+// max(x), lanes past n read -inf.
+float max_of(const float* x, int64_t n) {
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int64_t i = 0; i < n; i += 16) {
     vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i));
   }
-  const float max = _mm512_reduce_max_ps(vmax);
+  return _mm512_reduce_max_ps(vmax);
+}
+
+// sum of exp(x - max) in chunks of 16 (each chunk's halving tree into a double); the exps are
+// stored to y when it is not null (y may be x). Lanes past n read -inf, so exp = 0 (ggml's masked
+// padding).
+double exp_sum(const float* x, float max, int64_t n, float* y) {
   const __m512 vm = _mm512_set1_ps(max);
   double sum = 0.0;
-  for (int64_t i = 0; i < n; i += 16) {  // lanes past n read -inf, so exp = 0 (ggml's masked padding)
+  for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
     const __m512 e = exp_ps(_mm512_sub_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, x + i), vm));
-    _mm512_mask_storeu_ps(x + i, m, e);
+    if (y != nullptr) _mm512_mask_storeu_ps(y + i, m, e);
     sum += static_cast<double>(reduce16(e));
   }
+  return sum;
+}
+
+void softmax(float* x, int64_t n) {
+  const double sum = exp_sum(x, max_of(x, n), n, x);
   const __m512 vi = _mm512_set1_ps(static_cast<float>(1.0 / sum));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
@@ -277,18 +289,8 @@ void attn_values_f32(float* p, int ng, const float* v, int64_t stride, int64_t n
 }
 
 double log_sum_exp(const float* x, int64_t n) {
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
-  for (int64_t i = 0; i < n; i += 16) {
-    vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i));
-  }
-  const float max = _mm512_reduce_max_ps(vmax);
-  const __m512 vm = _mm512_set1_ps(max);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; i += 16) {  // lanes past n read -inf, so exp = 0
-    sum += static_cast<double>(
-        reduce16(exp_ps(_mm512_sub_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i), vm))));
-  }
-  return static_cast<double>(max) + __builtin_log(sum);
+  const float max = max_of(x, n);
+  return static_cast<double>(max) + __builtin_log(exp_sum(x, max, n, nullptr));
 }
 
 }  // namespace

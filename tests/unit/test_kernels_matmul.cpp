@@ -237,15 +237,48 @@ TEST(GetRow, DequantizesOneRow) {
   }
 }
 
+// Runs matmul_multi on mats[0..n) with fresh NaN-filled outputs and checks each against want[i]
+// bit for bit.
+void expect_fused(const Matrix* mats, const std::vector<float>* want, int n, const std::vector<float>& x,
+                  int64_t n_batch, Workspace& ws, ThreadPool& pool, const char* what) {
+  std::vector<std::vector<float>> y(static_cast<size_t>(n));
+  std::vector<float*> ys(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    y[static_cast<size_t>(i)].assign(want[i].size(), NAN);
+    ys[static_cast<size_t>(i)] = y[static_cast<size_t>(i)].data();
+  }
+  matmul_multi(mats, ys.data(), n, x.data(), n_batch, ws, pool);
+  for (int i = 0; i < n; ++i) expect_bits(y[static_cast<size_t>(i)], want[i], what);
+}
+
+// matmul of `m` at every ISA level against `want` bit for bit.
+void expect_matmul_every_isa(const Matrix& m, const std::vector<float>& want, const std::vector<float>& x,
+                             int64_t n_batch, ThreadPool& pool, const char* what) {
+  for (Isa isa : supported_isas()) {
+    Workspace ws(isa);
+    ws.reserve(n_batch, m.n_cols);
+    std::vector<float> y(want.size(), NAN);
+    matmul(m, x.data(), y.data(), n_batch, ws, pool);
+    SCOPED_TRACE(isa_name(isa));
+    expect_bits(y, want, what);
+  }
+}
+
 // ---- Q4_K x16 layout (repack.h) -----------------------------------------------------------------
 
-Weights repacked(const Weights& w) {
+// A copy of w in `layout` (Q4_K x16 by default; repack.h).
+Weights repacked(const Weights& w, Layout layout = Layout::kQ4Kx16) {
   Weights r;
   r.bytes.resize(w.bytes.size());
-  repack_q4_K_x16(w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols);
+  switch (layout) {
+    case Layout::kQ4Kx16: repack_q4_K_x16(w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols); break;
+    case Layout::kQ4_1x16: repack_q4_1_x16(w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols); break;
+    case Layout::kX8: repack_x8(w.m.type, w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols); break;
+    case Layout::kRowMajor: r.bytes = w.bytes; break;
+  }
   r.m = w.m;
   r.m.data = r.bytes.data();
-  r.m.layout = Layout::kQ4Kx16;
+  r.m.layout = layout;
   return r;
 }
 
@@ -285,16 +318,8 @@ TEST(RepackQ4Kx16, MatmulEveryIsaAndBatchMatchesNaiveBitForBit) {
       Weights r = repacked(w);
       for (int64_t n_batch : {1, 2, 3, 4, 5, 7, 8, 9, 13, 40}) {
         const std::vector<float> x = rng.floats(n_batch * n_cols);
-        const std::vector<float> want = naive(w.m, x, n_batch);
-        for (Isa isa : supported_isas()) {
-          Workspace ws(isa);
-          ws.reserve(n_batch, n_cols);
-          std::vector<float> y(want.size(), NAN);
-          matmul(r.m, x.data(), y.data(), n_batch, ws, pool);
-          SCOPED_TRACE(testing::Message() << "x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch << " "
-                                          << isa_name(isa));
-          expect_bits(y, want, "x16 matmul vs naive");
-        }
+        SCOPED_TRACE(testing::Message() << "x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch);
+        expect_matmul_every_isa(r.m, naive(w.m, x, n_batch), x, n_batch, pool, "x16 matmul vs naive");
       }
     }
   }
@@ -315,15 +340,8 @@ TEST(RepackQ4Kx16, LargeBatchAndFusedCallsMatch) {
     ws.reserve(n_batch, n_cols);
     for (int threads : {1, 2}) {
       ThreadPool pool(threads);
-      std::vector<float> y[3];
-      float* ys[3];
-      for (int i = 0; i < 3; ++i) {
-        y[i].assign(want[i].size(), NAN);
-        ys[i] = y[i].data();
-      }
-      matmul_multi(mats, ys, 3, x.data(), n_batch, ws, pool);
       SCOPED_TRACE(testing::Message() << isa_name(isa) << " threads=" << threads);
-      for (int i = 0; i < 3; ++i) expect_bits(y[i], want[i], "fused x16");
+      expect_fused(mats, want, 3, x, n_batch, ws, pool, "fused x16");
     }
   }
 }
@@ -344,15 +362,6 @@ TEST(RepackQ4Kx16, GetRowMatchesRowMajor) {
 
 const DType kX8Types[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ6_K};
 
-Weights repacked_x8(const Weights& w) {
-  Weights r;
-  r.bytes.resize(w.bytes.size());
-  repack_x8(w.m.type, w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols);
-  r.m = w.m;
-  r.m.data = r.bytes.data();
-  r.m.layout = Layout::kX8;
-  return r;
-}
 
 TEST(RepackX8, TypesShapesAndRoundTrip) {
   EXPECT_FALSE(can_repack_x8(DType::kQ4_1, 12, 64));   // rows not a multiple of 8
@@ -365,7 +374,7 @@ TEST(RepackX8, TypesShapesAndRoundTrip) {
     const int64_t n_rows = 24, n_cols = 512;
     ASSERT_TRUE(can_repack_x8(t, n_rows, n_cols)) << dtype_name(t);
     Weights w = make_weights(t, n_rows, n_cols, rng);
-    Weights r = repacked_x8(w);
+    Weights r = repacked(w, Layout::kX8);
     EXPECT_NE(r.bytes, w.bytes) << dtype_name(t);
     const size_t rb = w.bytes.size() / n_rows, bb = dtype_traits(t).block_bytes;
     std::vector<uint8_t> row(rb);
@@ -387,19 +396,11 @@ TEST(RepackX8, MatmulEveryTypeIsaAndBatchMatchesNaiveBitForBit) {
     for (int64_t n_rows : {8, 40}) {
       const int64_t n_cols = t == DType::kQ6_K ? 512 : 96;
       Weights w = make_weights(t, n_rows, n_cols, rng);
-      Weights r = repacked_x8(w);
+      Weights r = repacked(w, Layout::kX8);
       for (int64_t n_batch : {1, 2, 3, 4, 5, 8, 9, 17}) {
         const std::vector<float> x = rng.floats(n_batch * n_cols);
-        const std::vector<float> want = naive(w.m, x, n_batch);
-        for (Isa isa : supported_isas()) {
-          Workspace ws(isa);
-          ws.reserve(n_batch, n_cols);
-          std::vector<float> y(want.size(), NAN);
-          matmul(r.m, x.data(), y.data(), n_batch, ws, pool);
-          SCOPED_TRACE(testing::Message() << "x8 " << dtype_name(t) << " rows=" << n_rows << " batch=" << n_batch << " "
-                                          << isa_name(isa));
-          expect_bits(y, want, "x8 matmul vs naive");
-        }
+        SCOPED_TRACE(testing::Message() << "x8 " << dtype_name(t) << " rows=" << n_rows << " batch=" << n_batch);
+        expect_matmul_every_isa(r.m, naive(w.m, x, n_batch), x, n_batch, pool, "x8 matmul vs naive");
       }
     }
   }
@@ -410,7 +411,7 @@ TEST(RepackX8, LargeBatchFusedCallsAndGetRowMatch) {
   Rng rng(32);
   const int64_t n_cols = 1024, n_batch = 300;
   Weights a = make_weights(DType::kQ4_1, 32, n_cols, rng), b = make_weights(DType::kQ4_1, 7, n_cols, rng);
-  Weights ar = repacked_x8(a);
+  Weights ar = repacked(a, Layout::kX8);
   const std::vector<float> x = rng.floats(n_batch * n_cols);
   const Matrix mats[2] = {ar.m, b.m};
   const std::vector<float> want[2] = {naive(a.m, x, n_batch), naive(b.m, x, n_batch)};
@@ -419,15 +420,8 @@ TEST(RepackX8, LargeBatchFusedCallsAndGetRowMatch) {
     ws.reserve(n_batch, n_cols);
     for (int threads : {1, 2}) {
       ThreadPool pool(threads);
-      std::vector<float> y[2];
-      float* ys[2];
-      for (int i = 0; i < 2; ++i) {
-        y[i].assign(want[i].size(), NAN);
-        ys[i] = y[i].data();
-      }
-      matmul_multi(mats, ys, 2, x.data(), n_batch, ws, pool);
       SCOPED_TRACE(testing::Message() << isa_name(isa) << " threads=" << threads);
-      for (int i = 0; i < 2; ++i) expect_bits(y[i], want[i], "fused x8");
+      expect_fused(mats, want, 2, x, n_batch, ws, pool, "fused x8");
     }
   }
   std::vector<float> got(n_cols), exp(n_cols);
@@ -440,15 +434,6 @@ TEST(RepackX8, LargeBatchFusedCallsAndGetRowMatch) {
 
 // ---- Q4_1 x16 layout (repack.h) -----------------------------------------------------------------
 
-Weights repacked_q4_1(const Weights& w) {
-  Weights r;
-  r.bytes.resize(w.bytes.size());
-  repack_q4_1_x16(w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols);
-  r.m = w.m;
-  r.m.data = r.bytes.data();
-  r.m.layout = Layout::kQ4_1x16;
-  return r;
-}
 
 TEST(RepackQ41x16, ShapesRoundTripAndLayout) {
   EXPECT_FALSE(can_repack_q4_1_x16(24, 64));  // rows not a multiple of 16
@@ -457,7 +442,7 @@ TEST(RepackQ41x16, ShapesRoundTripAndLayout) {
   Rng rng(40);
   const int64_t n_rows = 48, n_cols = 160;
   Weights w = make_weights(DType::kQ4_1, n_rows, n_cols, rng);
-  Weights r = repacked_q4_1(w);
+  Weights r = repacked(w, Layout::kQ4_1x16);
   EXPECT_NE(r.bytes, w.bytes);
   const size_t rb = w.bytes.size() / n_rows;
   std::vector<uint8_t> row(rb);
@@ -480,7 +465,7 @@ TEST(RepackQ41x16, MatmulFusedAndGetRowMatchBitForBit) {
   for (int64_t n_rows : {16, 48}) {
     for (int64_t n_cols : {32, 576}) {
       Weights w = make_weights(DType::kQ4_1, n_rows, n_cols, rng), o = make_weights(DType::kQ4_1, 9, n_cols, rng);
-      Weights r = repacked_q4_1(w);
+      Weights r = repacked(w, Layout::kQ4_1x16);
       for (int64_t n_batch : {1, 2, 3, 4, 5, 8, 300}) {
         const std::vector<float> x = rng.floats(n_batch * n_cols);
         const std::vector<float> want[2] = {naive(w.m, x, n_batch), naive(o.m, x, n_batch)};
@@ -489,14 +474,10 @@ TEST(RepackQ41x16, MatmulFusedAndGetRowMatchBitForBit) {
           ws.reserve(n_batch, n_cols);
           for (int threads : {1, 2}) {
             ThreadPool pool(threads);
-            std::vector<float> y[2] = {std::vector<float>(want[0].size(), NAN), std::vector<float>(want[1].size(), NAN)};
-            float* ys[2] = {y[0].data(), y[1].data()};
             const Matrix mats[2] = {r.m, o.m};
-            matmul_multi(mats, ys, 2, x.data(), n_batch, ws, pool);
             SCOPED_TRACE(testing::Message() << "q4_1 x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch
                                             << " " << isa_name(isa) << " threads=" << threads);
-            expect_bits(y[0], want[0], "q4_1 x16 matmul vs naive");
-            expect_bits(y[1], want[1], "row-major beside it");
+            expect_fused(mats, want, 2, x, n_batch, ws, pool, "q4_1 x16 (and row-major beside it) vs naive");
           }
         }
       }
