@@ -46,7 +46,7 @@ void ThreadPool::run_chunks(uint32_t gen, int thread_id) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t n_tasks, TaskFn fn, void* ctx) {
+void ThreadPool::parallel_for(int64_t n_tasks, TaskFn fn, void* ctx, int64_t max_chunks) {
   if (n_tasks <= 0) return;
   if (n_threads_ == 1 || n_tasks == 1) {
     fn(ctx, 0, n_tasks, 0);
@@ -57,7 +57,7 @@ void ThreadPool::parallel_for(int64_t n_tasks, TaskFn fn, void* ctx) {
   fn_ = fn;
   ctx_ = ctx;
   n_tasks_ = n_tasks;
-  n_chunks_ = n_chunks(n_tasks, n_threads_);
+  n_chunks_ = n_chunks(n_tasks, n_threads_, max_chunks);
   done_.store(0, std::memory_order_relaxed);
   const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
   claim_.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(n_chunks_) << 16,

@@ -13,6 +13,7 @@
 // REQUIRES: parallel_for is called by one thread at a time and not from inside a task.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -34,18 +35,20 @@ class ThreadPool {
 
   int n_threads() const { return n_threads_; }
 
-  // Runs fn(ctx, begin, end, thread_id) once per non-empty chunk.
-  void parallel_for(int64_t n_tasks, TaskFn fn, void* ctx);
+  // Runs fn(ctx, begin, end, thread_id) once per non-empty chunk. max_chunks > 0 caps the chunk
+  // count (never below n_threads) for small jobs, where each chunk's claim and completion (two
+  // atomic operations on lines shared between cores) cost more than the rebalancing buys.
+  void parallel_for(int64_t n_tasks, TaskFn fn, void* ctx, int64_t max_chunks = 0);
 
   // Convenience form for any callable f(begin, end, thread_id); no allocation (f stays on the
   // caller's stack and is called through a trampoline).
   template <typename F>
-  void run(int64_t n_tasks, F&& f) {
+  void run(int64_t n_tasks, F&& f, int64_t max_chunks = 0) {
     using Fn = std::remove_reference_t<F>;
     parallel_for(
         n_tasks,
         [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<Fn*>(ctx))(b, e, t); },
-        const_cast<void*>(static_cast<const void*>(&f)));
+        const_cast<void*>(static_cast<const void*>(&f)), max_chunks);
   }
 
   // The std::function form (no allocation either: the function object is borrowed).
@@ -53,8 +56,9 @@ class ThreadPool {
 
   // Chunks per dispatch: enough to rebalance when a thread is late, few enough to keep the
   // claiming cheap.
-  static int64_t n_chunks(int64_t n_tasks, int n_threads) {
-    const int64_t want = n_threads == 1 ? 1 : 4 * static_cast<int64_t>(n_threads);
+  static int64_t n_chunks(int64_t n_tasks, int n_threads, int64_t max_chunks = 0) {
+    int64_t want = n_threads == 1 ? 1 : 4 * static_cast<int64_t>(n_threads);
+    if (max_chunks > 0) want = std::min(want, std::max<int64_t>(max_chunks, n_threads));
     return n_tasks < want ? n_tasks : want;
   }
   // The range [begin, end) of chunk `chunk` of `n_chunks` over `n_tasks`.

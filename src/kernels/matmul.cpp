@@ -153,6 +153,12 @@ struct Job {
 // Stack buffer for rebuilt rows (unpack): the lower levels' quantized tiles have <= 2 rows.
 constexpr size_t kUnpackBytes = 2 * kMaxRepackRowBytes;
 
+// Weight bytes (times column groups of 4) per pool chunk below which a call is split into fewer
+// chunks than the pool's default (ThreadPool::parallel_for's max_chunks). With 2 threads, A/B on
+// smollm2 decode (every matrix under 1 MiB): 256 KiB gave ~+25 %, 1 MiB ~+30 % tok/s over the
+// default 4 chunks per thread; qwen2.5-coder-1.5b decode and prefill unchanged (docs/kernels.md).
+constexpr size_t kMinPoolChunkBytes = size_t{1} << 20;
+
 // The x8 kernels prefetch this far ahead (rounded down to whole 8-row block groups, at least one).
 // Measured with er_bench_kernels BM_MatvecDram (2048 x 8192, 2 threads, interleaved repetitions):
 // 2 KiB ahead ran Q4_1 / Q6_K ~20 % below the row-major kernels, 16-32 KiB 5-15 % above them.
@@ -201,6 +207,13 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
   }
   int64_t chunk = std::max<int64_t>(4, static_cast<int64_t>(kChunkBytes / a_stride));
   chunk = std::min(n_batch, chunk / 4 * 4);
+  // Small calls (decode of a small model: a few hundred KiB of weights) get fewer pool chunks, down
+  // to one per thread: every chunk costs two atomics on lines shared between cores, which then
+  // outweigh the rebalancing.
+  size_t work = 0;
+  for (int j = 0; j < n_jobs; ++j) work += static_cast<size_t>(jobs[j].n_rows) * jobs[j].row_bytes;
+  work *= static_cast<size_t>((n_batch + 3) / 4);
+  const int64_t max_chunks = static_cast<int64_t>(work / kMinPoolChunkBytes);
   pool.run(n_tiles, [&](int64_t t0, int64_t t1, int) {
     alignas(64) uint8_t rows_buf[kUnpackBytes];  // untouched unless a job has unpack_x16
     for (int64_t c0 = 0; c0 < n_batch; c0 += chunk) {
@@ -230,7 +243,7 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
         }
       }
     }
-  });
+  }, std::max<int64_t>(1, max_chunks));
 }
 
 Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {

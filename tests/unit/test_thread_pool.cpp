@@ -51,6 +51,27 @@ TEST(ThreadPool, ChunksAreFixedContiguousRanges) {
   }
 }
 
+TEST(ThreadPool, MaxChunksCapsTheSplitButNeverBelowOnePerThread) {
+  EXPECT_EQ(ThreadPool::n_chunks(100, 3, 0), 12);   // default: 4 per thread
+  EXPECT_EQ(ThreadPool::n_chunks(100, 3, 5), 5);
+  EXPECT_EQ(ThreadPool::n_chunks(100, 3, 1), 3);    // at least one per thread
+  EXPECT_EQ(ThreadPool::n_chunks(100, 3, 50), 12);  // a cap above the default changes nothing
+  EXPECT_EQ(ThreadPool::n_chunks(2, 3, 1), 2);      // never more chunks than tasks
+  EXPECT_EQ(ThreadPool::n_chunks(100, 1, 7), 1);
+  ThreadPool pool(3);
+  std::mutex mu;
+  std::set<std::pair<int64_t, int64_t>> seen;
+  pool.run(
+      100,
+      [&](int64_t b, int64_t e, int) {
+        std::lock_guard<std::mutex> lock(mu);
+        seen.insert({b, e});
+      },
+      1);
+  const std::set<std::pair<int64_t, int64_t>> want = {{0, 33}, {33, 66}, {66, 100}};
+  EXPECT_EQ(seen, want);
+}
+
 TEST(ThreadPool, CallerFinishesWhenAWorkerIsLate) {
   // Keep the worker busy elsewhere is not possible from outside; instead check that a dispatch
   // whose chunks the caller can all take completes even if one chunk is slow.
