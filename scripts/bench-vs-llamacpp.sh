@@ -14,7 +14,8 @@
 #   --out DIR   where the summary goes (default bench/results)
 #
 # Builds nothing: needs build/bin/edgereason (or $EDGEREASON_BIN) and the llama-cpp-python venv
-# (scripts/llamacpp-venv.sh). Runs `edgereason probe -o` first if no device profile is saved.
+# (scripts/llamacpp-venv.sh). Runs `edgereason probe -o` first if no device profile is saved, and
+# a 2 s `edgereason probe` before every tg128 round (the decode bandwidth is compared with it).
 # Writes DIR/<date>.md and DIR/<date>.json (<date>-quick.* with --quick); every process's raw
 # output and /usr/bin/time -v report go under DIR/raw/ (git-ignored). Progress on stderr.
 set -euo pipefail
@@ -162,6 +163,12 @@ for m in "${models[@]}"; do
       for engine in edgereason llamacpp; do
         i=$((i + 1))
         base=$raw/$mname.$tname.$engine.r$r
+        if [ "$tname" = tg128 ] && [ "$engine" = edgereason ]; then
+          # The memory bandwidth of a VM drifts within minutes: a short probe right before this
+          # round's decode runs is what its achieved bandwidth is compared with.
+          "$er" probe --seconds 2 -t "$threads" --json >"$raw/$mname.probe.r$r.json" 2>"$raw/$mname.probe.r$r.err" ||
+            log "probe before $mname tg128 round $r failed (see $raw/$mname.probe.r$r.err)"
+        fi
         if [ "$engine" = edgereason ]; then
           cmd=("$er" bench -m "$m" "${flags[@]}" -t "$threads" -r "$inner" --warmup 1 -o json)
         else
