@@ -170,9 +170,7 @@ void BM_MatvecDram(benchmark::State& state) {
   const size_t n_copies = (size_t{128} << 20) / w.size() + 1;
   std::vector<std::vector<uint8_t>> copies(n_copies, w);
   for (auto& c : copies) {
-    if (layout == k::Layout::kQ4Kx16) k::repack_q4_K_x16(w.data(), c.data(), sh.n_rows, sh.n_cols);
-    if (layout == k::Layout::kX8) k::repack_x8(kTypes[ti], w.data(), c.data(), sh.n_rows, sh.n_cols);
-    if (layout == k::Layout::kQ4_1x16) k::repack_q4_1_x16(w.data(), c.data(), sh.n_rows, sh.n_cols);
+    k::repack(layout, kTypes[ti], w.data(), c.data(), sh.n_rows, sh.n_cols);
   }
   std::vector<float> x(static_cast<size_t>(sh.n_cols)), y(static_cast<size_t>(sh.n_rows));
   uint64_t seed = 9;

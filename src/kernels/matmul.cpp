@@ -2,7 +2,6 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
-#include <cstring>
 #include <new>
 #include <string>
 
@@ -28,32 +27,6 @@ size_t weight_row_bytes(const Matrix& w) {
   ER_CHECK(bytes.has_value(), "matmul: " + std::string(dtype_name(w.type)) + " row of " +
                                   std::to_string(w.n_cols) + " is not a whole number of blocks");
   return static_cast<size_t>(*bytes);
-}
-
-// Rows per group of a repacked layout.
-int group_rows(Layout layout) {
-  switch (layout) {
-    case Layout::kQ4Kx16: return kQ4KGroupRows;
-    case Layout::kQ4_1x16: return kQ4_1GroupRows;
-    case Layout::kX8: return kX8Rows;
-    case Layout::kRowMajor: break;
-  }
-  return 1;
-}
-
-// Row `row` of a matrix in a repacked `layout` (row_bytes per row), rebuilt in GGUF order at out.
-void unpack_row(Layout layout, DType type, const uint8_t* data, int64_t row, size_t row_bytes, int64_t n_cols,
-                uint8_t* out) {
-  const int g = group_rows(layout);
-  const uint8_t* group = data + (row / g) * g * row_bytes;
-  const int r = static_cast<int>(row % g);
-  switch (layout) {
-    case Layout::kQ4Kx16: unpack_q4_K_x16_row(group, r, n_cols, out); return;
-    case Layout::kQ4_1x16: unpack_q4_1_x16_row(group, r, n_cols, out); return;
-    case Layout::kX8: unpack_x8_row(type, group, r, n_cols, out); return;
-    case Layout::kRowMajor: break;
-  }
-  std::memcpy(out, data + row * row_bytes, row_bytes);
 }
 
 }  // namespace
@@ -137,8 +110,8 @@ struct Job {
   const uint8_t* w;     // (n_rows, row_bytes bytes)
   size_t row_bytes;
   size_t w_stride;      // TileArgs::w_stride: row_bytes, or the block bytes in the x8 layout
-  size_t w_bstride;     // TileArgs::w_bstride (x8: 8 blocks), w_ahead
-  size_t w_ahead;
+  size_t w_bstride;     // TileArgs::w_bstride (x8: 8 blocks)
+  size_t w_ahead;       // TileArgs::w_ahead (x8, Q4_1 x16: kRepackAheadBytes)
   int64_t n_rows;
   float* y;             // (n_batch, n_rows)
   int tile_rows, tile_cols;
@@ -159,10 +132,11 @@ constexpr size_t kUnpackBytes = 2 * kMaxRepackRowBytes;
 // default 4 chunks per thread; qwen2.5-coder-1.5b decode and prefill unchanged (docs/kernels.md).
 constexpr size_t kMinPoolChunkBytes = size_t{1} << 20;
 
-// The x8 kernels prefetch this far ahead (rounded down to whole 8-row block groups, at least one).
+// The x8 and Q4_1 x16 kernels prefetch this far ahead (rounded down to whole group blocks, at least one).
 // Measured with er_bench_kernels BM_MatvecDram (2048 x 8192, 2 threads, interleaved repetitions):
 // 2 KiB ahead ran Q4_1 / Q6_K ~20 % below the row-major kernels, 16-32 KiB 5-15 % above them.
-constexpr size_t kX8AheadBytes = 16384;
+constexpr size_t kRepackAheadBytes = 16384;
+size_t ahead_bytes(size_t group_block) { return std::max<size_t>(1, kRepackAheadBytes / group_block) * group_block; }
 
 constexpr int kMaxFused = 8;
 
@@ -266,7 +240,6 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
       jb.tile_rows = kQ4KGroupRows;  // one group per tile, whatever the batch
       jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
     } else {
-      ER_CHECK(kQ4KGroupRows % jb.tile_rows == 0, "matmul: x16 tiles must not span groups");
       jb.unpack = Layout::kQ4Kx16;
     }
   } else if (w.layout == Layout::kQ4_1x16) {
@@ -275,9 +248,8 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
       jb.k = detail::gemm_kernel_q4_1_x16_avx512();
       jb.tile_rows = kQ4_1GroupRows;  // one group per tile, whatever the batch
       jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
-      jb.w_ahead = std::max<size_t>(1, kX8AheadBytes / kQ4_1GroupBlockBytes) * kQ4_1GroupBlockBytes;
+      jb.w_ahead = ahead_bytes(kQ4_1GroupBlockBytes);
     } else {
-      ER_CHECK(kQ4_1GroupRows % jb.tile_rows == 0, "matmul: x16 tiles must not span groups");
       jb.unpack = Layout::kQ4_1x16;
     }
   } else if (w.layout == Layout::kX8) {
@@ -288,9 +260,8 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
       jb.tile_rows = kX8Rows;
       jb.w_stride = block;
       jb.w_bstride = kX8Rows * block;
-      jb.w_ahead = std::max<size_t>(1, kX8AheadBytes / jb.w_bstride) * jb.w_bstride;
+      jb.w_ahead = ahead_bytes(jb.w_bstride);
     } else {
-      ER_CHECK(kX8Rows % jb.tile_rows == 0, "matmul: x8 tiles must not span groups");
       jb.unpack = Layout::kX8;
     }
   }

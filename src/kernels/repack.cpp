@@ -85,13 +85,10 @@ namespace {
 // Block bytes of an x8-capable type, 0 for the others.
 size_t x8_block_bytes(DType type) {
   switch (type) {
-    case DType::kQ8_0: return sizeof(block_q8_0);
-    case DType::kQ4_0: return sizeof(block_q4_0);
-    case DType::kQ4_1: return sizeof(block_q4_1);
-    case DType::kQ5_0: return sizeof(block_q5_0);
-    case DType::kQ5_1: return sizeof(block_q5_1);
-    case DType::kQ6_K: return sizeof(block_q6_K);
-    default: return 0;
+    case DType::kQ8_0: case DType::kQ4_0: case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1: case DType::kQ6_K:
+      return dtype_traits(type).block_bytes;
+    default:
+      return 0;
   }
 }
 
@@ -163,6 +160,42 @@ void unpack_q4_1_x16_row(const uint8_t* group, int row, int64_t n_cols, void* ou
     std::memcpy(&blocks[b].m, in + 32 + 2 * row, 2);
     for (int j = 0; j < 4; ++j) std::memcpy(blocks[b].qs + 4 * j, in + 64 + 64 * j + 4 * row, 4);
   }
+}
+
+int group_rows(Layout layout) {
+  switch (layout) {
+    case Layout::kQ4Kx16: return kQ4KGroupRows;
+    case Layout::kQ4_1x16: return kQ4_1GroupRows;
+    case Layout::kX8: return kX8Rows;
+    case Layout::kRowMajor: break;
+  }
+  return 1;
+}
+
+void repack(Layout layout, DType type, const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
+  switch (layout) {
+    case Layout::kQ4Kx16: repack_q4_K_x16(src, dst, n_rows, n_cols); return;
+    case Layout::kQ4_1x16: repack_q4_1_x16(src, dst, n_rows, n_cols); return;
+    case Layout::kX8: repack_x8(type, src, dst, n_rows, n_cols); return;
+    case Layout::kRowMajor: break;
+  }
+  const auto row = dtype_row_bytes(type, static_cast<uint64_t>(n_cols));
+  ER_CHECK(row.has_value(), "repack: bad row length " + std::to_string(n_cols));
+  std::memcpy(dst, src, static_cast<size_t>(n_rows) * static_cast<size_t>(*row));
+}
+
+void unpack_row(Layout layout, DType type, const uint8_t* data, int64_t row, size_t row_bytes, int64_t n_cols,
+                void* out) {
+  const int g = group_rows(layout);
+  const uint8_t* group = data + (row / g) * g * row_bytes;
+  const int r = static_cast<int>(row % g);
+  switch (layout) {
+    case Layout::kQ4Kx16: unpack_q4_K_x16_row(group, r, n_cols, out); return;
+    case Layout::kQ4_1x16: unpack_q4_1_x16_row(group, r, n_cols, out); return;
+    case Layout::kX8: unpack_x8_row(type, group, r, n_cols, out); return;
+    case Layout::kRowMajor: break;
+  }
+  std::memcpy(out, data + row * row_bytes, row_bytes);
 }
 
 }  // namespace er::kernels

@@ -101,4 +101,17 @@ void repack_q4_1_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols)
 // Rebuilds row `row` (0..15) of the group starting at `group` as a row-major GGUF row.
 void unpack_q4_1_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out);
 
+// ---- any layout ----------------------------------------------------------------------------------
+
+// Rows per group of `layout` (1 for kRowMajor).
+int group_rows(Layout layout);
+
+// Repacks row-major `src` into `dst` in `layout` (kRowMajor: a copy).
+// REQUIRES: the layout's can_repack_* holds for (type, n_rows, n_cols).
+void repack(Layout layout, DType type, const void* src, void* dst, int64_t n_rows, int64_t n_cols);
+
+// Row `row` of a matrix stored in `layout` at `data` (row_bytes per row), rebuilt in GGUF order at out.
+void unpack_row(Layout layout, DType type, const uint8_t* data, int64_t row, size_t row_bytes, int64_t n_cols,
+                void* out);
+
 }  // namespace er::kernels

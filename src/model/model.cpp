@@ -74,13 +74,11 @@ RepackMode repack_mode() {
   if (std::strcmp(v, "x8") == 0) return RepackMode::kNoQ41x16;
   return RepackMode::kAll;
 }
-bool repack_enabled() { return repack_mode() != RepackMode::kOff; }
 
 // The layout a matrix is repacked into at load, or kRowMajor to leave it. The x8 and Q4_1 x16
 // layouts are taken only where the default kernels read them directly (AVX-512); elsewhere their
 // rows would be rebuilt per tile, which costs more than it saves.
-kernels::Layout repack_layout(const kernels::Matrix& m) {
-  const RepackMode mode = repack_mode();
+kernels::Layout repack_layout(const kernels::Matrix& m, RepackMode mode) {
   if (m.layout != kernels::Layout::kRowMajor || mode == RepackMode::kOff) return kernels::Layout::kRowMajor;
   if (m.type == DType::kQ4_K && kernels::can_repack_q4_K_x16(m.n_rows, m.n_cols)) return kernels::Layout::kQ4Kx16;
   if (mode == RepackMode::kQ4KOnly || kernels::default_isa() != kernels::Isa::kAvx512) return kernels::Layout::kRowMajor;
@@ -100,7 +98,7 @@ kernels::Layout repack_layout(const kernels::Matrix& m) {
 // place in the copy-on-write mapping also keeps the memory down but leaves the weights on
 // scattered 4 KiB pages, while the page cache maps the file with large folios: decode, which
 // streams every weight once per token, ran ~10 % slower that way.) Tied weights are repacked once.
-Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackArena* arena) {
+Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackMode mode, RepackArena* arena) {
   struct Item {
     const void* src;
     size_t bytes;
@@ -110,7 +108,7 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackArena* ar
   std::vector<Item> items;
   size_t total = 0;
   for (kernels::Matrix* m : mats) {
-    const kernels::Layout layout = repack_layout(*m);
+    const kernels::Layout layout = repack_layout(*m, mode);
     if (layout == kernels::Layout::kRowMajor) continue;
     bool seen = false;
     for (const Item& it : items) seen = seen || it.src == m->data;
@@ -137,13 +135,7 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackArena* ar
     for (const kernels::Matrix* c : mats) {
       if (c->data == it.src) m = c;
     }
-    if (it.layout == kernels::Layout::kQ4Kx16) {
-      kernels::repack_q4_K_x16(it.src, dst + it.offset, m->n_rows, m->n_cols);
-    } else if (it.layout == kernels::Layout::kQ4_1x16) {
-      kernels::repack_q4_1_x16(it.src, dst + it.offset, m->n_rows, m->n_cols);
-    } else {
-      kernels::repack_x8(m->type, it.src, dst + it.offset, m->n_rows, m->n_cols);
-    }
+    kernels::repack(it.layout, m->type, it.src, dst + it.offset, m->n_rows, m->n_cols);
     // Drop the file pages wholly inside the tensor (edge pages may hold other tensors' bytes).
     const uintptr_t begin = (reinterpret_cast<uintptr_t>(it.src) + page - 1) / page * page;
     const uintptr_t end = (reinterpret_cast<uintptr_t>(it.src) + it.bytes) / page * page;
@@ -237,12 +229,12 @@ Status Model::bind() {
     ER_ASSIGN_OR_RETURN(L.w_up, b.matrix(p + "ffn_up.weight", n_ff, n_embd));
     ER_ASSIGN_OR_RETURN(L.w_down, b.matrix(p + "ffn_down.weight", n_embd, n_ff));
   }
-  if (repack_enabled()) {
+  if (const RepackMode mode = repack_mode(); mode != RepackMode::kOff) {
     std::vector<kernels::Matrix*> mats = {&w_.token_embd, &w_.output};
     for (LayerWeights& L : w_.layers) {
       for (kernels::Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(m);
     }
-    ER_RETURN_IF_ERROR(repack_weights(mats, &repacked_));
+    ER_RETURN_IF_ERROR(repack_weights(mats, mode, &repacked_));
   }
   bytes_read_per_token_ = summarize(file_).bytes_read_per_token;
   return Status::ok();

@@ -87,7 +87,7 @@ class Model {
   ArchConfig arch_;
   Weights w_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
-  RepackArena repacked_;  // the repacked matrices (Q4_K x16, x8; empty when none is repacked)
+  RepackArena repacked_;  // the repacked matrices (Q4_K / Q4_1 x16, x8; empty when none is repacked)
   uint64_t bytes_read_per_token_ = 0;
 };
 

@@ -270,12 +270,7 @@ void expect_matmul_every_isa(const Matrix& m, const std::vector<float>& want, co
 Weights repacked(const Weights& w, Layout layout = Layout::kQ4Kx16) {
   Weights r;
   r.bytes.resize(w.bytes.size());
-  switch (layout) {
-    case Layout::kQ4Kx16: repack_q4_K_x16(w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols); break;
-    case Layout::kQ4_1x16: repack_q4_1_x16(w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols); break;
-    case Layout::kX8: repack_x8(w.m.type, w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols); break;
-    case Layout::kRowMajor: r.bytes = w.bytes; break;
-  }
+  repack(layout, w.m.type, w.bytes.data(), r.bytes.data(), w.m.n_rows, w.m.n_cols);
   r.m = w.m;
   r.m.data = r.bytes.data();
   r.m.layout = layout;
