@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -230,31 +231,39 @@ void BM_MemoryRead(benchmark::State& state) {
 }
 BENCHMARK(BM_MemoryRead)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Decode attention of one layer: one query row, 12 heads over 2 KV heads of 128 dims (Qwen2.5-1.5B
-// shape), f16 cache of n_kv positions. items_per_second counts cached positions attended.
+// Decode attention of one layer: one query row against a head-major f16 cache (the engine's) of
+// n_kv positions, warm in cache. Shape 0: 12 heads over 2 KV heads of 128 dims (Qwen2.5-1.5B); shape 1: 9 heads over 3 KV
+// heads of 64 dims (SmolLM2-135M). items_per_second counts cached positions attended.
 void BM_AttentionDecode(benchmark::State& state) {
   const int64_t n_kv = state.range(0);
   const int n_threads = static_cast<int>(state.range(1));
-  const k::AttentionShape shape{12, 2, 128, 1.0f / 11.3137085f};
-  std::vector<uint16_t> kc(static_cast<size_t>(n_kv * 2 * 128)), vc(kc.size());
+  const bool smol = state.range(2) == 1;
+  const int n_head = smol ? 9 : 12, n_head_kv = smol ? 3 : 2, hd = smol ? 64 : 128;
+  const k::AttentionShape shape{n_head, n_head_kv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+  const int64_t kv_width = static_cast<int64_t>(n_head_kv) * hd;
+  std::vector<uint16_t> kc(static_cast<size_t>(n_kv * kv_width)), vc(kc.size());
   uint64_t seed = 3;
   for (auto& h : kc) h = static_cast<uint16_t>(0x3000 + (rand_float(seed) > 0 ? 0x100 : 0x8100));
   for (auto& h : vc) h = static_cast<uint16_t>(0x3400 + (rand_float(seed) > 0 ? 0x80 : 0x8080));
-  std::vector<float> q(12 * 128), out(12 * 128);
+  std::vector<float> q(static_cast<size_t>(n_head * hd)), out(q.size());
   for (auto& v : q) v = rand_float(seed);
   ThreadPool pool(n_threads);
   k::AttentionScratch scratch;
-  scratch.reserve(n_threads, n_kv, 128);
-  const k::AttentionTask task{q.data(), 1, n_kv - 1, k::KvCacheView{DType::kF16, kc.data(), vc.data(), 2 * 128},
+  scratch.reserve(n_threads, n_kv, hd);
+  const k::AttentionTask task{q.data(), 1, n_kv - 1, k::KvCacheView{DType::kF16, kc.data(), vc.data(), hd, n_kv * hd},
                               out.data()};
   for (auto _ : state) {
     k::attention(shape, &task, 1, scratch, pool, k::default_isa());
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * n_kv);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n_kv * 2 * 2 * 128 * 2);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n_kv * 2 * kv_width * 2);
 }
-BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {1, 2}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_AttentionDecode)
+    ->ArgsProduct({{512, 4096}, {1, 2}, {0}})
+    ->ArgsProduct({{32, 128, 512}, {1, 2}, {1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 // Float ops at decode sizes.
 void BM_Rmsnorm(benchmark::State& state) {

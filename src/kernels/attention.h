@@ -26,13 +26,17 @@ struct AttentionShape {
   float scale = 0.0f;  // usually 1 / sqrt(head_dim)
 };
 
-// One sequence's KV cache: element (pos, kv_head, d) of K is at k[pos * pos_stride + kv_head *
-// head_dim + d]; V likewise.
+// One sequence's KV cache: element (pos, kv_head, d) of K is at k[kv_head * head_stride + pos *
+// pos_stride + d]; V likewise. The engine's cache is head-major (head_stride = n_ctx * head_dim,
+// pos_stride = head_dim): one head's positions are contiguous, so decode reads each head's keys
+// and values as one stream; position-major views (pos_stride = n_head_kv * head_dim, head_stride =
+// head_dim) work too.
 struct KvCacheView {
   DType type = DType::kF16;  // kF16 or kF32
-  const void* k = nullptr;   // (n_kv, pos_stride)
-  const void* v = nullptr;   // (n_kv, pos_stride)
-  int64_t pos_stride = 0;    // elements between positions (n_head_kv * head_dim when dense)
+  const void* k = nullptr;
+  const void* v = nullptr;
+  int64_t pos_stride = 0;    // elements between positions of one head
+  int64_t head_stride = 0;   // elements between KV heads
 };
 
 // One sequence's queries: n_q rows at positions first_pos .. first_pos + n_q - 1, attending to

@@ -97,6 +97,10 @@ void scale_ref(float* x, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
+void to_f16_ref(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
+}
+
 void round_f16_ref(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f16_to_f32(f32_to_f16(x[i]));
 }
@@ -168,7 +172,7 @@ void attn_values_f32_ref(float* p, int n_group, const float* v, int64_t stride, 
 
 constexpr Ops kScalarOps = {rmsnorm_ref,         rope_ref,            softmax_ref,         swiglu_ref,
                             add_ref,             scale_ref,           round_f16_ref,       attn_scores_f16_ref,
-                            attn_scores_f32_ref, attn_values_f16_ref, attn_values_f32_ref, log_sum_exp_ref};
+                            attn_scores_f32_ref, attn_values_f16_ref, attn_values_f32_ref, log_sum_exp_ref,     to_f16_ref};
 
 }  // namespace
 

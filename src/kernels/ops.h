@@ -81,6 +81,9 @@ struct Ops {
   // 16, each chunk's halving tree added into a double): the sampler's normalizer for token
   // log-probabilities. Every level returns the same bits. REQUIRES: n >= 1.
   double (*log_sum_exp)(const float* x, int64_t n);
+  // y (n,) = x as f16 bits, rounded to nearest even (F16C's _cvtps_ph(x, 0); f32_to_f16): the KV
+  // cache store. Every level returns the same bits.
+  void (*to_f16)(const float* x, uint16_t* y, int64_t n);
 };
 
 inline constexpr int kMaxAttnGroup = 8;  // query heads per KV head handled in one pass

@@ -210,6 +210,14 @@ void round_f16(const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = _cvtsh_ss(static_cast<uint16_t>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT)));
 }
 
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) y[i] = static_cast<uint16_t>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
 // ---- attention ---------------------------------------------------------------------------------
 
 inline __m256 load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
@@ -351,7 +359,7 @@ double log_sum_exp(const float* x, int64_t n) {
 
 constexpr Ops kAvx2Ops = {rmsnorm,         rope,            softmax,         swiglu,         add,
                           scale,           round_f16,       attn_scores_f16, attn_scores_f32, attn_values_f16,
-                          attn_values_f32, log_sum_exp};
+                          attn_values_f32, log_sum_exp,     to_f16};
 
 }  // namespace
 

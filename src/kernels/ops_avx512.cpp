@@ -3,6 +3,7 @@
 // the scalar reference (ops.h).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -210,13 +211,18 @@ void scores(const float* q, int ng, const typename L::T* k, int64_t stride, int6
 // all lanes are combined by the halving tree (the lane order of llama.cpp's KQV product over the
 // transposed V cache). A pass keeps LP lanes x 16 dims of all NG heads in registers, so each
 // cached value is loaded and converted once for the group.
+// With fewer positions than lanes (early decode), lanes l >= n_kv hold +0 (sums of 0 * v from +0)
+// and are neither computed nor added: x + (+0) is x except that -0 becomes +0, and a tree with a
+// +0 leaf never returns -0, so the result is the full tree's once +0 is added to it.
 template <int NG, typename L>
 void values_group(const float* p, const typename L::T* v, int64_t stride, int64_t n_kv, int64_t d, int lanes,
                   float* out) {
   constexpr int LP = NG == 1 ? 16 : NG <= 3 ? 8 : NG <= 6 ? 4 : 2;  // lanes per pass, LP * NG <= 24
+  const int live = static_cast<int>(std::min<int64_t>(lanes, n_kv));  // lanes that hold a position
+  const int n_pass = (live + LP - 1) / LP;
   for (int64_t i = 0; i < d; i += 16) {
     __m512 part[NG][64];
-    for (int pass = 0; pass < lanes / LP; ++pass) {
+    for (int pass = 0; pass < n_pass; ++pass) {
       __m512 acc[NG][LP];
       for (int g = 0; g < NG; ++g)
         for (int l = 0; l < LP; ++l) acc[g][l] = _mm512_setzero_ps();
@@ -241,10 +247,12 @@ void values_group(const float* p, const typename L::T* v, int64_t stride, int64_
         for (int l = 0; l < LP; ++l) part[g][LP * pass + l] = acc[g][l];
     }
     for (int g = 0; g < NG; ++g) {
+      int n = live;  // lanes [n, lanes) are +0
       for (int half = lanes / 2; half >= 1; half /= 2) {
-        for (int l = 0; l < half; ++l) part[g][l] = _mm512_add_ps(part[g][l], part[g][l + half]);
+        for (int l = 0; l + half < n; ++l) part[g][l] = _mm512_add_ps(part[g][l], part[g][l + half]);
+        n = std::min(n, half);
       }
-      _mm512_storeu_ps(out + g * d + i, part[g][0]);
+      _mm512_storeu_ps(out + g * d + i, live < lanes ? _mm512_add_ps(part[g][0], _mm512_setzero_ps()) : part[g][0]);
     }
   }
 }

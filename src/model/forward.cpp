@@ -19,7 +19,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/f16.h"
 
 namespace er::model {
 
@@ -170,19 +169,7 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
     }
     // Store k and v in the cache at (seq, pos).
     const BatchEntry& e = batch[static_cast<size_t>(i)];
-    uint8_t* kd = kv_->k_row(il, e.seq, e.pos);
-    uint8_t* vd = kv_->v_row(il, e.seq, e.pos);
-    if (kv_->type() == DType::kF16) {
-      auto* k16 = reinterpret_cast<uint16_t*>(kd);
-      auto* v16 = reinterpret_cast<uint16_t*>(vd);
-      for (int64_t j = 0; j < n_kv; ++j) {
-        k16[j] = f32_to_f16(k[j]);
-        v16[j] = f32_to_f16(v[j]);
-      }
-    } else {
-      std::memcpy(kd, k, static_cast<size_t>(n_kv) * elem);
-      std::memcpy(vd, v, static_cast<size_t>(n_kv) * elem);
-    }
+    kv_->store(il, e.seq, e.pos, k, v, op.to_f16);
   }
   // One attention task per run of consecutive entries of the same sequence.
   int64_t n_tasks = 0;

@@ -15,6 +15,7 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const HParams& hp, int64_t n_ct
   if (type != DType::kF16 && type != DType::kF32) return Status::invalid("KV cache type must be f16 or f32");
   if (n_ctx < 1) return Status::invalid("context size must be at least 1");
   if (n_seq < 1) return Status::invalid("number of sequences must be at least 1");
+  if (hp.head_dim_k != hp.head_dim_v) return Status::unsupported("key and value head sizes differ");
   std::unique_ptr<KvCache> kv(new KvCache());
   kv->n_ctx_ = n_ctx;
   kv->n_seq_ = n_seq;
@@ -22,6 +23,9 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const HParams& hp, int64_t n_ct
   const uint64_t elem = type == DType::kF16 ? 2 : 4;
   kv->k_elems_ = hp.n_head_kv * hp.head_dim_k;
   kv->v_elems_ = hp.n_head_kv * hp.head_dim_v;
+  kv->n_head_kv_ = hp.n_head_kv;
+  kv->head_dim_ = hp.head_dim_k;
+  kv->head_bytes_ = static_cast<uint64_t>(hp.head_dim_k) * elem;
   kv->k_row_bytes_ = static_cast<uint64_t>(kv->k_elems_) * elem;
   kv->v_row_bytes_ = static_cast<uint64_t>(kv->v_elems_) * elem;
   auto seq = checked_mul(static_cast<uint64_t>(n_ctx), kv->k_row_bytes_ + kv->v_row_bytes_);
@@ -44,16 +48,34 @@ kernels::KvCacheView KvCache::view(int64_t layer, int seq) {
   v.type = type_;
   v.k = base(layer, seq, 0);
   v.v = base(layer, seq, 1);
-  v.pos_stride = k_elems_;
+  v.pos_stride = head_dim_;
+  v.head_stride = n_ctx_ * head_dim_;
   return v;
+}
+
+void KvCache::store(int64_t layer, int seq, int64_t pos, const float* k, const float* v,
+                    void (*to_f16)(const float*, uint16_t*, int64_t)) {
+  for (int64_t h = 0; h < n_head_kv_; ++h) {
+    uint8_t* kd = k_at(layer, seq, h, pos);
+    uint8_t* vd = v_at(layer, seq, h, pos);
+    if (type_ == DType::kF16) {
+      to_f16(k + h * head_dim_, reinterpret_cast<uint16_t*>(kd), head_dim_);
+      to_f16(v + h * head_dim_, reinterpret_cast<uint16_t*>(vd), head_dim_);
+    } else {
+      std::memcpy(kd, k + h * head_dim_, head_bytes_);
+      std::memcpy(vd, v + h * head_dim_, head_bytes_);
+    }
+  }
 }
 
 void KvCache::copy_prefix(int src, int dst, int64_t n_pos) {
   if (src == dst || n_pos <= 0) return;
   const int64_t n_layer = static_cast<int64_t>(bytes_ / (seq_bytes_ * static_cast<uint64_t>(n_seq_)));
   for (int64_t il = 0; il < n_layer; ++il) {
-    std::memcpy(k_row(il, dst, 0), k_row(il, src, 0), static_cast<size_t>(n_pos) * k_row_bytes_);
-    std::memcpy(v_row(il, dst, 0), v_row(il, src, 0), static_cast<size_t>(n_pos) * v_row_bytes_);
+    for (int64_t h = 0; h < n_head_kv_; ++h) {
+      std::memcpy(k_at(il, dst, h, 0), k_at(il, src, h, 0), static_cast<size_t>(n_pos) * head_bytes_);
+      std::memcpy(v_at(il, dst, h, 0), v_at(il, src, h, 0), static_cast<size_t>(n_pos) * head_bytes_);
+    }
   }
 }
 

@@ -21,9 +21,18 @@ class KvCache {
   DType type() const { return type_; }
   uint64_t bytes() const { return bytes_; }
 
-  // K and V rows of (layer, seq, pos): n_head_kv * head_dim elements of type().
-  uint8_t* k_row(int64_t layer, int seq, int64_t pos) { return base(layer, seq, 0) + pos * k_row_bytes_; }
-  uint8_t* v_row(int64_t layer, int seq, int64_t pos) { return base(layer, seq, 1) + pos * v_row_bytes_; }
+  // K and V of (layer, seq, kv_head, pos): head_dim elements of type(). Head-major: the positions
+  // of one head are contiguous (attention.h KvCacheView).
+  uint8_t* k_at(int64_t layer, int seq, int64_t head, int64_t pos) {
+    return base(layer, seq, 0) + (head * n_ctx_ + pos) * head_bytes_;
+  }
+  uint8_t* v_at(int64_t layer, int seq, int64_t head, int64_t pos) {
+    return base(layer, seq, 1) + (head * n_ctx_ + pos) * head_bytes_;
+  }
+  // Stores the K and V rows of one position (n_head_kv * head_dim floats each, heads in order),
+  // converted to type() with `to_f16` for an f16 cache (Ops::to_f16).
+  void store(int64_t layer, int seq, int64_t pos, const float* k, const float* v,
+             void (*to_f16)(const float*, uint16_t*, int64_t));
   // The attention kernel's view of one (layer, seq).
   kernels::KvCacheView view(int64_t layer, int seq);
 
@@ -36,6 +45,9 @@ class KvCache {
     return data_.get() + (static_cast<uint64_t>(layer) * n_seq_ + static_cast<uint64_t>(seq)) * seq_bytes_ +
            (kv == 0 ? 0 : static_cast<uint64_t>(n_ctx_) * k_row_bytes_);
   }
+  int64_t n_head_kv_ = 0;
+  int64_t head_dim_ = 0;
+  uint64_t head_bytes_ = 0;  // head_dim * element size
   struct AlignedFree {
     void operator()(uint8_t* p) const;
   };
@@ -47,8 +59,9 @@ class KvCache {
   uint64_t k_row_bytes_ = 0;
   uint64_t v_row_bytes_ = 0;
   uint64_t seq_bytes_ = 0;   // K then V of one (layer, seq): n_ctx * (k_row + v_row)
+  // data_: (n_layer, n_seq, {K, V} (n_head_kv, n_ctx, head_dim))
   uint64_t bytes_ = 0;
-  std::unique_ptr<uint8_t[], AlignedFree> data_;  // (n_layer, n_seq, {K (n_ctx, k_elems), V (n_ctx, v_elems)})
+  std::unique_ptr<uint8_t[], AlignedFree> data_;
 };
 
 }  // namespace er::model

@@ -213,6 +213,36 @@ TEST(Ops, LogSumExpMatchesScalarBitForBitAndDoubleExpClosely) {
   for (Isa isa : supported_isas()) EXPECT_DOUBLE_EQ(ops(isa).log_sum_exp(one.data(), 3), 2.5) << isa_name(isa);
 }
 
+TEST(Ops, ToF16MatchesScalarBitForBitOnEdgeValues) {
+  // Ties to even, the subnormal range, overflow to inf, NaN, signed zero and ordinary values.
+  Rng rng(10);
+  std::vector<float> x = rng.floats(1000, -70000.0f, 70000.0f);
+  const std::vector<float> small = rng.floats(200, -1e-4f, 1e-4f);
+  x.insert(x.end(), small.begin(), small.end());
+  for (float v : {0.0f, -0.0f, 1.0f + std::ldexp(1.0f, -11), 1.0f + 3 * std::ldexp(1.0f, -11), 65504.0f, 65519.0f,
+                  65520.0f, -65520.0f, std::ldexp(1.0f, -24), std::ldexp(1.0f, -25), std::ldexp(3.0f, -26),
+                  std::ldexp(1.0f, -14), INFINITY, -INFINITY, NAN}) {
+    x.push_back(v);
+  }
+  std::vector<uint16_t> want(x.size());
+  ops(Isa::kScalar).to_f16(x.data(), want.data(), static_cast<int64_t>(x.size()));
+  EXPECT_EQ(want[want.size() - 15], 0x0000);  // +0
+  EXPECT_EQ(want[want.size() - 14], 0x8000);  // -0
+  EXPECT_EQ(want[want.size() - 13], 0x3c00);  // 1 + 2^-11 ties to even: 1
+  EXPECT_EQ(want[want.size() - 12], 0x3c02);  // 1 + 3 * 2^-11 ties to even: up
+  EXPECT_EQ(want[want.size() - 9], 0x7c00);   // 65520 overflows
+  EXPECT_EQ(want[want.size() - 7], 0x0001);   // 2^-24: the smallest subnormal
+  for (Isa isa : supported_isas()) {
+    for (size_t n : {size_t{1}, size_t{7}, size_t{8}, size_t{9}, x.size()}) {
+      std::vector<uint16_t> got(n, 0xdead);
+      ops(isa).to_f16(x.data() + (x.size() - n), got.data(), static_cast<int64_t>(n));
+      for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(got[i], want[x.size() - n + i]) << isa_name(isa) << " n=" << n << " x=" << x[x.size() - n + i];
+      }
+    }
+  }
+}
+
 TEST(Ops, DotOrdersSumAsDocumented) {
   // 64 products of 1 and one of 2^-24: kTinyBlas puts the small one in a lane of its own (kept
   // until the tree: 64 + 2^-24 rounds to 64); kVecDot's tail adds it in double: also 64. A value
@@ -276,7 +306,7 @@ TEST(Attention, SinglePositionReturnsItsValue) {
   scratch.reserve(2, 8, 4);
   for (Isa isa : supported_isas()) {
     std::vector<float> out(8, NAN);
-    const AttentionTask task{q.data(), 1, 0, KvCacheView{DType::kF32, k.data(), v.data(), 4}, out.data()};
+    const AttentionTask task{q.data(), 1, 0, KvCacheView{DType::kF32, k.data(), v.data(), 4, 4}, out.data()};
     attention(s, &task, 1, scratch, pool, isa);
     EXPECT_EQ(out, (std::vector<float>{0.5f, -1.5f, 2.0f, 3.0f, 0.5f, -1.5f, 2.0f, 3.0f})) << isa_name(isa);
   }
@@ -296,12 +326,26 @@ TEST(Attention, PrefillAndDecodeMatchNaiveForF32AndF16Caches) {
     vr[i] = f16_to_f32(vh[i]);
   }
   const std::vector<float> q = rng.floats(n_ctx * width, -2, 2);
+  // Head-major copies: (kv_head, pos, d).
+  std::vector<float> kf_hm(kf.size()), vf_hm(vf.size());
+  std::vector<uint16_t> kh_hm(kh.size()), vh_hm(vh.size());
+  for (int64_t pos = 0; pos < n_ctx; ++pos) {
+    for (int64_t h = 0; h < 2; ++h) {
+      for (int64_t d = 0; d < 64; ++d) {
+        const size_t from = static_cast<size_t>(pos * kv_width + h * 64 + d), to = static_cast<size_t>((h * n_ctx + pos) * 64 + d);
+        kf_hm[to] = kf[from];
+        vf_hm[to] = vf[from];
+        kh_hm[to] = kh[from];
+        vh_hm[to] = vh[from];
+      }
+    }
+  }
   ThreadPool pool(2);
   AttentionScratch scratch;
   scratch.reserve(2, n_ctx, 64);
   for (bool f16 : {false, true}) {
-    const KvCacheView kv = f16 ? KvCacheView{DType::kF16, kh.data(), vh.data(), kv_width}
-                               : KvCacheView{DType::kF32, kf.data(), vf.data(), kv_width};
+    const KvCacheView kv = f16 ? KvCacheView{DType::kF16, kh.data(), vh.data(), kv_width, 64}
+                               : KvCacheView{DType::kF32, kf.data(), vf.data(), kv_width, 64};
     // Prefill of 30 tokens after a 10-token prefix, then three decode "paths" at different lengths.
     const std::vector<float> want = naive_attention(s, std::vector<float>(q.begin() + 10 * width, q.end()), 30, 10,
                                                     f16 ? kr : kf, f16 ? vr : vf, f16);
@@ -323,6 +367,19 @@ TEST(Attention, PrefillAndDecodeMatchNaiveForF32AndF16Caches) {
           ASSERT_NEAR(dec[t * width + d], out[row * width + d], 1e-5f) << "decode task " << t << " " << isa_name(isa);
         }
       }
+      // The same cache head-major (the engine's layout: each head's positions contiguous) gives
+      // the same bits for prefill and decode.
+      const KvCacheView hm = f16 ? KvCacheView{DType::kF16, kh_hm.data(), vh_hm.data(), 64, n_ctx * 64}
+                                 : KvCacheView{DType::kF32, kf_hm.data(), vf_hm.data(), 64, n_ctx * 64};
+      std::vector<float> out_hm(out.size()), dec_hm(dec.size());
+      const AttentionTask prefill_hm{q.data() + 10 * width, 30, 10, hm, out_hm.data()};
+      attention(s, &prefill_hm, 1, scratch, pool, isa);
+      EXPECT_EQ(std::memcmp(out_hm.data(), out.data(), out.size() * sizeof(float)), 0) << "head-major prefill";
+      const AttentionTask tasks_hm[3] = {{q.data() + 12 * width, 1, 12, hm, dec_hm.data()},
+                                         {q.data() + 25 * width, 1, 25, hm, dec_hm.data() + width},
+                                         {q.data() + 39 * width, 1, 39, hm, dec_hm.data() + 2 * width}};
+      attention(s, tasks_hm, 3, scratch, pool, isa);
+      EXPECT_EQ(std::memcmp(dec_hm.data(), dec.data(), dec.size() * sizeof(float)), 0) << "head-major decode";
     }
   }
 }
@@ -346,8 +403,8 @@ TEST(Attention, LargeGroupsAndOddHeadDimMatchNaive) {
   AttentionScratch scratch;
   scratch.reserve(2, n_ctx, 36);
   for (bool f16 : {false, true}) {
-    const KvCacheView kv = f16 ? KvCacheView{DType::kF16, kh.data(), vh.data(), kv_width}
-                               : KvCacheView{DType::kF32, kf.data(), vf.data(), kv_width};
+    const KvCacheView kv = f16 ? KvCacheView{DType::kF16, kh.data(), vh.data(), kv_width, 36}
+                               : KvCacheView{DType::kF32, kf.data(), vf.data(), kv_width, 36};
     const std::vector<float> want = naive_attention(s, q, n_ctx, 0, f16 ? kr : kf, f16 ? vr : vf, f16);
     for (Isa isa : supported_isas()) {
       std::vector<float> out(n_ctx * width);
@@ -356,6 +413,11 @@ TEST(Attention, LargeGroupsAndOddHeadDimMatchNaive) {
       expect_all_near(out, want, f16 ? 2e-3f : 2e-5f, f16 ? "f16" : "f32");
     }
   }
+}
+
+// Bitwise equality (EXPECT_EQ on floats takes -0 for +0).
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 TEST(Ops, GroupedAttentionOpsMatchScalarBitForBit) {
@@ -367,7 +429,7 @@ TEST(Ops, GroupedAttentionOpsMatchScalarBitForBit) {
       for (int ng : {1, 3, 8}) {
         for (int64_t d : {8, 20, 64, 128, 144}) {
           if (order == DotOrder::kTinyBlas && d % 16 != 0) continue;  // (kTinyBlas REQUIRES it)
-          for (int64_t n_kv : {1, 37, 130}) {
+          for (int64_t n_kv : {1, 9, 37, 64, 65, 130}) {
             const int64_t stride = 3 * d;
             const std::vector<float> q = rng.floats(ng * d), kf = rng.floats(n_kv * stride), p0 = rng.floats(ng * n_kv, 0, 1);
             std::vector<float> qh(q.size());  // the f16 ops take q as f16 values (attention() rounds it)
@@ -387,12 +449,19 @@ TEST(Ops, GroupedAttentionOpsMatchScalarBitForBit) {
             ref.attn_values_f16(pa.data(), ng, kh.data(), stride, n_kv, d, order, oa.data());
             op.attn_values_f16(pb.data(), ng, kh.data(), stride, n_kv, d, order, ob.data());
             EXPECT_EQ(pa, pb) << "p rounded to f16 identically";
-            EXPECT_EQ(oa, ob) << "values f16";
+            EXPECT_TRUE(same_bits(oa, ob)) << "values f16";
             pa = p0;
             pb = p0;
             ref.attn_values_f32(pa.data(), ng, kf.data(), stride, n_kv, d, order, oa.data());
             op.attn_values_f32(pb.data(), ng, kf.data(), stride, n_kv, d, order, ob.data());
-            EXPECT_EQ(oa, ob) << "values f32";
+            EXPECT_TRUE(same_bits(oa, ob)) << "values f32";
+            // Products that underflow to -0 in every live lane: the padded lanes' +0 makes the sum +0.
+            std::fill(pa.begin(), pa.end(), 1e-30f);
+            pb = pa;
+            std::vector<float> tiny(kf.size(), -1e-30f);
+            ref.attn_values_f32(pa.data(), ng, tiny.data(), stride, n_kv, d, order, oa.data());
+            op.attn_values_f32(pb.data(), ng, tiny.data(), stride, n_kv, d, order, ob.data());
+            EXPECT_TRUE(same_bits(oa, ob)) << "values f32, signed zeros";
           }
         }
       }
@@ -413,7 +482,7 @@ TEST(Attention, OrderFollowsTheBatchSizeAsInLlamaCpp) {
     vh[i] = f32_to_f16(vf[i]);
   }
   const std::vector<float> q = rng.floats(2 * width, -2, 2);
-  const KvCacheView kv{DType::kF16, kh.data(), vh.data(), kv_width};
+  const KvCacheView kv{DType::kF16, kh.data(), vh.data(), kv_width, 64};
   const Ops& ref = ops(Isa::kScalar);
   // want[t] for queries at positions 68 and 69 (prefix of 68 cached positions) in `order`.
   auto expected = [&](int t, DotOrder order) {
