@@ -199,6 +199,41 @@ BENCHMARK(BM_MatvecDram)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
+// Batch-1 decode of SmolLM2-135M's matrices in the loader's Q4_1 x16 layout, warm in cache (a
+// 576-column row is only 18 blocks, so the per-row-group reduction weighs more than on wide rows).
+// Arguments: rows, columns, threads.
+void BM_MatvecQ41x16Warm(benchmark::State& state) {
+  const int64_t n_rows = state.range(0), n_cols = state.range(1);
+  const int n_threads = static_cast<int>(state.range(2));
+  const size_t rb = static_cast<size_t>(*er::dtype_row_bytes(DType::kQ4_1, static_cast<uint64_t>(n_cols)));
+  std::vector<uint8_t> w(rb * static_cast<size_t>(n_rows)), packed(w.size());
+  std::vector<float> row(static_cast<size_t>(n_cols));
+  uint64_t seed = 5;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    for (auto& x : row) x = rand_float(seed);
+    (void)k::quantize_row(DType::kQ4_1, row.data(), w.data() + r * rb, n_cols);
+  }
+  k::repack(k::Layout::kQ4_1x16, DType::kQ4_1, w.data(), packed.data(), n_rows, n_cols);
+  k::Matrix m{DType::kQ4_1, packed.data(), n_rows, n_cols};
+  m.layout = k::Layout::kQ4_1x16;
+  std::vector<float> x(static_cast<size_t>(n_cols)), y(static_cast<size_t>(n_rows));
+  for (auto& v : x) v = rand_float(seed);
+  ThreadPool pool(n_threads);
+  k::Workspace ws;
+  ws.reserve(1, n_cols);
+  for (auto _ : state) {
+    k::matmul(m, x.data(), y.data(), 1, ws, pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+}
+BENCHMARK(BM_MatvecQ41x16Warm)
+    ->ArgsProduct({{576}, {576}, {1, 2}})
+    ->ArgsProduct({{1536}, {576}, {1, 2}})
+    ->ArgsProduct({{576}, {1536}, {1, 2}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
 // The cost of one parallel_for with trivial tasks (the floor under every parallel op of a step).
 void BM_Dispatch(benchmark::State& state) {
   ThreadPool pool(static_cast<int>(state.range(0)));
