@@ -69,15 +69,15 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
           const float* q = tk.q + query * width + head0 * d;  // (ng, d)
           float* out = tk.out + query * width + head0 * d;    // (ng, d)
           if (tk.kv.type == DType::kF16) {
-            const auto* k = static_cast<const uint16_t*>(tk.kv.k) + kv_head * d;
-            const auto* v = static_cast<const uint16_t*>(tk.kv.v) + kv_head * d;
+            const auto* k = static_cast<const uint16_t*>(tk.kv.k) + kv_head * tk.kv.head_stride;
+            const auto* v = static_cast<const uint16_t*>(tk.kv.v) + kv_head * tk.kv.head_stride;
             op.round_f16(q, qg, ng * d);  // q . k with q in f16, as ggml's f16 vec_dot
             op.attn_scores_f16(qg, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, kq_order, scores);
             for (int g = 0; g < ng; ++g) op.softmax(scores + g * n_kv, n_kv);
             op.attn_values_f16(scores, ng, v, tk.kv.pos_stride, n_kv, d, kqv_order, out);
           } else {
-            const auto* k = static_cast<const float*>(tk.kv.k) + kv_head * d;
-            const auto* v = static_cast<const float*>(tk.kv.v) + kv_head * d;
+            const auto* k = static_cast<const float*>(tk.kv.k) + kv_head * tk.kv.head_stride;
+            const auto* v = static_cast<const float*>(tk.kv.v) + kv_head * tk.kv.head_stride;
             op.attn_scores_f32(q, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, kq_order, scores);
             for (int g = 0; g < ng; ++g) op.softmax(scores + g * n_kv, n_kv);
             op.attn_values_f32(scores, ng, v, tk.kv.pos_stride, n_kv, d, kqv_order, out);
