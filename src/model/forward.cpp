@@ -16,14 +16,54 @@
 // logits bit for bit (docs/engine.md).
 #include "model/forward.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 
 namespace er::model {
 
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+const char* step_name(Step s) {
+  // A residual add is counted with the norm that follows it.
+  static const char* const kNames[] = {"embed",        "add+attn_norm", "qkv",    "rope+kv_store", "attention", "wo",
+                                       "add+ffn_norm", "gate_up",       "swiglu", "down",          "add+out_norm", "output"};
+  static_assert(std::size(kNames) == static_cast<size_t>(Step::kCount));
+  return kNames[static_cast<int>(s)];
+}
+
 Context::Context(const Model& model, const ContextOptions& opts)
-    : model_(model), opts_(opts), pool_(opts.n_threads), ws_(opts.isa) {}
+    : model_(model), opts_(opts), pool_(opts.n_threads), ws_(opts.isa) {
+  const char* env = std::getenv("EDGEREASON_PROFILE_STEPS");
+  profile_ = env != nullptr && env[0] != '\0' && std::strcmp(env, "0") != 0;
+}
+
+Context::~Context() {
+  if (!profile_ || steps_.evals == 0) return;
+  double total = 0.0;
+  for (double s : steps_.seconds) total += s;
+  std::fprintf(stderr, "edgereason: forward-pass time by step (EDGEREASON_PROFILE_STEPS), %lld passes, %lld tokens:\n",
+               static_cast<long long>(steps_.evals), static_cast<long long>(steps_.tokens));
+  for (int i = 0; i < static_cast<int>(Step::kCount); ++i) {
+    std::fprintf(stderr, "  %-14s %10.1f us/pass %6.1f %%\n", step_name(static_cast<Step>(i)),
+                 1e6 * steps_.seconds[i] / static_cast<double>(steps_.evals), total > 0 ? 100.0 * steps_.seconds[i] / total : 0.0);
+  }
+}
+
+void Context::mark(Step s) {
+  if (!profile_) return;
+  const double t = now_seconds();
+  steps_.seconds[static_cast<int>(s)] += t - step_t0_;
+  step_t0_ = t;
+}
 
 Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextOptions& opts) {
   const HParams& hp = model.hparams();
@@ -110,6 +150,11 @@ Status Context::eval(std::span<const BatchEntry> batch) {
   const Weights& w = model_.weights();
   const int64_t B = static_cast<int64_t>(batch.size());
   const int64_t n_embd = hp.n_embd;
+  if (profile_) {
+    step_t0_ = now_seconds();
+    ++steps_.evals;
+    steps_.tokens += B;
+  }
 
   // Token embeddings and each entry's RoPE rotation.
   for (int64_t i = 0; i < B; ++i) {
@@ -117,6 +162,7 @@ Status Context::eval(std::span<const BatchEntry> batch) {
     if (rope_.n_rot > 0) kernels::rope_cache(rope_, batch[static_cast<size_t>(i)].pos, &rope_cs_[static_cast<size_t>(i * rope_.n_rot)]);
   }
 
+  mark(Step::kEmbed);
   last_kv_bytes_ = 0;
   // The last layer's feed-forward runs on the rows that want logits only (llama.cpp's
   // inp_out_ids): the others feed nothing, and the matmuls then see llama.cpp's batch sizes.
@@ -129,7 +175,9 @@ Status Context::eval(std::span<const BatchEntry> batch) {
     ops_->rmsnorm(&x_[static_cast<size_t>(r * n_embd)], w.output_norm, &out_x_[static_cast<size_t>(r * n_embd)], n_embd,
                   static_cast<float>(hp.rms_eps));
   }
+  mark(Step::kOutNorm);
   if (n_out_ > 0) kernels::matmul(w.output, out_x_.data(), logits_.data(), n_out_, ws_, pool_);
+  mark(Step::kOutput);
   return Status::ok();
 }
 
@@ -149,7 +197,9 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
   {
     const kernels::Matrix w[3] = {L.wq, L.wk, L.wv};
     float* const y[3] = {q_.data(), k_.data(), v_.data()};
+    mark(Step::kAttnNorm);
     kernels::matmul_multi(w, y, 3, xb_.data(), B, ws_, pool_);
+    mark(Step::kQkv);
   }
   for (int64_t i = 0; i < B; ++i) {
     float* q = row(q_, i, n_q);
@@ -187,8 +237,11 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
     last_kv_bytes_ += static_cast<uint64_t>(n_read) * static_cast<uint64_t>(2 * n_kv) * elem;
     i = j;
   }
+  mark(Step::kRopeStore);
   kernels::attention(shape_, tasks_.data(), n_tasks, attn_scratch_, pool_, opts_.isa);
+  mark(Step::kAttention);
   kernels::matmul(L.wo, attn_.data(), proj_.data(), B, ws_, pool_);
+  mark(Step::kWo);
 
   // Residual. In the last layer only the rows that want logits go on, packed to the front.
   int64_t n_rows = B;
@@ -209,10 +262,14 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
   {
     const kernels::Matrix w[2] = {L.w_gate, L.w_up};
     float* const y[2] = {gate_.data(), up_.data()};
+    mark(Step::kFfnNorm);
     kernels::matmul_multi(w, y, 2, xb_.data(), n_rows, ws_, pool_);
+    mark(Step::kGateUp);
   }
   for (int64_t i = 0; i < n_rows; ++i) op.swiglu(row(gate_, i, n_ff), row(up_, i, n_ff), row(gate_, i, n_ff), n_ff);
+  mark(Step::kSwiglu);
   kernels::matmul(L.w_down, gate_.data(), proj_.data(), n_rows, ws_, pool_);
+  mark(Step::kDown);
   for (int64_t i = 0; i < n_rows; ++i) op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, i, n_embd), n_embd);
   return n_rows;
 }

@@ -36,9 +36,24 @@ struct ContextOptions {
   kernels::Isa isa = kernels::default_isa();
 };
 
+// Where a forward pass spends its time, step by step (opt-in: EDGEREASON_PROFILE_STEPS=1 in the
+// environment when the Context is created; the report goes to stderr when it is destroyed). Wall
+// time on the calling thread, so a parallel step counts until its slowest thread is done.
+enum class Step { kEmbed, kAttnNorm, kQkv, kRopeStore, kAttention, kWo, kFfnNorm, kGateUp, kSwiglu, kDown, kOutNorm,
+                  kOutput, kCount };
+struct StepProfile {
+  double seconds[static_cast<int>(Step::kCount)] = {};
+  int64_t evals = 0;
+  int64_t tokens = 0;
+};
+const char* step_name(Step s);
+
 class Context {
  public:
+  ~Context();
   static Result<std::unique_ptr<Context>> create(const Model& model, const ContextOptions& opts);
+  // The step timings so far, or nullptr when profiling is off.
+  const StepProfile* step_profile() const { return profile_ ? &steps_ : nullptr; }
 
   const ContextOptions& options() const { return opts_; }
   const Model& model() const { return model_; }
@@ -100,6 +115,11 @@ class Context {
   kernels::RopeParams rope_;
   const kernels::Ops* ops_ = nullptr;
   int64_t max_out_ = 0;
+  bool profile_ = false;
+  StepProfile steps_;
+  double step_t0_ = 0.0;
+  // Adds the time since the last mark to step s (no-op when profiling is off).
+  void mark(Step s);
 };
 
 }  // namespace er::model
