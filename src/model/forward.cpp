@@ -23,7 +23,6 @@
 #include <cstring>
 #include <iterator>
 
-
 namespace er::model {
 
 namespace {

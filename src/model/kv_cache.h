@@ -45,9 +45,6 @@ class KvCache {
     return data_.get() + (static_cast<uint64_t>(layer) * n_seq_ + static_cast<uint64_t>(seq)) * seq_bytes_ +
            (kv == 0 ? 0 : static_cast<uint64_t>(n_ctx_) * k_row_bytes_);
   }
-  int64_t n_head_kv_ = 0;
-  int64_t head_dim_ = 0;
-  uint64_t head_bytes_ = 0;  // head_dim * element size
   struct AlignedFree {
     void operator()(uint8_t* p) const;
   };
@@ -59,9 +56,11 @@ class KvCache {
   uint64_t k_row_bytes_ = 0;
   uint64_t v_row_bytes_ = 0;
   uint64_t seq_bytes_ = 0;   // K then V of one (layer, seq): n_ctx * (k_row + v_row)
-  // data_: (n_layer, n_seq, {K, V} (n_head_kv, n_ctx, head_dim))
+  int64_t n_head_kv_ = 0;
+  int64_t head_dim_ = 0;
+  uint64_t head_bytes_ = 0;  // head_dim * element size
   uint64_t bytes_ = 0;
-  std::unique_ptr<uint8_t[], AlignedFree> data_;
+  std::unique_ptr<uint8_t[], AlignedFree> data_;  // (n_layer, n_seq, {K, V} (n_head_kv, n_ctx, head_dim))
 };
 
 }  // namespace er::model
