@@ -21,14 +21,10 @@ Result<std::unique_ptr<KvCache>> KvCache::create(const HParams& hp, int64_t n_ct
   kv->n_seq_ = n_seq;
   kv->type_ = type;
   const uint64_t elem = type == DType::kF16 ? 2 : 4;
-  kv->k_elems_ = hp.n_head_kv * hp.head_dim_k;
-  kv->v_elems_ = hp.n_head_kv * hp.head_dim_v;
   kv->n_head_kv_ = hp.n_head_kv;
   kv->head_dim_ = hp.head_dim_k;
   kv->head_bytes_ = static_cast<uint64_t>(hp.head_dim_k) * elem;
-  kv->k_row_bytes_ = static_cast<uint64_t>(kv->k_elems_) * elem;
-  kv->v_row_bytes_ = static_cast<uint64_t>(kv->v_elems_) * elem;
-  auto seq = checked_mul(static_cast<uint64_t>(n_ctx), kv->k_row_bytes_ + kv->v_row_bytes_);
+  auto seq = checked_mul(static_cast<uint64_t>(n_ctx), 2 * static_cast<uint64_t>(hp.n_head_kv) * kv->head_bytes_);
   auto total = seq ? checked_mul(*seq, static_cast<uint64_t>(hp.n_layer) * static_cast<uint64_t>(n_seq)) : std::nullopt;
   if (!total) return Status::invalid("KV cache size overflows");
   kv->seq_bytes_ = *seq;

@@ -43,7 +43,7 @@ class KvCache {
   KvCache() = default;
   uint8_t* base(int64_t layer, int seq, int kv) {
     return data_.get() + (static_cast<uint64_t>(layer) * n_seq_ + static_cast<uint64_t>(seq)) * seq_bytes_ +
-           (kv == 0 ? 0 : static_cast<uint64_t>(n_ctx_) * k_row_bytes_);
+           (kv == 0 ? 0 : seq_bytes_ / 2);
   }
   struct AlignedFree {
     void operator()(uint8_t* p) const;
@@ -51,11 +51,7 @@ class KvCache {
   int64_t n_ctx_ = 0;
   int n_seq_ = 0;
   DType type_ = DType::kF16;
-  int64_t k_elems_ = 0;      // n_head_kv * head_dim_k per position
-  int64_t v_elems_ = 0;      // n_head_kv * head_dim_v per position
-  uint64_t k_row_bytes_ = 0;
-  uint64_t v_row_bytes_ = 0;
-  uint64_t seq_bytes_ = 0;   // K then V of one (layer, seq): n_ctx * (k_row + v_row)
+  uint64_t seq_bytes_ = 0;   // K then V of one (layer, seq): 2 * n_head_kv * n_ctx * head_bytes
   int64_t n_head_kv_ = 0;
   int64_t head_dim_ = 0;
   uint64_t head_bytes_ = 0;  // head_dim * element size
