@@ -57,8 +57,7 @@ Context::~Context() {
   }
 }
 
-void Context::mark(Step s) {
-  if (!profile_) return;
+void Context::add_step_time(Step s) {
   const double t = now_seconds();
   steps_.seconds[static_cast<int>(s)] += t - step_t0_;
   step_t0_ = t;
@@ -71,7 +70,6 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   if (opts.max_batch < 1) return Status::invalid("batch size must be at least 1");
   if (opts.n_ctx < 1) return Status::invalid("-c: context size must be at least 1");
   if (!kernels::isa_supported(opts.isa)) return Status::unsupported("this CPU does not support the requested ISA");
-  if (hp.head_dim_k != hp.head_dim_v) return Status::unsupported("key and value head sizes differ");
 
   std::unique_ptr<Context> c(new Context(model, opts));
   ER_ASSIGN_OR_RETURN(c->kv_, KvCache::create(hp, opts.n_ctx, opts.n_seq, opts.kv_type));
