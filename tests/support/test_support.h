@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -18,6 +19,11 @@ std::filesystem::path shared_dir();   // ../shared beside the repository
 // is set (CI sets it), in which case require_model() fails the test instead.
 std::filesystem::path model_path(const std::string& name);
 bool models_required();
+
+// Bitwise equality of two float vectors (EXPECT_EQ on floats takes -0 for +0 and never NaN for NaN).
+inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
 
 // A fresh empty directory under the system temp dir, removed by the destructor.
 class TempDir {

@@ -13,6 +13,7 @@
 #include "kernels/ops.h"
 
 #include "support/test_rng.h"
+#include "support/test_support.h"
 
 namespace er::kernels {
 namespace {
@@ -374,12 +375,12 @@ TEST(Attention, PrefillAndDecodeMatchNaiveForF32AndF16Caches) {
       std::vector<float> out_hm(out.size()), dec_hm(dec.size());
       const AttentionTask prefill_hm{q.data() + 10 * width, 30, 10, hm, out_hm.data()};
       attention(s, &prefill_hm, 1, scratch, pool, isa);
-      EXPECT_EQ(std::memcmp(out_hm.data(), out.data(), out.size() * sizeof(float)), 0) << "head-major prefill";
+      EXPECT_TRUE(test::same_bits(out_hm, out)) << "head-major prefill";
       const AttentionTask tasks_hm[3] = {{q.data() + 12 * width, 1, 12, hm, dec_hm.data()},
                                          {q.data() + 25 * width, 1, 25, hm, dec_hm.data() + width},
                                          {q.data() + 39 * width, 1, 39, hm, dec_hm.data() + 2 * width}};
       attention(s, tasks_hm, 3, scratch, pool, isa);
-      EXPECT_EQ(std::memcmp(dec_hm.data(), dec.data(), dec.size() * sizeof(float)), 0) << "head-major decode";
+      EXPECT_TRUE(test::same_bits(dec_hm, dec)) << "head-major decode";
     }
   }
 }
@@ -415,11 +416,6 @@ TEST(Attention, LargeGroupsAndOddHeadDimMatchNaive) {
   }
 }
 
-// Bitwise equality (EXPECT_EQ on floats takes -0 for +0).
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
 TEST(Ops, GroupedAttentionOpsMatchScalarBitForBit) {
   Rng rng(13);
   const Ops& ref = ops(Isa::kScalar);
@@ -449,19 +445,19 @@ TEST(Ops, GroupedAttentionOpsMatchScalarBitForBit) {
             ref.attn_values_f16(pa.data(), ng, kh.data(), stride, n_kv, d, order, oa.data());
             op.attn_values_f16(pb.data(), ng, kh.data(), stride, n_kv, d, order, ob.data());
             EXPECT_EQ(pa, pb) << "p rounded to f16 identically";
-            EXPECT_TRUE(same_bits(oa, ob)) << "values f16";
+            EXPECT_TRUE(test::same_bits(oa, ob)) << "values f16";
             pa = p0;
             pb = p0;
             ref.attn_values_f32(pa.data(), ng, kf.data(), stride, n_kv, d, order, oa.data());
             op.attn_values_f32(pb.data(), ng, kf.data(), stride, n_kv, d, order, ob.data());
-            EXPECT_TRUE(same_bits(oa, ob)) << "values f32";
+            EXPECT_TRUE(test::same_bits(oa, ob)) << "values f32";
             // Products that underflow to -0 in every live lane: the padded lanes' +0 makes the sum +0.
             std::fill(pa.begin(), pa.end(), 1e-30f);
             pb = pa;
             std::vector<float> tiny(kf.size(), -1e-30f);
             ref.attn_values_f32(pa.data(), ng, tiny.data(), stride, n_kv, d, order, oa.data());
             op.attn_values_f32(pb.data(), ng, tiny.data(), stride, n_kv, d, order, ob.data());
-            EXPECT_TRUE(same_bits(oa, ob)) << "values f32, signed zeros";
+            EXPECT_TRUE(test::same_bits(oa, ob)) << "values f32, signed zeros";
           }
         }
       }

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -51,10 +50,6 @@ RunResult run(const Model& m, const char* env) {
   return r;
 }
 
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
 TEST(StepProfile, OffByDefaultAndWithZero) {
   auto m = Model::load((test::fixture_dir() / "tiny-llama-q4_1.gguf").string());
   ASSERT_TRUE(m.is_ok()) << m.status().message();
@@ -74,15 +69,15 @@ TEST(StepProfile, CountsPassesAndTimesStepsWithoutChangingLogits) {
   for (Step s : {Step::kQkv, Step::kAttention, Step::kWo, Step::kGateUp, Step::kDown, Step::kOutput}) {
     EXPECT_GT(prof.profile.seconds[static_cast<int>(s)], 0.0) << step_name(s);
   }
-  EXPECT_TRUE(same_bits(plain.logits, prof.logits));
+  EXPECT_TRUE(test::same_bits(plain.logits, prof.logits));
 }
 
 TEST(StepProfile, SecondContextComputesTheSameLogits) {
   auto m = Model::load((test::fixture_dir() / "tiny-llama-q4_1.gguf").string());
   ASSERT_TRUE(m.is_ok()) << m.status().message();
   const RunResult a = run(**m, nullptr), b = run(**m, nullptr), c = run(**m, nullptr);
-  EXPECT_TRUE(same_bits(a.logits, b.logits));
-  EXPECT_TRUE(same_bits(a.logits, c.logits));
+  EXPECT_TRUE(test::same_bits(a.logits, b.logits));
+  EXPECT_TRUE(test::same_bits(a.logits, c.logits));
 }
 
 TEST(StepProfile, StepNamesAreDistinct) {
