@@ -126,7 +126,7 @@ Result<BenchPlan> make_plan(const BenchOptions& o, bool device_given) {
   else return Status::invalid("--kv-type '" + o.kv_type + "': expected f16 or f32");
   if (!o.isa.empty()) {
     const auto v = kernels::isa_from_name(o.isa);
-    if (!v) return Status::invalid("--isa '" + o.isa + "': expected scalar, avx2 or avx512");
+    if (!v) return Status::invalid("--isa '" + o.isa + "': expected " + kernels::built_isa_names());
     if (!kernels::isa_supported(*v)) return Status::unsupported("--isa " + o.isa + ": not supported by this CPU");
     p.isa = *v;
   }
@@ -492,7 +492,7 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("-o,--output", o->output, "Output format: md, csv, json, jsonl, sql")->capture_default_str();
   sub->add_option("-b,--batch-size", o->n_batch, "Prompt tokens per forward pass")->capture_default_str();
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
-  sub->add_option("--isa", o->isa, "Kernel level: scalar, avx2, avx512 (default: best available)");
+  sub->add_option("--isa", o->isa, "Kernel level: " + kernels::built_isa_names() + " (default: the best this CPU supports)");
   CLI::Option* device = sub->add_option(
       "--device", o->device,
       "Device profile for bandwidth_fraction (default: the one `probe -o` saved, if any)");

@@ -112,7 +112,7 @@ Status run(RunOptions& o) {
   kernels::Isa isa = kernels::default_isa();
   if (!o.isa.empty()) {
     auto v = kernels::isa_from_name(o.isa);
-    if (!v) return Status::invalid("--isa must be scalar, avx2 or avx512");
+    if (!v) return Status::invalid("--isa '" + o.isa + "': expected " + kernels::built_isa_names());
     if (!kernels::isa_supported(*v)) return Status::unsupported("--isa " + o.isa + ": not supported by this CPU");
     isa = *v;
   }
@@ -320,7 +320,7 @@ Command add_run_command(CLI::App& app) {
   sub->add_option("--seed", o->sampler.seed, "Sampling seed (path p uses seed + p)")->capture_default_str();
   sub->add_flag("--ignore-eos", o->ignore_eos, "Generate exactly -n tokens");
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
-  sub->add_option("--isa", o->isa, "Kernel level: scalar, avx2, avx512 (default: best available)");
+  sub->add_option("--isa", o->isa, "Kernel level: " + kernels::built_isa_names() + " (default: the best this CPU supports)");
   sub->add_flag("--json", o->json, "Print one JSON record instead of streaming text");
   add_power_flags(sub, o->power);
   add_thinking_flags(sub, o->thinking);

@@ -14,6 +14,7 @@
 #include "core/dtype.h"
 #include "kernels/isa.h"
 #include "kernels/quant_act.h"
+#include "kernels/repack.h"
 
 namespace er::kernels::detail {
 
@@ -48,8 +49,10 @@ struct GemmKernel {
   int cols;
 };
 
-// The kernels of each level for weight type `w`, or nullptr when that level lacks one.
+// The kernels of each level for weight type `w`, or nullptr when that level lacks one. Only the
+// target architecture's levels are compiled (isa.h).
 const GemmKernel* gemm_kernel_scalar(DType w);
+#if defined(__x86_64__)
 const GemmKernel* gemm_kernel_avx2(DType w);
 const GemmKernel* gemm_kernel_avx512(DType w);
 
@@ -61,8 +64,28 @@ const GemmKernel* gemm_kernel_q4_1_x16_avx512();
 
 // The AVX2 activation converters (also used by the AVX-512 kernels), nullptr for F32.
 ActQuantFn act_quantizer_avx2(DType act);
+#elif defined(__aarch64__)
+// AArch64 levels: ARMv8.0 NEON, ARMv8.2 dotprod, ARMv8.6 i8mm. Each returns nullptr where the
+// level below serves (gemm_kernel falls back level by level).
+const GemmKernel* gemm_kernel_neon(DType w);
+const GemmKernel* gemm_kernel_dotprod(DType w);
+const GemmKernel* gemm_kernel_i8mm(DType w);
+// Kernels reading a repacked layout (repack.h) at these levels, or nullptr: tiles of exactly
+// group_rows(layout) rows (kX8: the block kernels honouring TileArgs::w_bstride, 8-row tiles).
+const GemmKernel* gemm_kernel_layout_dotprod(Layout layout, DType w);
+const GemmKernel* gemm_kernel_layout_i8mm(Layout layout, DType w);
+
+// The NEON activation converters (also used by the dotprod and i8mm kernels), nullptr for F32.
+ActQuantFn act_quantizer_neon(DType act);
+#endif
 
 // Dispatch: the kernel of level `isa` (falling back to lower levels per type).
 const GemmKernel* gemm_kernel(DType w, Isa isa);
+
+// The kernel of level `isa` that reads weights of type `w` stored in `layout` directly, or nullptr
+// when that level has none (matmul then rebuilds each tile's rows in GGUF order). kRowMajor:
+// gemm_kernel(w, isa). For kQ4Kx16 and kQ4_1x16 the kernel takes tiles of exactly 16 rows; for kX8
+// it is the block kernel, which honours TileArgs::w_bstride, on tiles of 8 rows.
+const GemmKernel* gemm_kernel_for_layout(Layout layout, DType w, Isa isa);
 
 }  // namespace er::kernels::detail

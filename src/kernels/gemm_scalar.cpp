@@ -44,10 +44,45 @@ const GemmKernel* gemm_kernel_scalar(DType w) {
 
 const GemmKernel* gemm_kernel(DType w, Isa isa) {
   const GemmKernel* k = nullptr;
+#if defined(__x86_64__)
   if (isa == Isa::kAvx512) k = gemm_kernel_avx512(w);
-  if (k == nullptr && isa >= Isa::kAvx2) k = gemm_kernel_avx2(w);
+  if (k == nullptr && (isa == Isa::kAvx2 || isa == Isa::kAvx512)) k = gemm_kernel_avx2(w);
+#elif defined(__aarch64__)
+  if (isa == Isa::kI8mm) k = gemm_kernel_i8mm(w);
+  if (k == nullptr && (isa == Isa::kDotprod || isa == Isa::kI8mm)) k = gemm_kernel_dotprod(w);
+  if (k == nullptr && (isa == Isa::kNeon || isa == Isa::kDotprod || isa == Isa::kI8mm)) k = gemm_kernel_neon(w);
+#endif
   if (k == nullptr) k = gemm_kernel_scalar(w);
   return k;
+}
+
+const GemmKernel* gemm_kernel_for_layout(Layout layout, DType w, Isa isa) {
+  if (layout == Layout::kRowMajor) return gemm_kernel(w, isa);
+#if defined(__x86_64__)
+  if (isa != Isa::kAvx512) return nullptr;
+  switch (layout) {
+    case Layout::kQ4Kx16: return w == DType::kQ4_K ? gemm_kernel_q4_K_x16_avx512() : nullptr;
+    case Layout::kQ4_1x16: return w == DType::kQ4_1 ? gemm_kernel_q4_1_x16_avx512() : nullptr;
+    case Layout::kX8: {  // the AVX-512 block kernels take 8 rows and honour w_bstride
+      switch (w) {
+        case DType::kQ8_0: case DType::kQ4_0: case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1:
+        case DType::kQ6_K:
+          return gemm_kernel_avx512(w);
+        default: return nullptr;
+      }
+    }
+    default: return nullptr;
+  }
+#elif defined(__aarch64__)
+  const GemmKernel* k = nullptr;
+  if (isa == Isa::kI8mm) k = gemm_kernel_layout_i8mm(layout, w);
+  if (k == nullptr && (isa == Isa::kDotprod || isa == Isa::kI8mm)) k = gemm_kernel_layout_dotprod(layout, w);
+  return k;
+#else
+  (void)w;
+  (void)isa;
+  return nullptr;
+#endif
 }
 
 }  // namespace er::kernels::detail

@@ -123,8 +123,9 @@ struct Job {
                                      // first (repack.h)
 };
 
-// Stack buffer for rebuilt rows (unpack): the lower levels' quantized tiles have <= 2 rows.
-constexpr size_t kUnpackBytes = 2 * kMaxRepackRowBytes;
+// Stack buffer for rebuilt rows (unpack): the lower levels' quantized tiles have <= 4 rows (AVX2:
+// 2, NEON: 4). Reached only when weights repacked for the default level run at a lower one (--isa).
+constexpr size_t kUnpackBytes = 4 * kMaxRepackRowBytes;
 
 // Weight bytes (times column groups of 4) per pool chunk below which a call is split into fewer
 // chunks than the pool's default (ThreadPool::parallel_for's max_chunks). With 2 threads, A/B on
@@ -233,36 +234,29 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
   // Repacked Q4_K: llama.cpp runs the rows in groups of 4 through its gemm, the rest through gemv.
   jb.path_cols = jb.path == MatmulPath::kRepackGemm ? n_batch - n_batch % 4 : n_batch;
   tile_shape(w.type, ws.isa(), n_batch, &jb.tile_rows, &jb.tile_cols);
-  if (w.layout == Layout::kQ4Kx16) {
-    ER_CHECK(w.type == DType::kQ4_K && can_repack_q4_K_x16(w.n_rows, w.n_cols), "matmul: bad x16 matrix");
-    if (ws.isa() == Isa::kAvx512) {
-      jb.k = detail::gemm_kernel_q4_K_x16_avx512();
-      jb.tile_rows = kQ4KGroupRows;  // one group per tile, whatever the batch
-      jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
-    } else {
-      jb.unpack = Layout::kQ4Kx16;
-    }
-  } else if (w.layout == Layout::kQ4_1x16) {
-    ER_CHECK(w.type == DType::kQ4_1 && can_repack_q4_1_x16(w.n_rows, w.n_cols), "matmul: bad Q4_1 x16 matrix");
-    if (ws.isa() == Isa::kAvx512) {
-      jb.k = detail::gemm_kernel_q4_1_x16_avx512();
-      jb.tile_rows = kQ4_1GroupRows;  // one group per tile, whatever the batch
-      jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
-      jb.w_ahead = ahead_bytes(kQ4_1GroupBlockBytes);
-    } else {
-      jb.unpack = Layout::kQ4_1x16;
-    }
-  } else if (w.layout == Layout::kX8) {
-    ER_CHECK(can_repack_x8(w.type, w.n_rows, w.n_cols), "matmul: bad x8 matrix");
-    if (ws.isa() == Isa::kAvx512) {
-      // One 8-row group per tile (the AVX-512 block kernels take 8 rows), its blocks read in order.
+  if (w.layout != Layout::kRowMajor) {
+    const bool shape_ok = (w.layout == Layout::kQ4Kx16 && w.type == DType::kQ4_K && can_repack_q4_K_x16(w.n_rows, w.n_cols)) ||
+                          (w.layout == Layout::kQ4_1x16 && w.type == DType::kQ4_1 && can_repack_q4_1_x16(w.n_rows, w.n_cols)) ||
+                          (w.layout == Layout::kX8 && can_repack_x8(w.type, w.n_rows, w.n_cols));
+    ER_CHECK(shape_ok, "matmul: bad " + std::string(dtype_name(w.type)) + " matrix in a repacked layout");
+    const detail::GemmKernel* lk = detail::gemm_kernel_for_layout(w.layout, w.type, ws.isa());
+    if (lk == nullptr) {
+      jb.unpack = w.layout;  // rebuilt row-major per tile
+    } else if (w.layout == Layout::kX8) {
+      // One 8-row group per tile, its blocks read in order by the block kernel.
       const size_t block = dtype_traits(w.type).block_bytes;
+      jb.k = lk;
       jb.tile_rows = kX8Rows;
+      jb.tile_cols = n_batch == 1 ? 1 : lk->cols;
       jb.w_stride = block;
       jb.w_bstride = kX8Rows * block;
       jb.w_ahead = ahead_bytes(jb.w_bstride);
     } else {
-      jb.unpack = Layout::kX8;
+      // x16: one group per tile, whatever the batch.
+      jb.k = lk;
+      jb.tile_rows = group_rows(w.layout);
+      jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
+      if (w.layout == Layout::kQ4_1x16) jb.w_ahead = ahead_bytes(kQ4_1GroupBlockBytes);
     }
   }
   return jb;
@@ -291,6 +285,10 @@ void matmul_multi(const Matrix* w, float* const* y, int n_mats, const float* x, 
     return;
   }
   run_jobs(jobs, n_mats, x, w[0].n_cols, n_batch, ws, pool);
+}
+
+bool reads_layout(Layout layout, DType type, Isa isa) {
+  return layout == Layout::kRowMajor || detail::gemm_kernel_for_layout(layout, type, isa) != nullptr;
 }
 
 void get_row(const Matrix& w, int64_t row, float* out) {

@@ -71,6 +71,11 @@ void matmul(const Matrix& w, const float* x, float* y, int64_t n_batch, Workspac
 void matmul_multi(const Matrix* w, float* const* y, int n_mats, const float* x, int64_t n_batch, Workspace& ws,
                   ThreadPool& pool);
 
+// Whether matmul at level `isa` reads weights of `type` stored in `layout` with a kernel for that
+// layout (otherwise it rebuilds each tile's rows in GGUF order first, which costs more than the
+// layout saves): the loader repacks only into such layouts.
+bool reads_layout(Layout layout, DType type, Isa isa);
+
 // Embedding row gather: dequantizes row `row` of w into out (n_cols floats).
 // REQUIRES: 0 <= row < w.n_rows; the type has a dequantizer (quant.h).
 void get_row(const Matrix& w, int64_t row, float* out);

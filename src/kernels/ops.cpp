@@ -182,8 +182,13 @@ const Ops& ops(Isa isa) {
   ER_CHECK(isa_supported(isa), "ops: ISA " + std::string(isa_name(isa)) + " not supported here");
   switch (isa) {
     case Isa::kScalar: return detail::ops_scalar();
+#if defined(__x86_64__)
     case Isa::kAvx2: return detail::ops_avx2();
     case Isa::kAvx512: return detail::ops_avx512();
+#elif defined(__aarch64__)
+    case Isa::kNeon: case Isa::kDotprod: case Isa::kI8mm: return detail::ops_neon();
+#endif
+    default: break;
   }
   return detail::ops_scalar();
 }

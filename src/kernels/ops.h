@@ -94,8 +94,12 @@ const Ops& ops(Isa isa);
 
 namespace detail {
 const Ops& ops_scalar();
+#if defined(__x86_64__)
 const Ops& ops_avx2();
 const Ops& ops_avx512();  // the AVX2 table with AVX-512 softmax, SwiGLU and attention ops
+#elif defined(__aarch64__)
+const Ops& ops_neon();    // every AArch64 level (the float ops need nothing past ARMv8.0)
+#endif
 }  // namespace detail
 
 }  // namespace er::kernels

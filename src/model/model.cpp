@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/isa.h"
+#include "kernels/matmul.h"
 #include "kernels/repack.h"
 #include "model/model_summary.h"
 
@@ -75,17 +76,23 @@ RepackMode repack_mode() {
   return RepackMode::kAll;
 }
 
-// The layout a matrix is repacked into at load, or kRowMajor to leave it. The x8 and Q4_1 x16
-// layouts are taken only where the default kernels read them directly (AVX-512); elsewhere their
-// rows would be rebuilt per tile, which costs more than it saves.
+// The layout a matrix is repacked into at load, or kRowMajor to leave it: only layouts the
+// default kernel level reads directly (kernels::reads_layout; elsewhere their rows would be
+// rebuilt per tile, which costs more than it saves). x86-64 AVX-512 and AArch64 dotprod/i8mm read
+// all three; AVX2 and NEON none.
 kernels::Layout repack_layout(const kernels::Matrix& m, RepackMode mode) {
   if (m.layout != kernels::Layout::kRowMajor || mode == RepackMode::kOff) return kernels::Layout::kRowMajor;
-  if (m.type == DType::kQ4_K && kernels::can_repack_q4_K_x16(m.n_rows, m.n_cols)) return kernels::Layout::kQ4Kx16;
-  if (mode == RepackMode::kQ4KOnly || kernels::default_isa() != kernels::Isa::kAvx512) return kernels::Layout::kRowMajor;
-  if (mode == RepackMode::kAll && m.type == DType::kQ4_1 && kernels::can_repack_q4_1_x16(m.n_rows, m.n_cols)) {
+  const kernels::Isa isa = kernels::default_isa();
+  const auto reads = [&](kernels::Layout l) { return kernels::reads_layout(l, m.type, isa); };
+  if (m.type == DType::kQ4_K && kernels::can_repack_q4_K_x16(m.n_rows, m.n_cols) && reads(kernels::Layout::kQ4Kx16)) {
+    return kernels::Layout::kQ4Kx16;
+  }
+  if (mode == RepackMode::kQ4KOnly) return kernels::Layout::kRowMajor;
+  if (mode == RepackMode::kAll && m.type == DType::kQ4_1 && kernels::can_repack_q4_1_x16(m.n_rows, m.n_cols) &&
+      reads(kernels::Layout::kQ4_1x16)) {
     return kernels::Layout::kQ4_1x16;
   }
-  if (kernels::can_repack_x8(m.type, m.n_rows, m.n_cols)) return kernels::Layout::kX8;
+  if (kernels::can_repack_x8(m.type, m.n_rows, m.n_cols) && reads(kernels::Layout::kX8)) return kernels::Layout::kX8;
   return kernels::Layout::kRowMajor;
 }
 

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "kernels/isa.h"
+
 namespace er::perfmodel {
 namespace {
 
@@ -80,7 +82,10 @@ std::vector<std::string> isa_features() {
   if (__builtin_cpu_supports("avx512vnni")) out.push_back("avx512_vnni");
   if (__builtin_cpu_supports("avx512bf16")) out.push_back("avx512_bf16");
 #elif defined(__aarch64__)
-  out.push_back("neon");
+  // The kernel levels' features, named as /proc/cpuinfo names them (asimd, asimddp, i8mm).
+  if (kernels::isa_supported(kernels::Isa::kNeon)) out.push_back("asimd");
+  if (kernels::isa_supported(kernels::Isa::kDotprod)) out.push_back("asimddp");
+  if (kernels::isa_supported(kernels::Isa::kI8mm)) out.push_back("i8mm");
 #endif
   return out;
 }

@@ -36,9 +36,14 @@ double read_scalar(const double* a, int64_t n) {
 
 Loops loops_for(kernels::Isa isa) {
   switch (isa) {
+#if defined(__x86_64__)
     case kernels::Isa::kAvx512: return {copy_avx512, triad_avx512, read_avx512};
     case kernels::Isa::kAvx2: return {copy_avx2, triad_avx2, read_avx2};
-    case kernels::Isa::kScalar: break;
+#elif defined(__aarch64__)
+    case kernels::Isa::kNeon: case kernels::Isa::kDotprod: case kernels::Isa::kI8mm:
+      return {copy_neon, triad_neon, read_neon};
+#endif
+    default: break;
   }
   return {copy_scalar, triad_scalar, read_scalar};
 }

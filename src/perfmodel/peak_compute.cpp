@@ -76,22 +76,40 @@ PeakComputeResult measure_peak_compute(int n_threads, kernels::Isa isa, double s
   r.isa = std::string(kernels::isa_name(isa));
   const double half_s = std::max(0.02, seconds / 2);
   switch (isa) {
+#if defined(__x86_64__)
     case kernels::Isa::kAvx512:
       r.gflops_f32 = best_rate(r.n_threads, peak::fma_avx512, peak::kAvx512FlopsPerIter, half_s);
       r.int8_kernel = "avx512_vnni dpbusd";
       r.gops_int8 = best_rate(r.n_threads, peak::int8_avx512, peak::kAvx512Int8OpsPerIter, half_s);
-      break;
+      return r;
     case kernels::Isa::kAvx2:
       r.gflops_f32 = best_rate(r.n_threads, peak::fma_avx2, peak::kAvx2FlopsPerIter, half_s);
       r.int8_kernel = "avx2 maddubs+madd";
       r.gops_int8 = best_rate(r.n_threads, peak::int8_avx2, peak::kAvx2Int8OpsPerIter, half_s);
-      break;
-    case kernels::Isa::kScalar:
-      r.gflops_f32 = best_rate(r.n_threads, peak::fma_scalar, peak::kScalarFlopsPerIter, half_s);
-      r.int8_kernel = "scalar";
-      r.gops_int8 = best_rate(r.n_threads, peak::int8_scalar, peak::kScalarInt8OpsPerIter, half_s);
+      return r;
+#elif defined(__aarch64__)
+    case kernels::Isa::kI8mm:
+      r.gflops_f32 = best_rate(r.n_threads, peak::fma_neon, peak::kNeonFlopsPerIter, half_s);
+      r.int8_kernel = "i8mm smmla";
+      r.gops_int8 = best_rate(r.n_threads, peak::int8_i8mm, peak::kI8mmInt8OpsPerIter, half_s);
+      return r;
+    case kernels::Isa::kDotprod:
+      r.gflops_f32 = best_rate(r.n_threads, peak::fma_neon, peak::kNeonFlopsPerIter, half_s);
+      r.int8_kernel = "dotprod sdot";
+      r.gops_int8 = best_rate(r.n_threads, peak::int8_dotprod, peak::kDotprodInt8OpsPerIter, half_s);
+      return r;
+    case kernels::Isa::kNeon:
+      r.gflops_f32 = best_rate(r.n_threads, peak::fma_neon, peak::kNeonFlopsPerIter, half_s);
+      r.int8_kernel = "neon smull+sadalp";
+      r.gops_int8 = best_rate(r.n_threads, peak::int8_neon, peak::kNeonInt8OpsPerIter, half_s);
+      return r;
+#endif
+    default:
       break;
   }
+  r.gflops_f32 = best_rate(r.n_threads, peak::fma_scalar, peak::kScalarFlopsPerIter, half_s);
+  r.int8_kernel = "scalar";
+  r.gops_int8 = best_rate(r.n_threads, peak::int8_scalar, peak::kScalarInt8OpsPerIter, half_s);
   return r;
 }
 

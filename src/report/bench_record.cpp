@@ -14,7 +14,7 @@ const FieldDef kFields[] = {
     {"build_commit", &R::build_commit, "", "git describe of the source tree"},
     {"build_version", &R::build_version, "", "edgereason version"},
     {"cpu_info", &R::cpu_info, "", "CPU model name"},
-    {"isa", &R::isa, "", "kernel level that ran (scalar, avx2, avx512)"},
+    {"isa", &R::isa, "", "kernel level that ran (scalar, avx2, avx512, neon, dotprod, i8mm)"},
     {"model_filename", &R::model_filename, "", "model file"},
     {"model_type", &R::model_type, "", "architecture, parameter count, main weight type"},
     {"model_size", &R::model_size, "bytes", "bytes of weights"},

@@ -277,6 +277,68 @@ Weights repacked(const Weights& w, Layout layout = Layout::kQ4Kx16) {
   return r;
 }
 
+// The layout kernels (x16, x8) on every tile width and path, called directly: matmul sends them only
+// the widths its batches need (e.g. never a 1-column tile on Q4_K's gemm path), but they take any.
+TEST(TileKernels, LayoutKernelsTakeEveryWidthAndPath) {
+  Rng rng(14);
+  struct Case {
+    Layout layout;
+    DType type;
+  };
+  const Case cases[] = {{Layout::kQ4Kx16, DType::kQ4_K}, {Layout::kQ4_1x16, DType::kQ4_1}, {Layout::kX8, DType::kQ8_0},
+                        {Layout::kX8, DType::kQ4_0},     {Layout::kX8, DType::kQ4_1},     {Layout::kX8, DType::kQ5_0},
+                        {Layout::kX8, DType::kQ5_1},     {Layout::kX8, DType::kQ6_K}};
+  int n_kernels = 0;
+  for (const Case& cs : cases) {
+    const int rows = group_rows(cs.layout);
+    const int64_t n_cols = 512;
+    const Weights w = make_weights(cs.type, rows, n_cols, rng);
+    const Weights packed = repacked(w, cs.layout);
+    const size_t wb = static_cast<size_t>(*dtype_row_bytes(cs.type, n_cols));
+    const size_t block = dtype_traits(cs.type).block_bytes;
+    const size_t ab = act_row_bytes(cs.type, n_cols);
+    constexpr int kCols = 8;
+    std::vector<uint8_t> act(kCols * ab);
+    const std::vector<float> x = rng.floats(kCols * n_cols);
+    for (int c = 0; c < kCols; ++c) {
+      quantize_activations(cs.type, x.data() + c * n_cols, act.data() + c * ab, n_cols, Isa::kScalar);
+    }
+    for (Isa isa : supported_isas()) {
+      const detail::GemmKernel* k = detail::gemm_kernel_for_layout(cs.layout, cs.type, isa);
+      if (k == nullptr) continue;
+      ++n_kernels;
+      for (MatmulPath path : {MatmulPath::kVecDot, MatmulPath::kTiled, MatmulPath::kRepackGemm}) {
+        for (int nc = 1; nc <= std::min(k->cols, kCols); ++nc) {
+          std::vector<float> y(static_cast<size_t>(kCols * rows), NAN);
+          detail::TileArgs args{packed.bytes.data(), wb, act.data(), ab, n_cols, y.data(), rows, path};
+          if (cs.layout == Layout::kX8) {  // as matmul drives the block kernels over x8
+            args.w_stride = block;
+            args.w_bstride = kX8Rows * block;
+          }
+          k->tile(args, rows, nc);
+          for (int c = 0; c < kCols; ++c) {
+            for (int r = 0; r < rows; ++r) {
+              const float v = y[static_cast<size_t>(c * rows + r)];
+              if (c >= nc) {
+                EXPECT_TRUE(std::isnan(v)) << "wrote outside the tile";
+                continue;
+              }
+              const float want = vec_dot_ref(cs.type, n_cols, w.bytes.data() + r * wb, act.data() + c * ab, path);
+              EXPECT_EQ(v, want) << dtype_name(cs.type) << " layout " << static_cast<int>(cs.layout) << " "
+                                 << isa_name(isa) << " width " << nc << " path " << static_cast<int>(path) << " row " << r;
+            }
+          }
+        }
+      }
+    }
+  }
+  // Which levels have layout kernels is the loader's business (model repack tests); here at least
+  // the default level's, where it reads any.
+  if (reads_layout(Layout::kX8, DType::kQ8_0, default_isa())) {
+    EXPECT_GT(n_kernels, 0);
+  }
+}
+
 TEST(RepackQ4Kx16, RoundTripsAndInPlaceMatchesCopy) {
   Rng rng(20);
   EXPECT_FALSE(can_repack_q4_K_x16(24, 512));   // rows not a multiple of 16

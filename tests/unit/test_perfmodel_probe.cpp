@@ -103,6 +103,7 @@ TEST(PerfmodelProbe, PeakLoopsRunAtEverySupportedLevel) {
 TEST(PerfmodelProbe, PeakLoopsAreDeterministic) {
   EXPECT_EQ(peak::fma_scalar(1000), peak::fma_scalar(1000));
   EXPECT_EQ(peak::int8_scalar(10), 10 * -2 * (16 * 17 / 2));  // sum over k of 10 * (k + 1) * -2
+#if defined(__x86_64__)
   if (kernels::isa_supported(kernels::Isa::kAvx2)) {
     EXPECT_EQ(peak::int8_avx2(10), 10 * 32 * -2 * (1 + 2 + 3 + 4));  // 32 byte products per chain
     EXPECT_EQ(peak::fma_avx2(100), peak::fma_avx2(100));
@@ -110,6 +111,18 @@ TEST(PerfmodelProbe, PeakLoopsAreDeterministic) {
   if (kernels::isa_supported(kernels::Isa::kAvx512)) {
     EXPECT_EQ(peak::int8_avx512(10), 10 * 16 * 64 * 3 * -2);
   }
+#elif defined(__aarch64__)
+  if (kernels::isa_supported(kernels::Isa::kNeon)) {
+    EXPECT_EQ(peak::int8_neon(10), 10 * 16 * -2 * (1 + 2 + 3 + 4));  // 16 byte products per chain
+    EXPECT_EQ(peak::fma_neon(100), peak::fma_neon(100));
+  }
+  if (kernels::isa_supported(kernels::Isa::kDotprod)) {
+    EXPECT_EQ(peak::int8_dotprod(10), 10 * 2 * 16 * -2 * (1 + 2 + 3 + 4));  // 8 sdot of 16 byte pairs
+  }
+  if (kernels::isa_supported(kernels::Isa::kI8mm)) {
+    EXPECT_EQ(peak::int8_i8mm(10), 10 * 2 * 32 * -2 * (1 + 2 + 3 + 4));  // 8 smmla of 32 byte pairs
+  }
+#endif
 }
 
 TEST(PerfmodelProbe, ArraySizing) {

@@ -21,13 +21,21 @@ float float_of(uint32_t u) {
   std::memcpy(&f, &u, 4);
   return f;
 }
-uint16_t bits_of(_Float16 h) {
+// The compiler's IEEE half type: _Float16 (GCC 12 has it in C++ on x86-64 only), __fp16 on AArch64
+// (a storage type whose conversions are the FCVT instructions, round to nearest even).
+#if defined(__aarch64__)
+using Half = __fp16;
+#else
+using Half = _Float16;
+#endif
+
+uint16_t bits_of(Half h) {
   uint16_t u;
   std::memcpy(&u, &h, 2);
   return u;
 }
-_Float16 half_of(uint16_t u) {
-  _Float16 h;
+Half half_of(uint16_t u) {
+  Half h;
   std::memcpy(&h, &u, 2);
   return h;
 }
@@ -35,7 +43,7 @@ _Float16 half_of(uint16_t u) {
 bool f16_is_nan(uint16_t h) { return (h & 0x7c00u) == 0x7c00u && (h & 0x3ffu) != 0; }
 
 // The compiler's conversion (libgcc or F16C) is IEEE round-to-nearest-even: our reference.
-uint16_t ieee_f32_to_f16(float f) { return bits_of(static_cast<_Float16>(f)); }
+uint16_t ieee_f32_to_f16(float f) { return bits_of(static_cast<Half>(f)); }
 
 TEST(F16, AllPatternsConvertExactlyAndRoundTrip) {
   for (uint32_t h = 0; h < 65536; ++h) {
