@@ -222,7 +222,7 @@ Command add_eval_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("eval", "Answer a dataset with a model and grade it (accuracy, latency, tokens)");
   sub->add_option("-m,--model", o->model, "Model file or installed name")->required();
   sub->add_option("--dataset", o->dataset, "gsm8k, math500, mmlu_stem (mmlu) or a JSONL file")->required();
-  sub->add_option("--data-dir", o->data_dir, "Directory of the built-in sets (default: $EDGEREASON_DATA or ../shared/data)");
+  sub->add_option("--data-dir", o->data_dir, "Directory of the built-in sets (default: $EDGEREASON_DATA, else the installed or source-tree data/)");
   sub->add_option("--field-map", o->field_map, "JSONL field names: question=F,answer=F,choices=F,id=F,subject=F");
   sub->add_option("--task", o->task, "How answers are graded for a JSONL file: math, gsm8k or mc");
   sub->add_option("--on-bad-line", o->on_bad_line, "A malformed dataset line: fail or skip (always reported)")->capture_default_str();

@@ -65,7 +65,7 @@ Command add_grade_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("grade", "Grade completions made elsewhere against a dataset's answers");
   sub->add_option("--dataset", o->dataset, "gsm8k, math500, mmlu_stem (mmlu) or a JSONL file")->required();
   sub->add_option("--outputs", o->outputs, "JSONL of completions: an id (or index) and a completion per line")->required();
-  sub->add_option("--data-dir", o->data_dir, "Directory of the built-in sets (default: $EDGEREASON_DATA or ../shared/data)");
+  sub->add_option("--data-dir", o->data_dir, "Directory of the built-in sets (default: $EDGEREASON_DATA, else the installed or source-tree data/)");
   sub->add_option("--field-map", o->field_map, "Dataset JSONL field names: question=F,answer=F,choices=F,id=F,subject=F");
   sub->add_option("--task", o->task, "How answers are graded for a JSONL dataset: math, gsm8k or mc");
   sub->add_option("--id-field", o->id_field, "Field of --outputs matched to the dataset's ids (default: id, else index/idx)");

@@ -179,11 +179,17 @@ Result<std::string> find_data_dir(std::string_view flag) {
   std::vector<fs::path> candidates;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    candidates.push_back(exe.parent_path() / "../../../shared/data");
-    candidates.push_back(exe.parent_path() / "../../data");
+    // An installed binary: <prefix>/bin/edgereason finds <prefix>/share/edgereason/data, wherever
+    // the prefix was moved to.
+    candidates.push_back(exe.parent_path() / "../share/edgereason/data");
   }
+#ifdef EDGEREASON_INSTALL_DATA_DIR
+  candidates.push_back(EDGEREASON_INSTALL_DATA_DIR);  // the configured install prefix
+#endif
+#ifdef EDGEREASON_SOURCE_DATA_DIR
+  candidates.push_back(EDGEREASON_SOURCE_DATA_DIR);   // the source tree this binary was built from
+#endif
   candidates.push_back("data");
-  candidates.push_back("../shared/data");
   std::string tried;
   for (const auto& c : candidates) {
     if (has_known_set(c)) return fs::weakly_canonical(c, ec).string();

@@ -58,7 +58,8 @@ struct Dataset {
 bool is_builtin_dataset(std::string_view name);
 
 // The data directory: `flag` when given (it must exist), else $EDGEREASON_DATA, else the first of
-// <exe>/../../../shared/data, <exe>/../../data, ./data, ../shared/data that holds a known set.
+// these that holds a known set: <exe>/../share/edgereason/data (an installed binary), the
+// configured install directory, the `data/` of the source tree the binary was built from, ./data.
 Result<std::string> find_data_dir(std::string_view flag);
 
 // Loads a built-in set by name or a JSONL file by path. A malformed line is an error naming

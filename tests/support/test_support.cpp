@@ -17,6 +17,7 @@ fs::path source_dir() { return ER_SOURCE_DIR; }
 fs::path binary_dir() { return ER_BINARY_DIR; }
 fs::path fixture_dir() { return ER_FIXTURE_DIR; }
 fs::path shared_dir() { return source_dir().parent_path() / "shared"; }
+fs::path data_dir() { return source_dir() / "data"; }
 
 fs::path model_path(const std::string& name) {
   const char* env = std::getenv("EDGEREASON_MODELS");

@@ -12,7 +12,8 @@ namespace er::test {
 std::filesystem::path source_dir();   // the repository root
 std::filesystem::path binary_dir();   // the CMake build directory
 std::filesystem::path fixture_dir();  // generated fixtures (tools/make-fixtures)
-std::filesystem::path shared_dir();   // ../shared beside the repository
+std::filesystem::path shared_dir();   // ../shared beside the repository (may be absent)
+std::filesystem::path data_dir();     // the evaluation sets shipped in the repository (data/)
 
 // A model installed by scripts/get-models.sh (EDGEREASON_MODELS or <repo>/models), or empty
 // when it is not installed. Tests call GTEST_SKIP() on empty unless EDGEREASON_REQUIRE_MODELS=1

@@ -4,36 +4,37 @@
 #include "eval/dataset.h"
 #include "eval/prompts.h"
 #include "support/test_support.h"
+#include "fixture_sha256.h"
+
+#include <fstream>
+#include <iterator>
+#include <regex>
 
 namespace er::eval {
 namespace {
 
-DatasetOptions shared_opts() {
+DatasetOptions data_opts() {
   DatasetOptions o;
-  o.data_dir = (test::shared_dir() / "data").string();
+  o.data_dir = test::data_dir().string();
   return o;
 }
 
-#define REQUIRE_SHARED_DATA()                                                  \
-  if (!std::filesystem::exists(test::shared_dir() / "data/gsm8k/test.jsonl")) \
-  GTEST_SKIP() << "no ../shared/data"
 
 TEST(EvalDataset, BuiltinSets) {
-  REQUIRE_SHARED_DATA();
-  auto g = load_dataset("gsm8k", shared_opts());
+  auto g = load_dataset("gsm8k", data_opts());
   ASSERT_TRUE(g.is_ok()) << g.status().message();
   EXPECT_EQ(g->questions.size(), 1319u);
   EXPECT_EQ(g->task, Task::kGsm8k);
   EXPECT_EQ(g->questions[0].gold, "18");
   EXPECT_EQ(g->questions[0].id, "0");
   EXPECT_EQ(g->questions[2].gold, "70000");
-  auto m = load_dataset("math500", shared_opts());
+  auto m = load_dataset("math500", data_opts());
   ASSERT_TRUE(m.is_ok()) << m.status().message();
   EXPECT_EQ(m->questions.size(), 500u);
   EXPECT_EQ(m->questions[0].gold, "\\left( 3, \\frac{\\pi}{2} \\right)");
   EXPECT_EQ(m->questions[0].id, "test/precalculus/807.json");
   EXPECT_EQ(m->questions[0].subject, "Precalculus");
-  auto c = load_dataset("mmlu_stem", shared_opts());
+  auto c = load_dataset("mmlu_stem", data_opts());
   ASSERT_TRUE(c.is_ok()) << c.status().message();
   EXPECT_EQ(c->questions.size(), 3018u);
   EXPECT_EQ(c->task, Task::kMultipleChoice);
@@ -42,7 +43,7 @@ TEST(EvalDataset, BuiltinSets) {
   EXPECT_EQ(c->questions[0].id, "mmlu_stem-0");
   EXPECT_EQ(c->questions[0].subject, "college_biology");
   // "mmlu" is the same file.
-  auto alias = load_dataset("mmlu", shared_opts());
+  auto alias = load_dataset("mmlu", data_opts());
   ASSERT_TRUE(alias.is_ok());
   EXPECT_EQ(alias->questions.size(), 3018u);
 }
@@ -159,6 +160,35 @@ TEST(EvalDataset, UsageErrors) {
   EXPECT_EQ(question_hash("abc"), question_hash("abc"));
   EXPECT_NE(question_hash("abc"), question_hash("abd"));
   EXPECT_EQ(question_hash("").size(), 16u);
+}
+
+
+// The sets ship in data/ with their sha256 in data/README.md; they are the same files as
+// ../shared/data (the project's reference copy) where that exists beside the repository.
+TEST(EvalDataset, ShippedSetsMatchTheirChecksumsAndTheReferenceCopy) {
+  std::ifstream readme(test::data_dir() / "README.md");
+  ASSERT_TRUE(readme) << "no data/README.md";
+  const std::regex row(R"(^\| `([a-z0-9_]+/test\.jsonl)` \|.*\| ([0-9a-f]{64}) \|$)");
+  std::string line;
+  int n = 0;
+  while (std::getline(readme, line)) {
+    std::smatch m;
+    if (!std::regex_match(line, m, row)) continue;
+    ++n;
+    auto read = [](const std::filesystem::path& p) {
+      std::ifstream in(p, std::ios::binary);
+      return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::vector<uint8_t> bytes = read(test::data_dir() / m[1].str());
+    ASSERT_FALSE(bytes.empty()) << m[1];
+    EXPECT_LT(bytes.size(), 2u << 20) << m[1] << ": files in the repository stay under 2 MB";
+    EXPECT_EQ(fixtures::sha256_hex(bytes), m[2].str()) << m[1];
+    const std::filesystem::path ref = test::shared_dir() / "data" / m[1].str();
+    if (std::filesystem::exists(ref)) {
+      EXPECT_TRUE(read(ref) == bytes) << m[1] << " differs from " << ref;
+    }
+  }
+  EXPECT_EQ(n, 3);
 }
 
 }  // namespace

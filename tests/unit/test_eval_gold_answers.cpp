@@ -115,8 +115,7 @@ std::string perturb(const std::string& g) {
 }
 
 TEST(EvalMath500, EveryGoldEqualsItselfRewritesAndNotPerturbed) {
-  const auto path = test::shared_dir() / "data/math500/test.jsonl";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  const auto path = test::data_dir() / "math500/test.jsonl";
   const auto rows = read_jsonl(path);
   ASSERT_EQ(rows.size(), 500u);
   int false_neg = 0, false_pos = 0, pairs_equal = 0, pairs_unequal = 0, boxed_fail = 0;
@@ -165,8 +164,7 @@ TEST(EvalMath500, EveryGoldEqualsItselfRewritesAndNotPerturbed) {
 }
 
 TEST(EvalGsm8k, EveryGoldWithCommasDollarsAndPeriod) {
-  const auto path = test::shared_dir() / "data/gsm8k/test.jsonl";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  const auto path = test::data_dir() / "gsm8k/test.jsonl";
   const auto rows = read_jsonl(path);
   ASSERT_EQ(rows.size(), 1319u);
   int false_neg = 0, false_pos = 0;
@@ -207,8 +205,7 @@ TEST(EvalGsm8k, EveryGoldWithCommasDollarsAndPeriod) {
 }
 
 TEST(EvalMmluStem, EveryGoldLetterInEachFormAndNotTheArticle) {
-  const auto path = test::shared_dir() / "data/mmlu_stem/test.jsonl";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  const auto path = test::data_dir() / "mmlu_stem/test.jsonl";
   const auto rows = read_jsonl(path);
   ASSERT_EQ(rows.size(), 3018u);
   int false_neg = 0, false_pos = 0, article_taken = 0;
