@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the test suite: a Release build, an ASan+UBSan build, and the GGUF fuzzer for 60 s.
-# Usage: scripts/test.sh [--quick] [--no-sanitize] [--no-fuzz] [--fuzz-seconds N]
+# Runs the test suite: a Release build, the aarch64 cross-build under emulation, a fresh clone
+# running the main job, an ASan+UBSan build, and the GGUF fuzzer for 60 s.
+# Usage: scripts/test.sh [--quick] [--no-sanitize] [--no-fuzz] [--no-arm64] [--no-fresh-clone] [--fuzz-seconds N]
 #   --quick  the Release build's tests only
 set -euo pipefail
 
@@ -9,14 +10,18 @@ cd "$here"
 
 sanitize=1
 fuzz=1
+arm64=1
+fresh=1
 fuzz_seconds=60
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) sanitize=0; fuzz=0 ;;
+    --quick) sanitize=0; fuzz=0; arm64=0; fresh=0 ;;
     --no-sanitize) sanitize=0 ;;
     --no-fuzz) fuzz=0 ;;
+    --no-arm64) arm64=0 ;;
+    --no-fresh-clone) fresh=0 ;;
     --fuzz-seconds) fuzz_seconds=${2:?}; shift ;;
-    -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -34,6 +39,17 @@ run_suite() {  # DIR CTEST_EXCLUDE_REGEX CMAKE_ARGS...
 
 step "Release build and tests (build/)"
 run_suite build "" -DCMAKE_BUILD_TYPE=Release
+
+if [ "$arm64" = 1 ]; then
+  # Needs the cross compiler and qemu (scripts/setup.sh --cross-arm64); --no-arm64 skips.
+  step "aarch64: cross-build and tests under qemu-aarch64 (build-arm64/; scripts/test-arm64.sh)"
+  scripts/test-arm64.sh --x86-bin build/bin/edgereason
+fi
+
+if [ "$fresh" = 1 ]; then
+  step "a fresh clone runs the main job with nothing from outside it (scripts/test-fresh-clone.sh)"
+  scripts/test-fresh-clone.sh
+fi
 
 if [ "$sanitize" = 1 ]; then
   # The llama.cpp comparisons on the shipped models (one has 1.5 B parameters) take many minutes
