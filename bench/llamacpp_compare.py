@@ -127,8 +127,11 @@ def main():
       f"{' (' + meta['virtualization'] + ' guest)' if meta.get('virtualization') else ''}, "
       f"{meta['mem_gib']} GiB RAM, Linux {meta['kernel']}; load average at start {meta['load_start']}"
       f"{', at end ' + meta['load_end'] if meta.get('load_end') else ''}")
+    if meta.get("cpu_flags") is not None:
+        w(f"- CPU ({meta.get('arch', '?')}) flags that matter: {', '.join(meta['cpu_flags']) or 'none of them'}"
+          f"{'' if 'amx_int8' in meta['cpu_flags'] else ' (no amx_int8)'}")
     w(f"- edgereason {meta['git_describe']} ({meta['edgereason_bin']}, {meta['compiler']}); "
-      f"llama.cpp through llama-cpp-python {meta['llama_cpp_python']}")
+      f"llama.cpp through {meta.get('llama_cpp_build') or 'llama-cpp-python ' + meta['llama_cpp_python']}")
     w(f"- {meta['threads']} threads both; {meta['reps']} A/B rounds × {meta['inner']} timed repetitions per "
       f"process (after 1 warm-up); medians over all repetitions; f16 KV, flash attention off, same model file")
     if device_gbps:

@@ -105,7 +105,9 @@ if [ -f "$build_dir/CMakeCache.txt" ]; then
   [ -n "$cxx" ] && compiler=$("$cxx" --version 2>/dev/null | head -n 1 || echo "$cxx")
 fi
 lcp_version=$("$py" -c 'import llama_cpp; print(llama_cpp.__version__)')
-ER_META_BIN=$er ER_META_COMPILER=$compiler ER_META_LCP=$lcp_version ER_META_PROFILE=$profile \
+# Which llama.cpp build (flags, AMX on/off, the multi-token check) the peer is: scripts/llamacpp-venv.sh.
+lcp_build=$(EDGEREASON_LLAMACPP_VENV=$venv scripts/llamacpp-venv.sh --describe 2>/dev/null || echo "build unknown")
+ER_META_LCP_BUILD=$lcp_build ER_META_BIN=$er ER_META_COMPILER=$compiler ER_META_LCP=$lcp_version ER_META_PROFILE=$profile \
 ER_META_LARGEST=$largest_name ER_META_MODELS="${models[*]}" ER_META_RUN="$threads $reps $inner $quick" python3 - "$meta" <<'EOF'
 import json, os, platform, subprocess, sys
 def sh(c):
@@ -118,6 +120,12 @@ threads, reps, inner, quick = (int(x) for x in os.environ["ER_META_RUN"].split()
 json.dump({
   "date": sh("date -u +%Y-%m-%dT%H:%M:%SZ"),
   "cpu": sh("lscpu | sed -n 's/^Model name:[[:space:]]*//p'"),
+  "arch": platform.machine(),
+  # The CPU features the two engines' kernel choices depend on (x86: VNNI, AMX; ARM: dotprod, i8mm).
+  "cpu_flags": [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16",
+                            "asimd", "asimddp", "i8mm", "sve", "bf16")
+                if f in sh("grep -m1 -E '^(flags|Features)' /proc/cpuinfo").split()],
+  "llama_cpp_build": os.environ["ER_META_LCP_BUILD"],
   "n_cpus": os.cpu_count(),
   "mem_gib": round(mem_kib / 1048576, 1),
   "kernel": platform.release(),
