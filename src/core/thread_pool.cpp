@@ -6,6 +6,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define ER_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+// The spin-wait hint (as x86's pause), not sched_yield: a system call per spin would make the
+// 32k-iteration spin cost milliseconds on the decode path.
+#define ER_CPU_RELAX() __asm__ __volatile__("yield" ::: "memory")
 #else
 #define ER_CPU_RELAX() std::this_thread::yield()
 #endif
