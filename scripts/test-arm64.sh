@@ -64,6 +64,16 @@ say "kernel and model tests under qemu -cpu cortex-a72 (neon only)"
 EDGEREASON_QEMU_CPU=cortex-a72 ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 1800 \
   -R '^unit\.(Matmul|TileKernels|Repack|GetRow|ActQuant|VecDot|Ops|Attention|ModelRepack|Isa|Forward|Engine)|^golden\.Fixtures/' 
 
+say "probe under emulation (the ARM measurement loops run; the rates mean nothing here)"
+for cpu in max cortex-a72; do
+  EDGEREASON_QEMU_CPU=$cpu cmake/qemu-aarch64.sh "$dir/bin/edgereason" probe --seconds 1 --json 2>/dev/null |
+    python3 -c 'import json, sys
+d = json.load(sys.stdin); c = d["compute"]
+want = {"max": "i8mm", "cortex-a72": "neon"}[sys.argv[1]]
+print(f"  {sys.argv[1]}: features {d['"'"'isa'"'"']}, compute level {c['"'"'isa'"'"']} ({c['"'"'int8_kernel'"'"']})")
+sys.exit(0 if c["isa"] == want else 1)' "$cpu" || { echo "test-arm64: probe under -cpu $cpu failed" >&2; exit 1; }
+done
+
 if [ "$model_check" = 1 ]; then
   models_dir=${EDGEREASON_MODELS:-models}
   if [ ! -f "$models_dir/smollm2.gguf" ]; then

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "perfmodel/probe.h"
 
 namespace er::perfmodel {
@@ -32,6 +34,37 @@ DeviceProfile jetson(const std::string& name, double bw_gbps, int cuda_cores, do
 }
 
 const std::vector<std::string> kA78 = {"neon", "dotprod", "fp16"};
+
+// The CPU side of an edge board, for projecting our own CPU engine there (kind "cpu"): cores and
+// max clock from the vendor's datasheet, memory bandwidth of the module's DRAM (shared with the GPU
+// on Jetson; the CPU cluster alone reaches less of it: `probe` on the device measures that).
+// Compute derived from the core's vector pipes:
+//   f32  = cores x clock x (128-bit FMA pipes x 4 lanes x 2 flops)
+//   int8 = cores x clock x (pipes x 16 byte products x 2 ops) with SDOT, x 2 again with SMMLA
+//          (a 2x8x2 int8 matrix product per instruction: 32 multiply-adds instead of 16).
+DeviceProfile edge_cpu(const std::string& name, const std::string& cpu, int n_cores, double ghz, int fma_pipes,
+                       double bw_gbps, std::vector<std::string> isa, const std::string& datasheet) {
+  DeviceProfile p;
+  p.name = name;
+  p.kind = "cpu";
+  p.mem_bandwidth_gbps = bw_gbps;
+  p.peak_gflops_f32 = n_cores * ghz * fma_pipes * 4 * 2;
+  bool i8mm = false;
+  for (const std::string& f : isa) i8mm = i8mm || f == "i8mm";
+  p.peak_gops_int8 = n_cores * ghz * fma_pipes * 16 * 2 * (i8mm ? 2 : 1);
+  char clock[16];
+  std::snprintf(clock, sizeof clock, "%.1f", ghz);
+  p.cpu = std::to_string(n_cores) + "x " + cpu + " @ " + clock + " GHz";
+  p.n_cores = n_cores;
+  p.isa = std::move(isa);
+  p.measured = false;
+  p.source = "datasheet (" + datasheet + "; reference.md §3, §10); compute derived: f32 = cores x clock x " +
+             std::to_string(fma_pipes) + " 128-bit FMA pipes x 8 flop, int8 = cores x clock x " +
+             std::to_string(fma_pipes) + " pipes x 32 op (SDOT)" + (i8mm ? " x 2 (SMMLA)" : "") +
+             "; bandwidth is the module DRAM's, an upper bound for the CPU cluster";
+  p.date = "2026-12-06";
+  return p;
+}
 
 // The study's per-model entry: latency coefficients of its table, decode power below 65 tokens,
 // steady decode power with τ (ΔP is not published: 0, i.e. energy = P∞·T, which reproduces the
@@ -118,7 +151,12 @@ std::vector<std::string> builtin_profile_names() {
           "jetson-orin-nano-8gb",
           "jetson-orin-nano-4gb",
           "jetson-agx-thor",
-          "orin-agx-64-vllm-fp16"};
+          "orin-agx-64-vllm-fp16",
+          "jetson-agx-orin-cpu",
+          "jetson-orin-nx-cpu",
+          "jetson-orin-nano-cpu",
+          "jetson-agx-thor-cpu",
+          "raspberry-pi-5"};
 }
 
 std::optional<DeviceProfile> builtin_profile(const std::string& name) {
@@ -135,6 +173,26 @@ std::optional<DeviceProfile> builtin_profile(const std::string& name) {
     return p;
   }
   if (name == "orin-agx-64-vllm-fp16") return study_orin();
+  // The CPU side (our engine on the board's cores). Cortex-A78AE and A76: two 128-bit NEON pipes;
+  // Neoverse-V3AE: four 128-bit SVE2 / NEON pipes.
+  if (name == "jetson-agx-orin-cpu") {
+    return edge_cpu(name, "Cortex-A78AE", 12, 2.2, 2, 204.8, kA78, "Jetson AGX Orin 64GB: 12 cores, 2.2 GHz, LPDDR5 204.8 GB/s");
+  }
+  if (name == "jetson-orin-nx-cpu") {
+    return edge_cpu(name, "Cortex-A78AE", 8, 2.0, 2, 102.4, kA78, "Jetson Orin NX 16GB: 8 cores, 2.0 GHz, LPDDR5 102.4 GB/s");
+  }
+  if (name == "jetson-orin-nano-cpu") {
+    return edge_cpu(name, "Cortex-A78AE", 6, 1.5, 2, 68.0, kA78,
+                    "Jetson Orin Nano 8GB: 6 cores, 1.5 GHz (1.7 GHz Super), LPDDR5 68 GB/s (102 GB/s Super)");
+  }
+  if (name == "jetson-agx-thor-cpu") {
+    return edge_cpu(name, "Neoverse-V3AE", 14, 2.6, 4, 273.0, {"neon", "dotprod", "i8mm", "bf16", "sve2"},
+                    "Jetson AGX Thor: 14 cores, 2.6 GHz, LPDDR5X 273 GB/s");
+  }
+  if (name == "raspberry-pi-5") {
+    return edge_cpu(name, "Cortex-A76", 4, 2.4, 2, 17.1, {"neon", "dotprod", "fp16"},
+                    "Raspberry Pi 5: BCM2712, 4 cores, 2.4 GHz, 32-bit LPDDR4X-4267 = 17.1 GB/s");
+  }
   return std::nullopt;
 }
 

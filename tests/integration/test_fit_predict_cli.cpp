@@ -116,6 +116,23 @@ TEST(CliFitPredict, FitWritesAProfileThatPredictUses) {
   EXPECT_EQ(perfmodel::load_device_profile(profile.string())->name, "jetson-orin-nano-8gb");
 }
 
+// Our CPU engine projected onto the CPU side of an ARM board (datasheet profile, roofline): decode
+// is memory-bound at the module's bandwidth, so the Raspberry Pi 5 (17.1 GB/s) decodes a model
+// 204.8 / 17.1 times slower than the Orin AGX's CPU profile.
+TEST(CliFitPredict, ArmCpuProfilesProjectCpuDecode) {
+  const std::string model = shell_quote((test::fixture_dir() / "tiny-llama-q4_k.gguf").string());
+  test::CliResult pi = run_cli("predict --device raspberry-pi-5 -m " + model + " -I 128 -O 256 --json");
+  ASSERT_EQ(pi.exit_code, 0) << pi.err;
+  test::CliResult orin = run_cli("predict --device jetson-agx-orin-cpu -m " + model + " -I 128 -O 256 --json");
+  ASSERT_EQ(orin.exit_code, 0) << orin.err;
+  const json a = json::parse(pi.out), b = json::parse(orin.out);
+  EXPECT_EQ(a["decode_source"], "roofline");
+  EXPECT_EQ(a["roofline"]["decode_bound"], "memory");
+  EXPECT_DOUBLE_EQ(a["roofline"]["mem_bandwidth_gbps"].get<double>(), 17.1);
+  EXPECT_NEAR(a["roofline"]["decode_ms_per_step"].get<double>() / b["roofline"]["decode_ms_per_step"].get<double>(),
+              204.8 / 17.1, 1e-6);
+}
+
 TEST(CliFitPredict, StudyProfileReproducesTheStudy) {
   test::CliResult r = run_cli("predict --device orin-agx-64-vllm-fp16 -m DSR1-Qwen-1.5B -I 512 -O 128 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -3,6 +3,8 @@
 // tiny made-up device and model, the model block of a profile through JSON.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "perfmodel/analytic.h"
@@ -186,6 +188,36 @@ TEST(PerfmodelAnalytic, BuiltinProfilesAreComplete) {
   ASSERT_FALSE(r.is_ok());
   EXPECT_TRUE(r.status().is_bad_input());
   EXPECT_NE(r.status().message().find("orin-agx-64-vllm-fp16"), std::string::npos);
+}
+
+// The CPU side of the ARM edge boards (our engine on their cores): datasheet cores, clocks,
+// bandwidth and SIMD levels, compute derived from the vector pipes.
+TEST(PerfmodelAnalytic, ArmEdgeCpuProfiles) {
+  struct Want {
+    const char* name;
+    int64_t cores;
+    double bw, gflops;
+    bool i8mm;
+  };
+  const Want wants[] = {
+      {"jetson-agx-orin-cpu", 12, 204.8, 12 * 2.2 * 16, false}, {"jetson-orin-nx-cpu", 8, 102.4, 8 * 2.0 * 16, false},
+      {"jetson-orin-nano-cpu", 6, 68.0, 6 * 1.5 * 16, false},   {"jetson-agx-thor-cpu", 14, 273.0, 14 * 2.6 * 32, true},
+      {"raspberry-pi-5", 4, 17.1, 4 * 2.4 * 16, false},
+  };
+  for (const Want& w : wants) {
+    const std::optional<DeviceProfile> p = builtin_profile(w.name);
+    ASSERT_TRUE(p.has_value()) << w.name;
+    EXPECT_EQ(p->kind, "cpu") << w.name;
+    EXPECT_EQ(p->n_cores, w.cores) << w.name;
+    EXPECT_DOUBLE_EQ(p->mem_bandwidth_gbps, w.bw) << w.name;
+    ASSERT_TRUE(p->peak_gflops_f32.has_value()) << w.name;
+    EXPECT_NEAR(*p->peak_gflops_f32, w.gflops, 1e-9) << w.name;
+    ASSERT_TRUE(p->peak_gops_int8.has_value()) << w.name;
+    EXPECT_NEAR(*p->peak_gops_int8, *p->peak_gflops_f32 * 4 * (w.i8mm ? 2 : 1), 1e-9) << w.name;
+    EXPECT_NE(std::find(p->isa.begin(), p->isa.end(), "dotprod"), p->isa.end()) << w.name;
+    EXPECT_EQ(std::find(p->isa.begin(), p->isa.end(), "i8mm") != p->isa.end(), w.i8mm) << w.name;
+    EXPECT_FALSE(p->measured);
+  }
 }
 
 }  // namespace
