@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -111,6 +113,27 @@ TEST(QuantLlamaCpp, BlocksMatchGoldenHashes) {
   }
 }
 
+// True when the ELF file at `path` was built for the machine this test runs on. The venv's
+// library is x86-64; the aarch64 test binary runs under qemu on the same host and must skip it.
+bool elf_for_this_machine(const std::string& path) {
+#if defined(__x86_64__)
+  constexpr uint16_t kMachine = 62;  // EM_X86_64
+#elif defined(__aarch64__)
+  constexpr uint16_t kMachine = 183;  // EM_AARCH64
+#else
+  constexpr uint16_t kMachine = 0;  // unknown here: let dlopen decide
+#endif
+  if (kMachine == 0) return true;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  unsigned char hdr[20] = {};
+  const size_t got = std::fread(hdr, 1, sizeof hdr, f);
+  std::fclose(f);
+  if (got != sizeof hdr || std::memcmp(hdr, "\x7f" "ELF", 4) != 0) return false;
+  const uint16_t machine = static_cast<uint16_t>(hdr[18] | (hdr[19] << 8));  // little-endian
+  return machine == kMachine;
+}
+
 // libggml-base.so from EDGEREASON_LLAMACPP_LIB or the llama-cpp-python venv, or empty.
 std::string find_ggml_base() {
   namespace fs = std::filesystem;
@@ -124,7 +147,7 @@ std::string find_ggml_base() {
   if (!fs::is_directory(lib, ec)) return {};
   for (const auto& py : fs::directory_iterator(lib, ec)) {
     const fs::path p = py.path() / "site-packages/llama_cpp/lib/libggml-base.so";
-    if (fs::exists(p, ec)) return p.string();
+    if (fs::exists(p, ec) && elf_for_this_machine(p.string())) return p.string();
   }
   return {};
 }
@@ -133,8 +156,8 @@ std::string find_ggml_base() {
 #define ER_OPEN_GGML_BASE(lib)                                           \
   const std::string lib##_path = find_ggml_base();                       \
   if (lib##_path.empty()) {                                              \
-    GTEST_SKIP() << "llama.cpp's libggml-base.so not found "             \
-                    "(set EDGEREASON_LLAMACPP_LIB)";                     \
+    GTEST_SKIP() << "llama.cpp's libggml-base.so for this machine not "  \
+                    "found (set EDGEREASON_LLAMACPP_LIB)";               \
   }                                                                      \
   void* lib = dlopen(lib##_path.c_str(), RTLD_NOW | RTLD_LOCAL);         \
   ASSERT_NE(lib, nullptr) << dlerror()
