@@ -27,7 +27,8 @@
 // SMMLA products of the rows' 8 (16) scale bytes with the columns' bsums split into
 // 256 hi + lo (both int8). All integers are exact, so the float steps see llama.cpp's values.
 //
-// Everything except the two exported functions has internal linkage (see gemm_tile.h).
+// Everything except the two exported functions has internal linkage (see gemm_tile.h; the pieces
+// shared with the NEON and dotprod levels are neon_common.h's, included in the anonymous namespace).
 #include <arm_neon.h>
 
 #include <cstddef>
@@ -43,21 +44,13 @@
 namespace er::kernels::detail {
 namespace {
 
+#include "kernels/neon_common.h"
+
 // ---- helpers -------------------------------------------------------------------------------------
 
-// GCC declines to inline large generic lambdas on its own (their captures then go through memory).
+// GCC declines to inline large generic lambdas on its own (their captures then go through memory):
+// the lambdas given to unroll_inline (neon_common.h) are marked with this.
 #define ER_I8MM_INLINE __attribute__((always_inline))
-
-// Calls f(std::integral_constant<int, I>) for I = 0 .. N-1, unrolled (lane and shift immediates);
-// f is a lambda marked ER_I8MM_INLINE.
-template <int N, typename F, int... I>
-ER_I8MM_INLINE inline void unroll_impl(F&& f, std::integer_sequence<int, I...>) {
-  (f(std::integral_constant<int, I>{}), ...);
-}
-template <int N, typename F>
-ER_I8MM_INLINE inline void unroll(F&& f) {
-  unroll_impl<N>(f, std::make_integer_sequence<int, N>{});
-}
 
 // p, hidden from the optimizer: loads through the result are not hoisted out of the loop that
 // calls this (GCC otherwise lifts all activation buffer loads out of the row loops and spills them).
@@ -65,28 +58,6 @@ template <typename T>
 inline T* opaque(T* p) {
   asm("" : "+r"(p));
   return p;
-}
-
-// Prefetches `Bytes` bytes at p (one line per 64) into L1.
-template <int Bytes>
-inline void prefetch_lines(const uint8_t* p) {
-  for (int o = 0; o < Bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
-}
-
-inline float f16(uint16_t h) {
-  __fp16 v;
-  std::memcpy(&v, &h, 2);
-  return static_cast<float>(v);
-}
-// Four consecutive f16 values as floats.
-inline float32x4_t f16x4(const uint8_t* p) {
-  uint16_t h[4];
-  std::memcpy(h, p, 8);
-  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
-}
-
-inline const block_q8_K* act_block(const TileArgs& t, int c, int64_t b) {
-  return reinterpret_cast<const block_q8_K*>(t.a + static_cast<size_t>(c) * t.a_stride) + b;
 }
 
 // [bytes 0-7 of a | bytes 0-7 of b] and [bytes 8-15 of a | bytes 8-15 of b].
@@ -150,11 +121,6 @@ inline void q4k_unpack_scales(uint8x16_t u0, uint8x16_t u1, uint8x16_t u2, Q4KQu
   q->mn[0] = vandq_u8(u1, m6);
   q->sc[1] = vsliq_n_u8(u2, vshrq_n_u8(u0, 6), 4);                   // (u2 & 15) | (u0 >> 6) << 4
   q->mn[1] = vsliq_n_u8(vshrq_n_u8(u2, 4), vshrq_n_u8(u1, 6), 4);    // (u2 >> 4) | (u1 >> 6) << 4
-}
-
-// B_s = bsums[2 s] + bsums[2 s + 1], s = 0..7.
-inline int16x8_t q4k_bsum_pairs(const block_q8_K* y) {
-  return vpaddq_s16(vld1q_s16(y->bsums), vld1q_s16(y->bsums + 8));
 }
 
 struct Q4KTables {
@@ -397,19 +363,19 @@ void q4k_x16_sdot(const TileArgs& t) {
     split_bytes(q4k_bsum_pairs(y), &l, &h);
     const int8x16_t bl = vcombine_s8(l, l), bh = vcombine_s8(h, h);
     const float da = y->d;
-    unroll<4>([&](auto mc) ER_I8MM_INLINE {
+    unroll_inline<4>([&](auto mc) ER_I8MM_INLINE {
       constexpr int m = decltype(mc)::value;
       const Q4KQuad q = src.quad(m);
       const float32x4_t dd = vmulq_n_f32(q.d, da), dm = vmulq_n_f32(q.dmin, da);
       const int8x16_t mn[2] = {vreinterpretq_s8_u8(q.mn[0]), vreinterpretq_s8_u8(q.mn[1])};
       int32x4_t isum = zero;
-      unroll<4>([&](auto kc) ER_I8MM_INLINE {
+      unroll_inline<4>([&](auto kc) ER_I8MM_INLINE {
         constexpr int k = decltype(kc)::value;
         const int8x16_t a[4] = {vld1q_s8(y->qs + 64 * k), vld1q_s8(y->qs + 64 * k + 16), vld1q_s8(y->qs + 64 * k + 32),
                                 vld1q_s8(y->qs + 64 * k + 48)};
         int32x4_t dl = zero, dh = zero;
         const uint8_t* qs = gb + 256 + 64 * 8 * k + 16 * m;
-        unroll<8>([&](auto jc) ER_I8MM_INLINE {
+        unroll_inline<8>([&](auto jc) ER_I8MM_INLINE {
           constexpr int j = decltype(jc)::value;
           const uint8x16_t w = vld1q_u8(qs + 64 * j);
           dl = vdotq_laneq_s32(dl, vreinterpretq_s8_u8(vandq_u8(w, m4)), a[j / 4], j % 4);
@@ -562,7 +528,7 @@ void q6k_tiled(const TileArgs& t) {
         const int32x4_t corr = vmmlaq_s32(vmmlaq_s32(vshlq_n_s32(ch, 8), asc0, bsl[c][0]), asc1, bsl[c][1]);
         isum[c] = vmulq_n_s32(corr, -32);
       }
-      unroll<2>([&](auto hc) ER_I8MM_INLINE {  // 128 weights
+      unroll_inline<2>([&](auto hc) ER_I8MM_INLINE {  // 128 weights
         constexpr int h = decltype(hc)::value;
         uint8x16_t ql0[4], ql1[4];
         for (int i = 0; i < 4; ++i) {
@@ -571,14 +537,14 @@ void q6k_tiled(const TileArgs& t) {
         }
         const uint8x16_t qh0[2] = {vld1q_u8(x0->qh + 32 * h), vld1q_u8(x0->qh + 32 * h + 16)};
         const uint8x16_t qh1[2] = {vld1q_u8(x1->qh + 32 * h), vld1q_u8(x1->qh + 32 * h + 16)};
-        unroll<2>([&](auto tc) ER_I8MM_INLINE {  // qh bytes 16 T .. 16 T + 15
+        unroll_inline<2>([&](auto tc) ER_I8MM_INLINE {  // qh bytes 16 T .. 16 T + 15
           constexpr int T = decltype(tc)::value;
           const uint8x16_t qhz[2] = {zip1_64(qh0[T], qh1[T]), zip2_64(qh0[T], qh1[T])};
-          unroll<2>([&](auto uc) ER_I8MM_INLINE {  // ql bytes 32 U + 16 T .. + 15: sub-blocks 8h + 2U + T (lo), + 4 (hi)
+          unroll_inline<2>([&](auto uc) ER_I8MM_INLINE {  // ql bytes 32 U + 16 T .. + 15: sub-blocks 8h + 2U + T (lo), + 4 (hi)
             constexpr int U = decltype(uc)::value;
             int32x4_t dl[NCP], dh[NCP];
             for (int c = 0; c < NCP; ++c) dl[c] = dh[c] = zero;
-            unroll<2>([&](auto ec) ER_I8MM_INLINE {
+            unroll_inline<2>([&](auto ec) ER_I8MM_INLINE {
               constexpr int e = decltype(ec)::value;
               const uint8x16_t qlz = e == 0 ? zip1_64(ql0[2 * U + T], ql1[2 * U + T]) : zip2_64(ql0[2 * U + T], ql1[2 * U + T]);
               const uint8x16_t lo = q6k_lo<U>(qlz, qhz[e]), hi = q6k_hi<U>(qlz, qhz[e]);
@@ -639,19 +605,17 @@ void q6k_vecdot(const TileArgs& t) {
       int32x4_t lane[NC][2];
       for (int c = 0; c < NC; ++c) {
         for (int i = 0; i < 2; ++i) {
-          const int32x4_t corr = vpaddq_s32(vmull_s16(vget_low_s16(bs[c][i]), vget_low_s16(sc16[i])),
-                                            vmull_high_s16(bs[c][i], sc16[i]));
-          lane[c][i] = vmulq_n_s32(corr, -32);
+          lane[c][i] = vmulq_n_s32(q6k_bsum_corr(bs[c][i], sc16[i]), -32);
         }
       }
-      unroll<2>([&](auto hc) ER_I8MM_INLINE {
+      unroll_inline<2>([&](auto hc) ER_I8MM_INLINE {
         constexpr int h = decltype(hc)::value;
         uint8x16_t ql[4];
         for (int i = 0; i < 4; ++i) ql[i] = vld1q_u8(x->ql + 64 * h + 16 * i);
         const uint8x16_t qh[2] = {vld1q_u8(x->qh + 32 * h), vld1q_u8(x->qh + 32 * h + 16)};
-        unroll<2>([&](auto tc) ER_I8MM_INLINE {
+        unroll_inline<2>([&](auto tc) ER_I8MM_INLINE {
           constexpr int T = decltype(tc)::value;
-          unroll<2>([&](auto uc) ER_I8MM_INLINE {
+          unroll_inline<2>([&](auto uc) ER_I8MM_INLINE {
             constexpr int U = decltype(uc)::value;
             // weights 128h + 32U + 16T .. + 15 (sub-block 8h + 2U + T) and + 64 (sub-block + 4)
             const int8x16_t lo = vreinterpretq_s8_u8(q6k_lo<U>(ql[2 * U + T], qh[T]));
@@ -674,12 +638,7 @@ void q6k_vecdot(const TileArgs& t) {
     }
   }
   for (int r = 0; r < NR; ++r) {
-    for (int c = 0; c < NC; ++c) {
-      // ggml's hsum_float_8: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
-      const float32x4_t s = vaddq_f32(acc[r][c][1], acc[r][c][0]);
-      const float32x2_t p = vadd_f32(vget_low_f32(s), vget_high_f32(s));
-      t.y[c * t.y_stride + r] = vget_lane_f32(p, 0) + vget_lane_f32(p, 1);
-    }
+    for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = reduce8(acc[r][c][0], acc[r][c][1]);
   }
 }
 
