@@ -44,7 +44,7 @@ cmake --build "$clone/build" --target edgereason -j "$(nproc)" >"$tmp/build.log"
 run_main_job() {  # BINARY DIR LABEL
   local bin=$1 dir=$2 label=$3 rc=0
   mkdir -p "$dir"
-  say "$label: (cd $dir && env -i PATH=/usr/bin:/bin $bin study --quick --limit 2 -m smollm2)"
+  say "$label: (cd $dir && env -i PATH=/usr/bin:/bin $bin study --quick --limit 2 -m $4)"
   (cd "$dir" && env -i PATH=/usr/bin:/bin "$bin" study --quick --limit 2 -m "$4" --progress lines) \
     >"$dir/study.out" 2>"$dir/study.err" || rc=$?
   if [ "$rc" != 0 ]; then

@@ -2,6 +2,7 @@
 // bench or eval records, scores them on held-out points, and writes them into a device profile.
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -75,6 +76,10 @@ Status run_fit(const FitCliOptions& o) {
   if (!(o.fit.holdout >= 0 && o.fit.holdout < 1)) return Status::invalid("--holdout must be in [0, 1)");
   if (o.fit.pad < 1 || o.fit.pad > 65536) return Status::invalid("--pad must be in [1, 65536]");
   if (o.fit.short_max_tokens < 0) return Status::invalid("--short-max-tokens must be >= 0");
+  if (o.fit.seed > static_cast<uint64_t>(INT64_MAX)) {  // a negative --seed wraps around to a huge one
+    return Status::invalid("--seed must be in [0, " + std::to_string(INT64_MAX) + "] (got " + std::to_string(o.fit.seed) +
+                           ", or a negative number)");
+  }
   std::vector<perfmodel::Observation> obs;
   int64_t skipped = 0;
   for (const std::string& path : o.inputs) {

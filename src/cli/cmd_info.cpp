@@ -39,7 +39,7 @@ Result<ordered_json> describe(const std::string& spec) {
   ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(spec));
   ER_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
   const gguf::Metadata& md = file.metadata();
-  Result<model::HParams> hp_or = model::read_hparams(md);
+  Result<model::HParams> hp_or = model::read_hparams(file);
   if (!hp_or.is_ok()) return hp_or.status().with_context("'" + path + "'");
   const model::HParams& hp = *hp_or;
   const model::ModelSummary sum = model::summarize(file);

@@ -62,15 +62,23 @@ Status run_predict(const PredictOptions& o, bool params_given) {
   if (o.n_gen < 0) return Status::invalid("-O must be >= 0 (generated tokens)");
   if (o.n_paths < 1 || o.n_paths > 1024) return Status::invalid("--paths must be in [1, 1024]");
   if (o.n_prompt > 10'000'000 || o.n_gen > 10'000'000) return Status::invalid("-I/-O: at most 10000000 tokens");
-  if (!(o.rates.usd_per_kwh >= 0) || !(o.rates.hw_usd_per_hour >= 0)) {
-    return Status::invalid("--price-kwh and --hw-usd-per-hour must be >= 0");
-  }
+  // Every number must be finite: an infinite or NaN price or size would print as a prediction.
+  const auto non_negative = [](const char* flag, double v) -> Status {
+    if (std::isfinite(v) && v >= 0) return Status::ok();
+    return Status::invalid(std::string(flag) + " must be a finite number >= 0 (got " + std::to_string(v) + ")");
+  };
+  ER_RETURN_IF_ERROR(non_negative("--price-kwh", o.rates.usd_per_kwh));
+  ER_RETURN_IF_ERROR(non_negative("--hw-usd-per-hour", o.rates.hw_usd_per_hour));
   if (o.model.empty() && !params_given) return Status::invalid("give -m MODEL or --params N");
-  if (params_given && !(o.params > 0)) return Status::invalid("--params must be > 0 (e.g. 1.5e9)");
-  if (!(o.bits > 0 && o.bits <= 32)) return Status::invalid("--bits must be in (0, 32]");
-  if (o.weight_bytes < 0 || o.kv_bytes_per_token < 0 || o.n_layer < 0 || o.n_head < 0 || o.head_dim < 0) {
-    return Status::invalid("--weight-bytes, --kv-bytes-per-token, --layers, --heads, --head-dim must be >= 0");
+  if (params_given && !(std::isfinite(o.params) && o.params > 0)) {
+    return Status::invalid("--params must be a finite number > 0 (e.g. 1.5e9)");
   }
+  if (!(o.bits > 0 && o.bits <= 32)) return Status::invalid("--bits must be in (0, 32]");
+  ER_RETURN_IF_ERROR(non_negative("--weight-bytes", o.weight_bytes));
+  ER_RETURN_IF_ERROR(non_negative("--kv-bytes-per-token", o.kv_bytes_per_token));
+  if (o.n_layer < 0) return Status::invalid("--layers must be >= 0 (got " + std::to_string(o.n_layer) + ")");
+  if (o.n_head < 0) return Status::invalid("--heads must be >= 0 (got " + std::to_string(o.n_head) + ")");
+  if (o.head_dim < 0) return Status::invalid("--head-dim must be >= 0 (got " + std::to_string(o.head_dim) + ")");
   std::string device_note;
   ER_ASSIGN_OR_RETURN(perfmodel::DeviceProfile dev, perfmodel::resolve_device(o.device, &device_note));
   std::vector<std::string> notes;

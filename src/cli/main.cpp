@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_names.h"
 
 namespace {
 
@@ -35,6 +36,25 @@ int main(int argc, char** argv) {
       er::cli::add_study_command(app),
   };
 
+  // The first word that is not an option must be a command (the app itself takes no option with a
+  // value); CLI11 would only say "A subcommand is required".
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.empty() || arg[0] == '-') continue;
+    bool known = false;
+    std::string names;
+    for (const auto& c : commands) {
+      known = known || c.app->get_name() == arg;
+      names += (names.empty() ? "" : ", ") + c.app->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "edgereason: error: unknown command '%s' (commands: %s; see edgereason --help)\n", arg.c_str(),
+                   names.c_str());
+      return kExitBadInput;
+    }
+    break;
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -59,6 +79,7 @@ int main(int argc, char** argv) {
       st = er::Status::internal(std::string("unexpected exception: ") + e.what());
     }
     if (st.is_ok()) return kExitOk;
+    st = st.renamed(er::cli::flag_for_field);  // library names -> this command line's flags
     std::fflush(stdout);
     std::fprintf(stderr, "edgereason %s: error: %s\n", sub->get_name().c_str(), st.message().c_str());
     return st.is_bad_input() ? kExitBadInput : kExitRuntime;

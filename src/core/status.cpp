@@ -1,4 +1,5 @@
 // Status names and the CHECK failure handler.
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -17,6 +18,45 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kInternal: return "internal error";
   }
   return "unknown";
+}
+
+namespace {
+// Replaces each "${name}" (name: a letter, then letters, digits, '_', '.') by spell(name).
+template <typename Spell>
+std::string replace_fields(const std::string& raw, Spell spell) {
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '$' && i + 2 < raw.size() && raw[i + 1] == '{' && std::isalpha(static_cast<unsigned char>(raw[i + 2]))) {
+      size_t j = i + 2;
+      while (j < raw.size() && (std::isalnum(static_cast<unsigned char>(raw[j])) || raw[j] == '_' || raw[j] == '.')) ++j;
+      if (j < raw.size() && raw[j] == '}') {
+        out += spell(std::string_view(raw).substr(i + 2, j - i - 2));
+        i = j;
+        continue;
+      }
+    }
+    out += raw[i];
+  }
+  return out;
+}
+}  // namespace
+
+std::string Status::strip_fields(const std::string& raw) {
+  if (raw.find("${") == std::string::npos) return raw;
+  return replace_fields(raw, [](std::string_view f) { return std::string(f); });
+}
+
+Status Status::renamed(const FieldSpeller& spell) const {
+  if (is_ok()) return *this;
+  Status s = *this;
+  s.message_ = replace_fields(raw_, spell);
+  s.raw_ = s.message_;  // spelled for this front end from now on (with_context keeps it)
+  return s;
+}
+
+bool Status::names_field(std::string_view field) const {
+  return raw_.find("${" + std::string(field) + "}") != std::string::npos;
 }
 
 namespace detail {

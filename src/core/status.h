@@ -1,7 +1,9 @@
 // Status and Result<T>: how user-caused failures travel up to src/cli (the only place that exits).
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -15,10 +17,16 @@ enum class StatusCode { kOk = 0, kInvalidInput, kNotFound, kUnsupported, kIoErro
 
 const char* status_code_name(StatusCode code);
 
+// Library messages name the input at fault by its library name as ${name}, e.g.
+// "${think_budget} must be at least 1": message() shows the bare name ("think_budget must be ..."),
+// and a front end shows its own spelling with renamed() (the CLI: "--think-budget must be ...",
+// the server: "thinking_budget_tokens must be ..."). Only src/cli and src/server know those.
+using FieldSpeller = std::function<std::string(std::string_view field)>;
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message) : code_(code), raw_(std::move(message)), message_(strip_fields(raw_)) {}
 
   static Status ok() { return {}; }
   static Status invalid(std::string m) { return {StatusCode::kInvalidInput, std::move(m)}; }
@@ -39,12 +47,18 @@ class [[nodiscard]] Status {
   // Prefixes context ("reading 'x.gguf'") to the message, keeping the code.
   Status with_context(const std::string& context) const {
     if (is_ok()) return *this;
-    return {code_, context + ": " + message_};
+    return {code_, context + ": " + raw_};
   }
+  // The same status with every ${name} in its message spelled as spell(name).
+  Status renamed(const FieldSpeller& spell) const;
+  // True when the message names ${field}.
+  bool names_field(std::string_view field) const;
 
  private:
+  static std::string strip_fields(const std::string& raw);
   StatusCode code_ = StatusCode::kOk;
-  std::string message_;
+  std::string raw_;      // with ${field} markers
+  std::string message_;  // markers stripped
 };
 
 // A value or the Status that explains why there is none.

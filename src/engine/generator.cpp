@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 
 namespace er::engine {
 
@@ -36,12 +37,12 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
   const Clock::time_point t0 = Clock::now();
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   const int32_t n_vocab = dec_.n_vocab();
-  if (opts.max_new_tokens < 1) return Status::invalid("-n: the number of tokens to generate must be at least 1");
+  if (opts.max_new_tokens < 1) return Status::invalid("${max_new_tokens} (tokens to generate) must be at least 1");
   if (opts.n_paths < 1 || opts.n_paths > dec_.n_seq()) {
-    return Status::invalid("--paths " + std::to_string(opts.n_paths) + " must be in [1, " + std::to_string(dec_.n_seq()) + "]");
+    return Status::invalid("${n_paths} " + std::to_string(opts.n_paths) + " must be in [1, " + std::to_string(dec_.n_seq()) + "]");
   }
   if (opts.n_paths > dec_.max_batch()) {
-    return Status::invalid("--paths " + std::to_string(opts.n_paths) + " exceeds the batch size " + std::to_string(dec_.max_batch()));
+    return Status::invalid("${n_paths} " + std::to_string(opts.n_paths) + " exceeds the batch size " + std::to_string(dec_.max_batch()));
   }
   if (n_prompt < 1) return Status::invalid("the prompt is empty");
   if (n_prompt >= dec_.n_ctx()) {
@@ -139,9 +140,24 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
     }
   };
   // Samples path p from logits row `row` and handles the token; false when the path ended.
+  // Logits that are NaN or +inf mean the weights or the activations overflowed: generation stops
+  // with an error instead of sampling garbage (-inf is a legitimate "never").
+  Status numeric_error;
   auto sample = [&](size_t p, int64_t row) {
     sampling::Sampler& s = *samplers[p];
     std::span<const float> logits(dec_.logits(row), static_cast<size_t>(n_vocab));
+    bool bad = false;
+    for (const float v : logits) bad |= !(v < std::numeric_limits<float>::infinity());
+    if (bad) {
+      if (numeric_error.is_ok()) {
+        numeric_error = Status::invalid("the logits of path " + std::to_string(p) + " after " +
+                                        std::to_string(res.paths[p].tokens.size()) +
+                                        " generated tokens are not finite (NaN or +inf): the model's weights "
+                                        "or activations overflowed");
+      }
+      end_path(p, StopReason::kStoppedByCaller);
+      return false;
+    }
     if (controller != nullptr) {
       const std::span<const TokenId> ban = controller->banned(static_cast<int>(p));
       if (!ban.empty()) {
@@ -183,6 +199,7 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
     fed[p] = n_prompt;
     if (sample(p, 0)) live.push_back(static_cast<int>(p));
   }
+  if (!numeric_error.is_ok()) return numeric_error;
   res.ttft_ms = ms_since(t0);
   res.token_times_ms.push_back(res.ttft_ms);
   for (PathResult& pr : res.paths) pr.last_token_ms = res.ttft_ms;
@@ -231,9 +248,11 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
       if (still) live[kept++] = live[i];
     }
     live.resize(kept);
+    if (!numeric_error.is_ok()) return numeric_error;
     res.token_times_ms.push_back(now_ms);
     if (controller != nullptr) controller->on_step(res.n_decode_steps, now_ms);
   }
+  if (!numeric_error.is_ok()) return numeric_error;
   for (const PathResult& pr : res.paths) {
     res.n_generated += static_cast<int64_t>(pr.tokens.size());
     for (const uint8_t f : pr.forced) res.n_forced += f;

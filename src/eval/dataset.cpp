@@ -144,7 +144,7 @@ Result<FieldMap> parse_field_map(std::string_view spec, FieldMap base) {
     const std::string_view pair = spec.substr(p, e - p);
     const size_t eq = pair.find('=');
     if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size()) {
-      return Status::invalid("--field-map: '" + std::string(pair) + "' is not KEY=FIELD (keys: question, answer, choices, id, subject)");
+      return Status::invalid("${field_map}: '" + std::string(pair) + "' is not KEY=FIELD (keys: question, answer, choices, id, subject)");
     }
     const std::string key(pair.substr(0, eq)), field(pair.substr(eq + 1));
     if (key == "question") base.question = field;
@@ -152,7 +152,7 @@ Result<FieldMap> parse_field_map(std::string_view spec, FieldMap base) {
     else if (key == "choices") base.choices = field;
     else if (key == "id") base.id = field;
     else if (key == "subject") base.subject = field;
-    else return Status::invalid("--field-map: unknown key '" + key + "' (keys: question, answer, choices, id, subject)");
+    else return Status::invalid("${field_map}: unknown key '" + key + "' (keys: question, answer, choices, id, subject)");
     p = e + 1;
   }
   return base;
@@ -169,7 +169,7 @@ bool is_builtin_dataset(std::string_view name) { return builtin(name) != nullptr
 Result<std::string> find_data_dir(std::string_view flag) {
   std::error_code ec;
   if (!flag.empty()) {
-    if (!fs::is_directory(fs::path(flag), ec)) return Status::invalid("--data-dir '" + std::string(flag) + "': not a directory");
+    if (!fs::is_directory(fs::path(flag), ec)) return Status::invalid("${data_dir} '" + std::string(flag) + "': not a directory");
     return std::string(flag);
   }
   if (const char* env = std::getenv("EDGEREASON_DATA"); env != nullptr && *env != '\0') {
@@ -213,13 +213,13 @@ Result<Dataset> load_dataset(std::string_view name_or_path, const DatasetOptions
     base.id = b->id;
     base.subject = b->subject;
     if (opts.task && *opts.task != b->task) {
-      return Status::invalid("--task " + std::string(task_name(*opts.task)) + " does not fit dataset " + ds.name +
+      return Status::invalid("${task} " + std::string(task_name(*opts.task)) + " does not fit dataset " + ds.name +
                              " (" + std::string(task_name(b->task)) + ")");
     }
   } else {
     std::error_code ec;
     if (!fs::is_regular_file(fs::path(name_or_path), ec)) {
-      return Status::not_found("--dataset '" + std::string(name_or_path) +
+      return Status::not_found("${dataset} '" + std::string(name_or_path) +
                                "': neither a built-in set (gsm8k, math500, mmlu_stem) nor a readable file");
     }
     ds.path = std::string(name_or_path);

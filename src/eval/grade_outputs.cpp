@@ -63,7 +63,7 @@ Result<GradeSummary> grade_outputs(const Dataset& ds, const GradeOptions& o) {
   s.outputs = o.outputs_path;
   s.skipped_dataset_lines = static_cast<int64_t>(ds.skipped.size());
   std::ifstream in(o.outputs_path, std::ios::binary);
-  if (!in) return Status::not_found("--outputs '" + o.outputs_path + "': cannot read the file");
+  if (!in) return Status::not_found("${outputs} '" + o.outputs_path + "': cannot read the file");
 
   std::map<std::string, size_t> by_id;
   for (size_t k = 0; k < ds.questions.size(); ++k) by_id.emplace(ds.questions[k].id, k);

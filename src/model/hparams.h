@@ -38,7 +38,20 @@ struct HParams {
   }
 };
 
-// Reads and validates the hyper-parameters. Errors name the key at fault.
+// Reads and validates the hyper-parameters from the metadata alone: ranges, finiteness (RoPE base,
+// RMS epsilon), head counts that divide (head_count_kv into head_count; head_count into
+// embedding_length when no key_length is given), an even RoPE dimension count, and a vocab_size
+// that agrees with tokenizer.ggml.tokens. Errors name the key at fault.
 Result<HParams> read_hparams(const gguf::Metadata& md);
+
+// Checks the hyper-parameters against the tensors `file` describes (their table only; no tensor
+// data is read): block_count is exactly the number of blk.N layers present, and the shapes of the
+// embedding, output, norm, attention and feed-forward tensors that are present agree with the
+// widths and head counts. Errors name the key that the tensors contradict, and the tensor.
+Status check_hparams_against_tensors(const gguf::File& file, const HParams& hp);
+
+// read_hparams(file.metadata()) then check_hparams_against_tensors(): what `info` and the model
+// loader use.
+Result<HParams> read_hparams(const gguf::File& file);
 
 }  // namespace er::model

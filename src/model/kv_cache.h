@@ -13,8 +13,20 @@ namespace er::model {
 
 class KvCache {
  public:
-  // Allocates n_seq × n_ctx positions for every layer in `type` (kF16 or kF32).
+  // Allocates n_seq × n_ctx positions for every layer in `type` (kF16 or kF32). A cache this
+  // machine cannot hold (check_fits) or that cannot be allocated is invalid input, naming the
+  // context size.
   static Result<std::unique_ptr<KvCache>> create(const HParams& hp, int64_t n_ctx, int n_seq, DType type);
+
+  // Bytes of such a cache, or an invalid Status naming the context size when the arguments are
+  // out of range or the size overflows.
+  static Result<uint64_t> bytes_needed(const HParams& hp, int64_t n_ctx, int n_seq, DType type);
+  // bytes_needed(), and the cache must fit in this machine's physical memory (bytes reported by
+  // physical_memory_bytes()); otherwise invalid, naming the context size, the sequences and both
+  // sizes. For checking a request before anything is loaded or created.
+  static Status check_fits(const HParams& hp, int64_t n_ctx, int n_seq, DType type);
+  // Physical memory of this machine in bytes (0 when unknown: then nothing is refused by size).
+  static uint64_t physical_memory_bytes();
 
   int64_t n_ctx() const { return n_ctx_; }
   int n_seq() const { return n_seq_; }

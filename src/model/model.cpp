@@ -186,13 +186,13 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
 Status Model::bind() {
   ER_ASSIGN_OR_RETURN(hp_, read_hparams(file_.metadata()));
   ER_ASSIGN_OR_RETURN(arch_, arch_config(hp_.arch));
+  ER_RETURN_IF_ERROR(check_hparams_against_tensors(file_, hp_));
   ER_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(file_.metadata()));
   tok_ = std::make_unique<tokenizer::Tokenizer>(std::move(tok));
-  if (tok_->n_vocab() != hp_.n_vocab) {
-    return Status::invalid("tokenizer has " + std::to_string(tok_->n_vocab()) + " tokens but the model's vocabulary is " +
-                           std::to_string(hp_.n_vocab));
+  if (tok_->n_vocab() != hp_.n_vocab) {  // read_hparams checks this too; kept as the binding's invariant
+    return Status::invalid("metadata key 'tokenizer.ggml.tokens' holds " + std::to_string(tok_->n_vocab()) +
+                           " tokens, but the model's vocabulary is " + std::to_string(hp_.n_vocab));
   }
-  if (hp_.n_rot % 2 != 0) return Status::invalid("rope dimension count " + std::to_string(hp_.n_rot) + " is odd");
 
   const Binder b(file_);
   const int64_t n_embd = hp_.n_embd, n_vocab = hp_.n_vocab, n_ff = hp_.n_ff;

@@ -15,6 +15,12 @@
 
 namespace er::model {
 
+// Limits of one engine context (model::Context, forward.h): threads and sequences (paths). A
+// request above them is refused; callers that check a request before creating a context (a
+// sweep's configuration) use these.
+inline constexpr int kMaxContextThreads = 256;
+inline constexpr int kMaxContextSequences = 256;
+
 // What distinguishes the supported families; everything else is shared.
 struct ArchConfig {
   std::string name;          // "llama", "qwen2", "qwen3"

@@ -28,10 +28,10 @@ std::vector<std::string> installed_models() {
 }
 
 Result<std::string> resolve_model(const std::string& spec) {
-  if (spec.empty()) return Status::invalid("-m: empty model name");
+  if (spec.empty()) return Status::invalid("${model}: empty model name");
   std::error_code ec;
   if (fs::exists(spec, ec)) {
-    if (fs::is_directory(spec, ec)) return Status::invalid("-m '" + spec + "': is a directory, not a model file");
+    if (fs::is_directory(spec, ec)) return Status::invalid("${model} '" + spec + "': is a directory, not a model file");
     return spec;
   }
   const bool looks_like_path = spec.find('/') != std::string::npos || spec.ends_with(".gguf");
@@ -39,7 +39,7 @@ Result<std::string> resolve_model(const std::string& spec) {
     const fs::path p = fs::path(models_dir()) / (spec + ".gguf");
     if (fs::exists(p, ec)) return p.string();
   }
-  std::string msg = "-m '" + spec + "': no such file";
+  std::string msg = "${model} '" + spec + "': no such file";
   if (!looks_like_path) msg += ", and no '" + (fs::path(models_dir()) / (spec + ".gguf")).string() + "'";
   const std::vector<std::string> names = installed_models();
   if (names.empty()) {

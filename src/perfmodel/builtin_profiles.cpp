@@ -197,31 +197,31 @@ std::optional<DeviceProfile> builtin_profile(const std::string& name) {
 }
 
 Result<DeviceProfile> resolve_device(const std::string& spec, std::string* note) {
-  if (spec.empty()) return Status::invalid("--device: empty (a built-in name or a profile JSON path)");
+  if (spec.empty()) return Status::invalid("${device}: empty (a built-in name or a profile JSON path)");
   if (spec == "host") {
     const std::string path = default_profile_path();
     if (!path.empty() && access(path.c_str(), R_OK) == 0) {
       Result<DeviceProfile> p = load_device_profile(path);
-      if (!p.is_ok()) return p.status().with_context("--device host");
+      if (!p.is_ok()) return p.status().with_context("${device} host");
       if (note != nullptr) *note = "host profile from " + path;
       return p;
     }
     ProbeOptions po;
     po.seconds = 2.0;
     Result<ProbeReport> r = run_probe(po);
-    if (!r.is_ok()) return r.status().with_context("--device host: probe");
+    if (!r.is_ok()) return r.status().with_context("${device} host: probe");
     if (note != nullptr) *note = "no saved host profile (run `edgereason probe -o`): measured a quick 2 s probe";
     return profile_from_probe(*r, "predict quick probe");
   }
   if (std::optional<DeviceProfile> p = builtin_profile(spec)) return *p;
   if (spec.find('/') != std::string::npos || spec.find(".json") != std::string::npos || access(spec.c_str(), R_OK) == 0) {
     Result<DeviceProfile> p = load_device_profile(spec);
-    if (!p.is_ok()) return p.status().with_context("--device");
+    if (!p.is_ok()) return p.status().with_context("${device}");
     return p;
   }
   std::string names;
   for (const std::string& n : builtin_profile_names()) names += (names.empty() ? "" : ", ") + n;
-  return Status::invalid("--device '" + spec + "': not a built-in profile (" + names + ") nor a readable JSON file");
+  return Status::invalid("${device} '" + spec + "': not a built-in profile (" + names + ") nor a readable JSON file");
 }
 
 }  // namespace er::perfmodel

@@ -47,6 +47,10 @@ Result<std::optional<double>> get_number(const json& j, std::initializer_list<co
   if (!v->is_number() || !std::isfinite(v->get<double>())) {
     return Status::invalid("field '" + std::string(*keys.begin()) + "' must be a number");
   }
+  // Every such field is a duration or an energy: a negative one is a damaged record.
+  if (v->get<double>() < 0) {
+    return Status::invalid("field '" + std::string(*keys.begin()) + "' must be a number >= 0 (got " + v->dump() + ")");
+  }
   return std::optional<double>(v->get<double>());
 }
 
@@ -89,7 +93,9 @@ Result<std::optional<Observation>> from_bench(const json& j) {
   if (const json* s = first_of(j, {"samples_ns"}); s != nullptr) {
     if (!s->is_array()) return Status::invalid("field 'samples_ns' must be an array");
     for (const json& v : *s) {
-      if (!v.is_number()) return Status::invalid("field 'samples_ns' must hold numbers");
+      if (!v.is_number() || v.get<double>() < 0) {
+        return Status::invalid("field 'samples_ns' must hold numbers >= 0 (got " + v.dump() + ")");
+      }
       samples_s.push_back(v.get<double>() * 1e-9);
     }
   }
@@ -429,8 +435,8 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
 }  // namespace
 
 Result<std::vector<ModelFitReport>> fit_observations(const std::vector<Observation>& obs, const FitOptions& o) {
-  if (!(o.holdout >= 0 && o.holdout < 1)) return Status::invalid("--holdout must be in [0, 1)");
-  if (o.pad < 1) return Status::invalid("--pad must be >= 1");
+  if (!(o.holdout >= 0 && o.holdout < 1)) return Status::invalid("${holdout} must be in [0, 1)");
+  if (o.pad < 1) return Status::invalid("${pad} must be >= 1");
   if (obs.empty()) return Status::invalid("no usable records (bench or eval) in the input");
   std::map<std::string, std::vector<const Observation*>> by_model;
   for (const Observation& x : obs) by_model[x.model].push_back(&x);

@@ -10,7 +10,7 @@ namespace er::perfmodel {
 
 Result<ModelShape> model_shape_from_gguf(const std::string& path) {
   ER_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
-  Result<model::HParams> hp = model::read_hparams(file.metadata());
+  Result<model::HParams> hp = model::read_hparams(file);
   if (!hp.is_ok()) return hp.status().with_context("'" + path + "'");
   const model::ModelSummary sum = model::summarize(file);
   ModelShape s;

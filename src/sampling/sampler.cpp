@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include "kernels/isa.h"
@@ -11,12 +12,28 @@
 namespace er::sampling {
 
 Status SamplerConfig::validate() const {
-  if (!std::isfinite(temperature)) return Status::invalid("--temp must be a finite number");
-  if (top_k < 0) return Status::invalid("--top-k must be >= 0 (0 = off)");
-  if (!(top_p > 0.0f && top_p <= 1.0f)) return Status::invalid("--top-p must be in (0, 1]");
-  if (!(min_p >= 0.0f && min_p < 1.0f)) return Status::invalid("--min-p must be in [0, 1)");
-  if (!(repeat_penalty > 0.0f) || !std::isfinite(repeat_penalty)) return Status::invalid("--repeat-penalty must be > 0");
-  if (repeat_last_n < 0) return Status::invalid("--repeat-last-n must be >= 0");
+  const auto bad = [](const char* field, const std::string& rule, const std::string& got) {
+    return Status::invalid("${" + std::string(field) + "} must be " + rule + " (got " + got + ")");
+  };
+  const auto show = [](float v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+    return std::string(buf);
+  };
+  if (!(std::isfinite(temperature) && temperature >= 0.0f)) {
+    return bad("temperature", "a finite number >= 0 (0 = greedy)", show(temperature));
+  }
+  if (top_k < 0) return bad("top_k", ">= 0 (0 = off)", std::to_string(top_k));
+  if (!(top_p > 0.0f && top_p <= 1.0f)) return bad("top_p", "in (0, 1] (1 = off)", show(top_p));
+  if (!(min_p >= 0.0f && min_p < 1.0f)) return bad("min_p", "in [0, 1) (0 = off)", show(min_p));
+  if (!(std::isfinite(repeat_penalty) && repeat_penalty > 0.0f)) {
+    return bad("repeat_penalty", "a finite number > 0 (1 = off)", show(repeat_penalty));
+  }
+  if (repeat_last_n < 0) return bad("repeat_last_n", ">= 0", std::to_string(repeat_last_n));
+  if (seed > static_cast<uint64_t>(INT64_MAX)) {
+    return bad("seed", "in [0, " + std::to_string(INT64_MAX) + "]",
+               std::to_string(seed) + ", or a negative number, which wraps around");
+  }
   return Status::ok();
 }
 

@@ -15,16 +15,19 @@ namespace er::sampling {
 using TokenId = int32_t;
 
 struct SamplerConfig {
-  float temperature = 0.8f;    // 0 (or below) = greedy
+  float temperature = 0.8f;    // 0 = greedy; >= 0
   int32_t top_k = 40;          // 0 = off
   float top_p = 0.95f;         // 1 = off
   float min_p = 0.05f;         // 0 = off
   float repeat_penalty = 1.0f; // 1 = off (llama.cpp: divide positive logits, multiply negative)
   int32_t repeat_last_n = 64;  // how many recent tokens the penalty looks at
-  uint64_t seed = 0;
+  uint64_t seed = 0;           // <= INT64_MAX (a negative number read into it wraps to a huge one)
 
   bool greedy() const { return temperature <= 0.0f; }
-  // REQUIRES nothing; returns invalid naming the flag for out-of-range values.
+  // Out-of-range values are invalid, naming the field (as ${field}, core/status.h: the member's
+  // name, which a front end spells its own way) and the value: temperature not a finite number
+  // >= 0, top_k < 0, top_p outside (0, 1], min_p outside [0, 1), repeat_penalty not a finite
+  // number > 0, repeat_last_n < 0, seed above INT64_MAX.
   Status validate() const;
   std::string describe() const;
 };

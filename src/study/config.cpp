@@ -8,6 +8,8 @@
 
 #include <toml++/toml.h>
 
+#include "model/model.h"
+
 namespace er::study {
 
 namespace {
@@ -102,11 +104,22 @@ Result<Slice> parse_slice(const Errors& e, const toml::table& t, const ConfigChe
     Status st = checks.dataset(s.dataset);
     if (!st.is_ok()) return e.at(ds->source(), "slices.dataset", st.message());
   }
-  if (const toml::node* n = t.get("offset")) {
-    ER_ASSIGN_OR_RETURN(s.offset, get_int(e, "slices.offset", *n, 0, int64_t{1} << 40));
+  const toml::node* offset = t.get("offset");
+  if (offset) {
+    ER_ASSIGN_OR_RETURN(s.offset, get_int(e, "slices.offset", *offset, 0, int64_t{1} << 40));
   }
   if (const toml::node* n = t.get("limit")) {
     ER_ASSIGN_OR_RETURN(s.limit, get_int(e, "slices.limit", *n, 1, int64_t{1} << 40));
+  }
+  if (checks.dataset_size) {
+    Result<int64_t> size = checks.dataset_size(s.dataset);
+    if (!size.is_ok()) return e.at(ds->source(), "slices.dataset", size.status().message());
+    if (*size == 0) return e.at(ds->source(), "slices.dataset", "'" + s.dataset + "' holds no questions");
+    if (s.offset >= *size) {
+      return e.at(offset ? offset->source() : t.source(), "slices.offset",
+                  std::to_string(s.offset) + " is past the end of '" + s.dataset + "' (" + std::to_string(*size) +
+                      " questions: offsets 0 to " + std::to_string(*size - 1) + ")");
+    }
   }
   return s;
 }
@@ -203,12 +216,12 @@ Result<SweepConfig> parse_sweep_config(std::string_view text, const std::string&
   }
   if (const toml::node* n = root.get("paths")) {
     ER_ASSIGN_OR_RETURN(c.paths, get_list<int64_t>(e, "paths", *n, [&](const toml::node& el) {
-                          return get_int(e, "paths", el, 1, 64);
+                          return get_int(e, "paths", el, 1, std::min(64, model::kMaxContextSequences));
                         }));
   }
   if (const toml::node* n = root.get("threads")) {
     ER_ASSIGN_OR_RETURN(c.threads, get_list<int64_t>(e, "threads", *n, [&](const toml::node& el) {
-                          return get_int(e, "threads", el, 1, 1024);
+                          return get_int(e, "threads", el, 1, model::kMaxContextThreads);
                         }));
   }
   if (const toml::node* n = root.get("max_tokens")) {
@@ -254,6 +267,29 @@ Result<SweepConfig> parse_sweep_config(std::string_view text, const std::string&
       if (o.dataset == s.dataset && o.offset == s.offset && o.limit == s.limit)
         return e.at(el.source(), "slices", "duplicate slice");
     c.slices.push_back(std::move(s));
+  }
+
+  // The engine context each model needs: the same size for every cell, for up to max(paths).
+  if (checks.context) {
+    Cell probe;
+    probe.max_tokens = c.max_tokens;
+    probe.answer_budget = c.answer_budget;
+    const int64_t n_ctx = probe.context_size();
+    const int64_t n_seq = *std::max_element(c.paths.begin(), c.paths.end());
+    const toml::node* max_tokens = root.get("max_tokens");
+    const toml::node* paths = root.get("paths");
+    for (const std::string& m : c.models) {
+      Status st = checks.context(m, n_ctx, n_seq);
+      if (st.is_ok()) continue;
+      const bool one_path_fits = n_seq > 1 && checks.context(m, n_ctx, 1).is_ok();
+      if (one_path_fits) {
+        return e.at(paths ? paths->source() : top, "paths",
+                    "model '" + m + "' with " + std::to_string(n_seq) + " paths: " + st.message());
+      }
+      return e.at(max_tokens ? max_tokens->source() : top, "max_tokens",
+                  "model '" + m + "' with max_tokens " + std::to_string(c.max_tokens) + " and answer_budget " +
+                      std::to_string(c.answer_budget) + ": " + st.message());
+    }
   }
   return c;
 }

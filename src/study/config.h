@@ -35,14 +35,26 @@ struct SweepConfig {
   std::vector<Cell> cells() const;
 };
 
-// Checks that a model or dataset named in the config exists; returns a not-found / invalid Status
-// whose message says why (the config loader adds file, line and key). Empty: no check.
+// What the configuration's names and numbers are checked against before anything runs: each
+// returns a bad-input Status whose message says why (the config loader adds file, line and key).
+// An empty function: no such check.
 struct ConfigChecks {
+  // The model exists (and can be loaded).
   std::function<Status(const std::string& model)> model;
+  // The dataset exists.
   std::function<Status(const std::string& dataset)> dataset;
+  // The number of questions of a dataset that `dataset` accepted: a slice whose offset is at or
+  // past the end is refused (key 'slices.offset').
+  std::function<Result<int64_t>(const std::string& dataset)> dataset_size;
+  // Whether the engine can hold `model` with a context of n_ctx positions (Cell::context_size())
+  // for n_seq paths, e.g. its KV cache fits this machine. Called once per model with the largest
+  // number of paths (refusals name 'max_tokens' when one path does not fit either, else 'paths').
+  std::function<Status(const std::string& model, int64_t n_ctx, int64_t n_seq)> context;
 };
 
-// Parses and validates. `path` is used in messages only.
+// Parses and validates: keys, types and ranges (threads within what the engine accepts,
+// model::kMaxContextThreads; paths within model::kMaxContextSequences), then `checks`. `path` is
+// used in messages only.
 Result<SweepConfig> parse_sweep_config(std::string_view text, const std::string& path, const ConfigChecks& checks);
 // Reads `path` (a missing or unreadable file is a bad-input Status) and parses it.
 Result<SweepConfig> load_sweep_config(const std::string& path, const ConfigChecks& checks);

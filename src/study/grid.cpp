@@ -1,5 +1,6 @@
 #include "study/grid.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -29,6 +30,8 @@ std::optional<Policy> policy_from_name(std::string_view name) {
 }
 
 bool policy_takes_budget(Policy p) { return p != Policy::kUnlimited && p != Policy::kNoThink; }
+
+int64_t Cell::context_size() const { return std::max<int64_t>(2048, max_tokens + answer_budget + 1024); }
 
 std::string Cell::label() const {
   std::string s;

@@ -42,6 +42,10 @@ struct Cell {
   std::string vote = "majority";
   bool bench = false;           // also record a bench row (pp/tg at the cell's thread count)
 
+  // Positions of the engine context a cell runs in: room for max_tokens and answer_budget after a
+  // prompt of up to 1024 tokens, at least 2048.
+  int64_t context_size() const;
+
   // "smollm2 gsm8k[0:30] think-budget=64 N=4 t=2"
   std::string label() const;
   // Canonical JSON: fixed key order, every field; the hash is over its compact dump.

@@ -29,7 +29,7 @@ Result<std::string> project_onto_device(const std::string& device, const std::ve
                                         const std::vector<QuestionRow>& questions, std::vector<ConfigSummary>& summaries) {
   std::string resolve_note;
   Result<perfmodel::DeviceProfile> dev_or = perfmodel::resolve_device(device, &resolve_note);
-  if (!dev_or.is_ok()) return dev_or.status().with_context("--device");
+  if (!dev_or.is_ok()) return dev_or.status().with_context("${device}");
   const perfmodel::DeviceProfile& dev = *dev_or;
   std::map<int64_t, const ConfigRow*> by_id;
   for (const ConfigRow& c : configs) by_id[c.id] = &c;
@@ -54,7 +54,7 @@ Result<std::string> project_onto_device(const std::string& device, const std::ve
     }
     if (!v.shape && v.fitted && v.fitted->shape) v.shape = v.fitted->shape;
     if (!v.fitted && !v.shape)
-      return Status::invalid("--device '" + device + "': profile '" + dev.name + "' has no fitted models for '" + model +
+      return Status::invalid("${device} '" + device + "': profile '" + dev.name + "' has no fitted models for '" + model +
                              "' and its shape is unknown (the model file is not installed here)");
     return &views.emplace(model, v).first->second;
   };

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 #include <map>
+#include <set>
+#include <vector>
 
 #include "report/build_info.h"
 
@@ -136,7 +139,9 @@ class Stmt {
     sqlite3_bind_null(s_, i);
     return *this;
   }
-  int step() { return sqlite3_step(s_); }
+  int step() { return last_ = sqlite3_step(s_); }
+  // After a loop of step() == SQLITE_ROW: whether it ended because the rows ran out (not an error).
+  bool finished() const { return last_ == SQLITE_DONE; }
   int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
   double f64(int c) const { return sqlite3_column_double(s_, c); }
   bool is_null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
@@ -149,7 +154,82 @@ class Stmt {
  private:
   sqlite3_stmt* s_ = nullptr;
   int rc_ = SQLITE_ERROR;
+  int last_ = SQLITE_ERROR;
 };
+
+// The columns each table of kSchema has, by building the schema in memory (so that the check can
+// never disagree with the schema it checks).
+const std::map<std::string, std::vector<std::string>>& expected_columns() {
+  static const std::map<std::string, std::vector<std::string>> kColumns = [] {
+    std::map<std::string, std::vector<std::string>> out;
+    sqlite3* db = nullptr;
+    ER_CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK, "cannot open an in-memory SQLite database");
+    ER_CHECK(sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) == SQLITE_OK, "the store schema does not build");
+    std::vector<std::string> tables;
+    {
+      Stmt s(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+      while (s.step() == SQLITE_ROW) tables.push_back(s.text(0));
+    }
+    for (const std::string& t : tables) {
+      Stmt s(db, ("SELECT name FROM pragma_table_info('" + t + "')").c_str());
+      while (s.step() == SQLITE_ROW) out[t].push_back(s.text(0));
+    }
+    sqlite3_close(db);
+    return out;
+  }();
+  return kColumns;
+}
+
+// Checks an existing edgereason database before anything reads or writes it: SQLite's
+// integrity_check passes, and every table of the schema is there with every column. Reads only.
+Status check_existing(sqlite3* db, const std::string& path) {
+  {
+    Stmt s(db, "PRAGMA integrity_check(20)");
+    if (!s.ok()) {
+      return Status::invalid("'" + path + "' is damaged: its integrity cannot be checked (" + sqlite3_errmsg(db) +
+                             "); refusing to touch it");
+    }
+    std::string problems;
+    int r;
+    while ((r = s.step()) == SQLITE_ROW) {
+      const std::string line = s.text(0);
+      if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+    }
+    if (r != SQLITE_DONE) {
+      return Status::invalid("'" + path + "' is damaged: its integrity check failed (" + sqlite3_errmsg(db) +
+                             "); refusing to touch it");
+    }
+    if (!problems.empty()) {
+      for (char& c : problems) {
+        if (c == '\n' || c == '\r') c = ' ';
+      }
+      return Status::invalid("'" + path + "' is damaged: SQLite's integrity check reports: " + problems +
+                             "; refusing to touch it");
+    }
+  }
+  for (const auto& [table, columns] : expected_columns()) {
+    std::set<std::string> have;
+    Stmt s(db, ("SELECT name FROM pragma_table_info('" + table + "')").c_str());
+    if (!s.ok()) return Status::invalid("'" + path + "': cannot read the columns of table '" + table + "'");
+    int r;
+    while ((r = s.step()) == SQLITE_ROW) have.insert(s.text(0));
+    if (r != SQLITE_DONE) {
+      return Status::invalid("'" + path + "': cannot read the columns of table '" + table + "' (" +
+                             sqlite3_errmsg(db) + ")");
+    }
+    if (have.empty()) {
+      return Status::invalid("'" + path + "' is an edgereason results database without the table '" + table +
+                             "'; refusing to touch it");
+    }
+    for (const std::string& c : columns) {
+      if (have.count(c) == 0) {
+        return Status::invalid("'" + path + "': table '" + table + "' lacks the column '" + c +
+                               "'; refusing to touch it");
+      }
+    }
+  }
+  return Status::ok();
+}
 
 bool file_nonempty(const std::string& path, bool* exists) {
   struct stat st {};
@@ -157,38 +237,10 @@ bool file_nonempty(const std::string& path, bool* exists) {
   return *exists && st.st_size > 0;
 }
 
-}  // namespace
-
-Status Store::err(const std::string& what) const {
-  return Status::io_error("'" + path_ + "': " + what + ": " + sqlite3_errmsg(db_));
-}
-
-Status Store::exec(const std::string& sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg ? msg : "SQL error";
-    sqlite3_free(msg);
-    return Status::io_error("'" + path_ + "': " + m);
-  }
-  return Status::ok();
-}
-
-Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
-  bool exists = false;
-  const bool nonempty = file_nonempty(path, &exists);
-  if (mode == Mode::kReadOnly && !exists) return Status::not_found("results database '" + path + "' does not exist");
-  int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-  if (mode == Mode::kReadWrite && !exists) flags |= SQLITE_OPEN_CREATE;
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  std::unique_ptr<Store> st(new Store(raw, path));
-  if (rc != SQLITE_OK) {
-    const std::string m = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
-    return Status::invalid("'" + path + "': cannot open as a SQLite database: " + m);
-  }
-  sqlite3_busy_timeout(raw, 5000);
-
-  // Look before writing anything: which tables are there, and is it ours?
+// Examines an existing file through `raw` (a read-only connection): which tables are there, and
+// is it ours (returned); an edgereason database must be of a schema this build knows and pass
+// check_existing(). Anything else is refused.
+Result<bool> examine(sqlite3* raw, const std::string& path, Store::Mode mode) {
   std::vector<std::string> tables;
   {
     Stmt s(raw, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
@@ -209,9 +261,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
     Stmt s(raw, "SELECT key, value FROM edgereason_meta");
     if (!s.ok()) return Status::invalid("'" + path + "': unreadable edgereason_meta table");
     std::string format, version;
-    while (s.step() == SQLITE_ROW) {
+    int r;
+    while ((r = s.step()) == SQLITE_ROW) {
       if (s.text(0) == "format") format = s.text(1);
       if (s.text(0) == "schema_version") version = s.text(1);
+    }
+    if (r != SQLITE_DONE) {
+      return Status::invalid("'" + path + "' is damaged: unreadable edgereason_meta table (" + sqlite3_errmsg(raw) +
+                             "); refusing to touch it");
     }
     if (format != kStoreFormat)
       return Status::invalid("'" + path + "': edgereason_meta says format '" + format + "', expected '" +
@@ -227,10 +284,70 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
                              " was written by a newer edgereason (this one knows " + std::to_string(kSchemaVersion) +
                              "); refusing to touch it");
     if (v < 1) return Status::invalid("'" + path + "': bad schema_version " + std::to_string(v));
-  } else if (mode == Mode::kReadOnly) {
+    ER_RETURN_IF_ERROR(check_existing(raw, path));
+  } else if (mode == Store::Mode::kReadOnly) {
     return Status::invalid("'" + path + "' is empty: not an edgereason results database (run a sweep first)");
   }
-  (void)nonempty;
+  return ours;
+}
+
+}  // namespace
+
+Status Store::err(const std::string& what) const {
+  const int code = sqlite3_errcode(db_) & 0xff;
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {  // the file, not the run, is at fault
+    return Status::invalid("'" + path_ + "' is damaged: " + what + ": " + sqlite3_errmsg(db_));
+  }
+  return Status::io_error("'" + path_ + "': " + what + ": " + sqlite3_errmsg(db_));
+}
+
+Status Store::exec(const std::string& sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : "SQL error";
+    sqlite3_free(msg);
+    return Status::io_error("'" + path_ + "': " + m);
+  }
+  return Status::ok();
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
+  bool exists = false;
+  (void)file_nonempty(path, &exists);
+  if (mode == Mode::kReadOnly && !exists) return Status::not_found("results database '" + path + "' does not exist");
+  bool ours = false;
+  if (exists) {
+    // An existing file is examined through a read-only connection first, so that nothing (not
+    // even the checkpoint of a killed run's log) writes to a file that is then refused; when it
+    // is refused, the side files that connection created (-wal, -shm) are removed again.
+    std::error_code ec;
+    const std::string wal = path + "-wal", shm = path + "-shm";
+    const bool had_wal = std::filesystem::exists(wal, ec), had_shm = std::filesystem::exists(shm, ec);
+    sqlite3* ro = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &ro, SQLITE_OPEN_READONLY, nullptr);
+    Result<bool> looked = rc == SQLITE_OK ? examine(ro, path, mode)
+                                          : Result<bool>(Status::invalid("'" + path + "': cannot open as a SQLite database: " +
+                                                                         (ro ? sqlite3_errmsg(ro) : sqlite3_errstr(rc))));
+    sqlite3_close(ro);
+    if (!looked.is_ok()) {
+      if (!had_wal && std::filesystem::exists(wal, ec) && std::filesystem::file_size(wal, ec) == 0) {
+        std::filesystem::remove(wal, ec);
+      }
+      if (!had_shm) std::filesystem::remove(shm, ec);
+      return looked.status();
+    }
+    ours = *looked;
+  }
+  int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  if (mode == Mode::kReadWrite && !exists) flags |= SQLITE_OPEN_CREATE;
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  std::unique_ptr<Store> st(new Store(raw, path));
+  if (rc != SQLITE_OK) {
+    const std::string m = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    return Status::invalid("'" + path + "': cannot open as a SQLite database: " + m);
+  }
+  sqlite3_busy_timeout(raw, 5000);
   if (mode == Mode::kReadWrite) {
     // WAL: a commit is one append to the log; a process killed mid-write leaves the last
     // committed state. synchronous=NORMAL keeps that across process crashes (not power loss).
@@ -417,6 +534,7 @@ Result<std::vector<ConfigRow>> Store::configurations() {
     r.cell = std::move(c).value();
     out.push_back(std::move(r));
   }
+  if (!s.finished()) return err("reading configurations");
   return out;
 }
 
@@ -450,6 +568,7 @@ Result<std::vector<QuestionRow>> Store::questions() {
       at[{r.config_id, q.question_id}] = out.size();
       out.push_back(std::move(r));
     }
+    if (!s.finished()) return err("reading questions");
   }
   {
     Stmt s(db_,
@@ -469,6 +588,7 @@ Result<std::vector<QuestionRow>> Store::questions() {
       p.stop = s.text(8);
       out[it->second].q.paths.push_back(std::move(p));
     }
+    if (!s.finished()) return err("reading paths");
   }
   {
     Stmt s(db_, "SELECT config_id, question_id, source, estimated, prefill_j, decode_j, total_j, mean_w FROM power");
@@ -485,6 +605,7 @@ Result<std::vector<QuestionRow>> Store::questions() {
       w.mean_w = s.f64(7);
       out[it->second].q.power = w;
     }
+    if (!s.finished()) return err("reading power summaries");
   }
   return out;
 }
@@ -497,6 +618,7 @@ Result<std::vector<RunRow>> Store::runs() {
   std::vector<RunRow> out;
   while (s.step() == SQLITE_ROW)
     out.push_back({s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7)});
+  if (!s.finished()) return err("reading runs");
   return out;
 }
 
@@ -509,6 +631,7 @@ Result<std::vector<FitRow>> Store::fits() {
     if (j.is_discarded()) return Status::invalid("'" + path_ + "': fit for '" + s.text(0) + "': bad JSON");
     out.push_back({s.text(0), std::move(j)});
   }
+  if (!s.finished()) return err("reading fits");
   return out;
 }
 
@@ -521,6 +644,7 @@ Result<std::vector<std::pair<int64_t, nlohmann::json>>> Store::bench_records() {
     if (j.is_discarded()) continue;
     out.emplace_back(s.i64(0), std::move(j));
   }
+  if (!s.finished()) return err("reading bench records");
   return out;
 }
 
@@ -529,6 +653,7 @@ Result<std::string> Store::integrity_check() {
   if (!s.ok()) return err("integrity check");
   std::string out;
   while (s.step() == SQLITE_ROW) out += (out.empty() ? "" : "; ") + s.text(0);
+  if (!s.finished()) return err("integrity check");
   return out;
 }
 

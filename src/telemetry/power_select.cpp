@@ -18,15 +18,15 @@ Result<PowerSpec> parse_power_spec(const std::string& text) {
   else if (head == "estimated") s.kind = K::kEstimated;
   else if (head == "none") s.kind = K::kNone;
   else {
-    return Status::invalid("--power '" + text +
+    return Status::invalid("${power} '" + text +
                            "': expected auto, rapl, nvml, ina3221[:RAIL], tegrastats:FILE, estimated or none");
   }
   if (s.kind == K::kTegrastats) {
-    if (arg.empty()) return Status::invalid("--power '" + text + "': give the recorded log as tegrastats:FILE");
+    if (arg.empty()) return Status::invalid("${power} '" + text + "': give the recorded log as tegrastats:FILE");
   } else if (s.kind == K::kIna3221) {
-    if (has_arg && arg.empty()) return Status::invalid("--power '" + text + "': give a rail name after 'ina3221:'");
+    if (has_arg && arg.empty()) return Status::invalid("${power} '" + text + "': give a rail name after 'ina3221:'");
   } else if (has_arg) {
-    return Status::invalid("--power '" + text + "': '" + head + "' takes no ':' argument");
+    return Status::invalid("${power} '" + text + "': '" + head + "' takes no ':' argument");
   }
   s.arg = arg;
   return s;

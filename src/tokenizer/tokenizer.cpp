@@ -234,7 +234,9 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::Metadata& md) {
   if (add_prefix) t->add_space_prefix = *add_prefix;
 
   ER_ASSIGN_OR_RETURN(t->texts, md.get_string_array(kKeyTokens));
-  if (t->texts.empty()) return Status::invalid("metadata key '" + std::string(kKeyTokens) + "': empty vocabulary");
+  if (t->texts.empty()) {
+    return Status::invalid("metadata key '" + std::string(kKeyTokens) + "' is empty: the vocabulary has no tokens");
+  }
   if (t->texts.size() > static_cast<size_t>(INT32_MAX / 2)) {
     return Status::invalid("metadata key '" + std::string(kKeyTokens) + "': too many tokens");
   }
@@ -256,6 +258,19 @@ Result<Tokenizer> Tokenizer::from_gguf(const gguf::Metadata& md) {
   StringIdMap token_to_id;
   for (size_t i = 0; i < n; ++i) {
     std::string& text = t->texts[i];
+    // Token texts are UTF-8 in every tokenizer model (byte-level BPE maps bytes to printable code
+    // points; SentencePiece writes raw bytes as <0xXX> tokens): anything else is a damaged file,
+    // and would reach the pre-tokenizer's regexes and the output text.
+    if (!is_valid_utf8(text)) {
+      std::string hex;
+      for (size_t b = 0; b < text.size() && b < 16; ++b) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        const auto c = static_cast<uint8_t>(text[b]);
+        hex += (b ? " " : "") + std::string{kHex[c >> 4], kHex[c & 15]};
+      }
+      return Status::invalid("metadata key '" + std::string(kKeyTokens) + "': token " + std::to_string(i) +
+                             " is not valid UTF-8 (bytes " + hex + (text.size() > 16 ? " ..." : "") + ")");
+    }
     if (text.empty()) text = "[EMPTY_" + std::to_string(i) + "]";
     if (!token_to_id.emplace(text, static_cast<int32_t>(i)).second) {
       return Status::invalid("metadata key '" + std::string(kKeyTokens) + "': duplicate token '" + text + "' at index " +

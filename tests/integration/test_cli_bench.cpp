@@ -211,6 +211,7 @@ TEST_F(CliBench, BadFlagsExitTwoWithOneLine) {
   expect_bad_input(run_cli(base() + "--paths 0"), "--paths");
   expect_bad_input(run_cli(base() + "--paths 65"), "--paths");
   expect_bad_input(run_cli(base() + "-t 0"), "-t");
+  expect_bad_input(run_cli(base() + "-t 2,300"), "-t '2,300': at most 256 threads");  // what the engine accepts
   expect_bad_input(run_cli(base() + "-r 0"), "-r");
   expect_bad_input(run_cli(base() + "--warmup -1"), "--warmup");
   expect_bad_input(run_cli(base() + "-b 0"), "-b");

@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
+#include "fixture_gen.h"
+#include "gguf/gguf.h"
 #include "support/test_support.h"
 
 namespace er {
@@ -110,6 +113,50 @@ TEST(CliInfo, TruncatedModelFilesGiveOneLine) {
     test::write_bytes(p, part);
     expect_bad_input(run_cli("info -m " + shell_quote(p.string())), p.filename().string());
   }
+}
+
+// tiny-llama-f32 (synthetic vocabulary) with one metadata key changed, written to `path`.
+void write_fixture_with(const std::filesystem::path& path, const std::string& key, const gguf::Value& value) {
+  const fixtures::Vocab v = fixtures::synthetic_vocab();
+  for (const fixtures::FixtureSpec& s : fixtures::standard_specs(v, v)) {
+    if (s.name != "tiny-llama-f32") continue;
+    auto w = fixtures::build_fixture(s, v, fixtures::kDefaultSeed);
+    ASSERT_TRUE(w.is_ok()) << w.status().message();
+    w->set(key, value);
+    ASSERT_TRUE(w->write_file(path.string()).is_ok());
+  }
+}
+
+TEST(CliInfo, MetadataThatContradictsTheTensorsOrIsAbsurdNamesTheKey) {
+  test::TempDir tmp;
+  struct Case {
+    const char* key;
+    gguf::Value value;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"llama.block_count", gguf::Value::u32(2), "key 'llama.block_count' = 2, but tensors of 3 layers are present"},
+      {"llama.block_count", gguf::Value::u32(4), "key 'llama.block_count' = 4"},
+      {"llama.attention.head_count", gguf::Value::u32(6), "key 'llama.attention.head_count' = 6 does not divide"},
+      {"llama.feed_forward_length", gguf::Value::u32(96), "key 'llama.feed_forward_length' disagrees with tensor"},
+      {"llama.rope.freq_base", gguf::Value::f32(std::numeric_limits<float>::infinity()), "key 'llama.rope.freq_base' = inf"},
+      {"llama.attention.layer_norm_rms_epsilon", gguf::Value::f32(std::numeric_limits<float>::quiet_NaN()), "key 'llama.attention.layer_norm_rms_epsilon'"},
+      {"llama.context_length", gguf::Value::u32(0), "key 'llama.context_length' = 0"},
+      {"tokenizer.ggml.tokens", gguf::Value::string_array({}), "key 'tokenizer.ggml.tokens' is empty"},
+  };
+  int i = 0;
+  for (const Case& c : cases) {
+    const auto p = tmp / ("bad" + std::to_string(i++) + ".gguf");
+    write_fixture_with(p, c.key, c.value);
+    expect_bad_input(run_cli("info -m " + shell_quote(p.string())), c.expect);
+    expect_bad_input(run_cli("run -n 1 -p hi -m " + shell_quote(p.string())), c.expect);
+  }
+}
+
+TEST(CliInfo, UnknownCommandIsNamed) {
+  const test::CliResult r = run_cli("frobnicate -m x");
+  expect_bad_input(r, "'frobnicate'");
+  EXPECT_NE(r.err.find("info"), std::string::npos) << "the known commands are listed: " << r.err;
 }
 
 TEST(CliInfo, BadFlagsExitTwo) {

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -95,13 +97,32 @@ TEST(CliRun, BadFlagsAndPrompts) {
   expect_bad_input(run_cli(base + "-p hi -n 0"), "-n");
   expect_bad_input(run_cli(base + "-p hi -n -3"), "-n");
   expect_bad_input(run_cli(base + "-f /nonexistent/prompt.txt"), "/nonexistent/prompt.txt");
-  expect_bad_input(run_cli(base + "-p hi --top-p 0"), "--top-p");
+  expect_bad_input(run_cli(base + "-f /tmp"), "'/tmp': is a directory, not a prompt file");
+  // The sampler names its own fields (top_p, temperature, seed, ...); the CLI spells them as its
+  // flags.
+  expect_bad_input(run_cli(base + "-p hi --top-p 0"), "--top-p must be in (0, 1]");
+  expect_bad_input(run_cli(base + "-p hi --top-p 1.5"), "--top-p must be in (0, 1]");
+  expect_bad_input(run_cli(base + "-p hi --min-p 2"), "--min-p must be in [0, 1)");
+  expect_bad_input(run_cli(base + "-p hi --temp -1"), "--temp must be a finite number >= 0");
+  expect_bad_input(run_cli(base + "-p hi --seed -1"), "--seed must be in [0, 9223372036854775807]");
+  expect_bad_input(run_cli(base + "-p hi --top-k -1"), "--top-k must be >= 0");
+  expect_bad_input(run_cli(base + "-p hi --repeat-penalty 0"), "--repeat-penalty must be a finite number > 0");
   expect_bad_input(run_cli(base + "-p hi --kv-type q4"), "--kv-type");
   expect_bad_input(run_cli(base), "-p");
   // A prompt longer than the context.
   std::string long_prompt;
   for (int i = 0; i < 200; ++i) long_prompt += "word ";
   expect_bad_input(run_cli(base + "-c 64 -p " + shell_quote(long_prompt)), "context");
+}
+
+TEST(CliRun, ContextLargerThanThisMachineIsBadInputNamingIt) {
+  const fs::path m = fixture("tiny-llama-f32");
+  if (!fs::exists(m)) GTEST_SKIP() << "fixtures not generated";
+  // 384 bytes of f16 KV per position of this model: 10^11 positions are 38 TB.
+  expect_bad_input(run_cli("run -m " + shell_quote(m.string()) + " -p hi -n 1 -c 100000000000"),
+                   "a context of 100000000000 tokens");
+  expect_bad_input(run_cli("run -m " + shell_quote(m.string()) + " -p hi -n 1 -c 100000000000 --paths 4"),
+                   "100000000000 tokens x 4 sequences");
 }
 
 TEST(CliRun, BadModelsNameTheCulprit) {
@@ -125,6 +146,32 @@ TEST(CliRun, BadModelsNameTheCulprit) {
 
   write_variant(src, tmp / "shape.gguf", keep, "", "blk.2.attn_q.weight");
   expect_bad_input(run_cli("run -m " + shell_quote((tmp / "shape.gguf").string()) + " -p hi"), "blk.2.attn_q.weight");
+}
+
+TEST(CliRun, WeightsThatOverflowStopGenerationNamingTheModel) {
+  const fs::path src = fixture("tiny-llama-f32");
+  if (!fs::exists(src)) GTEST_SKIP() << "fixtures not generated";
+  // The fixture with one NaN in the final norm's weights: every logit becomes NaN.
+  std::vector<uint8_t> bytes = test::read_bytes(src);
+  uint64_t at = 0;
+  {
+    auto f = gguf::File::open(src.string());
+    ASSERT_TRUE(f.is_ok()) << f.status().message();
+    const gguf::TensorInfo* t = f->find_tensor("output_norm.weight");
+    ASSERT_NE(t, nullptr);
+    ASSERT_EQ(t->type, DType::kF32);
+    at = f->data_offset() + t->offset;
+  }
+  const uint32_t nan_bits = 0x7fc00000u;
+  std::memcpy(bytes.data() + at, &nan_bits, 4);
+  test::TempDir tmp;
+  const fs::path bad = tmp / "nan-weights.gguf";
+  test::write_bytes(bad, bytes);
+  const auto r = run_cli("run -m " + shell_quote(bad.string()) + " -p hi -n 4 --temp 0");
+  EXPECT_EQ(r.exit_code, 2) << r.err;  // the power line, then the error naming the model
+  EXPECT_NE(r.err.find("error: model '" + bad.string() + "'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not finite"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "") << "no garbage text";
 }
 
 }  // namespace

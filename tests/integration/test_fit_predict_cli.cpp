@@ -231,8 +231,23 @@ TEST(CliFitPredict, BadInputIsExit2) {
   test::TempDir tmp;
   test::write_text(tmp / "bad.jsonl", "{\"model\": \"m\", \"n_prompt\": 4, \"prefill_ms\": 3}\nnot json\n");
   expect_bad_input(run_cli("fit " + shell_quote((tmp / "bad.jsonl").string())), "bad.jsonl:2");
+  // A negative duration or energy is a damaged record, not a point to fit.
+  test::write_text(tmp / "neg.jsonl", "{\"model\": \"m\", \"n_prompt\": 4, \"prefill_ms\": 3}\n"
+                                      "{\"model\": \"m\", \"n_prompt\": 8, \"prefill_ms\": -3}\n");
+  expect_bad_input(run_cli("fit " + shell_quote((tmp / "neg.jsonl").string())), "neg.jsonl:2");
+  EXPECT_NE(run_cli("fit " + shell_quote((tmp / "neg.jsonl").string())).err.find("'prefill_ms' must be a number >= 0"),
+            std::string::npos);
   test::write_text(tmp / "ok.jsonl", records());
   expect_bad_input(run_cli("fit " + shell_quote((tmp / "ok.jsonl").string()) + " --holdout 1.5"), "--holdout");
+  expect_bad_input(run_cli("fit " + shell_quote((tmp / "ok.jsonl").string()) + " --seed -1"), "--seed");
+  // Numbers that are not finite never reach a prediction.
+  const std::string params = "predict --device orin-agx-64-vllm-fp16 -I 5 -O 5 --params ";
+  expect_bad_input(run_cli(params + "inf"), "--params");
+  expect_bad_input(run_cli(params + "1e9 --weight-bytes inf"), "--weight-bytes");
+  expect_bad_input(run_cli(params + "1e9 --kv-bytes-per-token nan"), "--kv-bytes-per-token");
+  expect_bad_input(run_cli(params + "1e9 --price-kwh inf"), "--price-kwh");
+  expect_bad_input(run_cli(params + "1e9 --hw-usd-per-hour -1"), "--hw-usd-per-hour");
+  expect_bad_input(run_cli(params + "1e9 --heads -2"), "--heads");
   expect_bad_input(run_cli("fit " + shell_quote((tmp / "ok.jsonl").string()) + " -o " +
                            shell_quote((tmp / "x.json").string()) + " --device nowhere"),
                    "nowhere");

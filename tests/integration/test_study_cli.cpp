@@ -6,7 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "../unit/report_fixture.h"
+#include "gguf/gguf.h"
 #include "support/test_support.h"
 
 namespace er {
@@ -153,6 +159,136 @@ TEST(StudyCli, ForeignDatabasesAreRefusedUntouched) {
   const auto r = run_cli("pareto --db " + shell_quote((dir / "none.db").string()));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_FALSE(std::filesystem::exists(dir / "none.db"));
+}
+
+// Runs `sql` on the database at `p` (then closed, so its log is checkpointed).
+void exec_sql(const std::filesystem::path& p, const char* sql) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+  sqlite3_close(h);
+}
+
+// A toy GSM8K-style set of three questions, a sweep config over it on a fixture model, and the
+// fixture model path ("" when fixtures are not generated).
+struct ToySweep {
+  test::TempDir dir;
+  std::filesystem::path model = test::fixture_dir() / "tiny-llama-q8_0.gguf";
+  std::filesystem::path data = dir / "toy.jsonl";
+  std::filesystem::path cfg = dir / "sweep.toml";
+  ToySweep() {
+    test::write_text(data,
+                     "{\"question\":\"2+2?\",\"answer\":\"#### 4\",\"id\":\"a\"}\n"
+                     "{\"question\":\"3+3?\",\"answer\":\"#### 6\",\"id\":\"b\"}\n"
+                     "{\"question\":\"1+1?\",\"answer\":\"#### 2\",\"id\":\"c\"}\n");
+  }
+  // The config: `extra` lines after models, then one slice of the toy set with `slice` lines.
+  void write(const std::string& extra, const std::string& slice = "", const std::string& model_path = "") {
+    test::write_text(cfg, "models = \"" + (model_path.empty() ? model.string() : model_path) + "\"\n" + extra +
+                              "max_tokens = 8\n[[slices]]\ndataset = \"" + data.string() + "\"\n" + slice);
+  }
+  test::CliResult sweep(const std::filesystem::path& db, const std::string& flags = "") const {
+    return run_cli("sweep " + shell_quote(cfg.string()) + " --db " + shell_quote(db.string()) +
+                   " --power none --progress off " + flags);
+  }
+};
+
+TEST(StudyCli, DryRunRefusesWhatTheRunWouldRefuseBeforeAnyDatabase) {
+  ToySweep t;
+  if (!std::filesystem::exists(t.model)) GTEST_SKIP() << "fixtures not generated";
+  const auto db = t.dir / "r.db";
+  const std::string cfg = t.cfg.string();
+  const auto expect_refused = [&](const std::string& what, const std::string& needle) {
+    for (const std::string flags : {"--dry-run", ""}) {
+      const auto r = t.sweep(db, flags);
+      EXPECT_EQ(r.exit_code, 2) << what << " " << flags << ": " << r.err;
+      EXPECT_NE(r.err.find(needle), std::string::npos) << what << " " << flags << ": " << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+      EXPECT_FALSE(std::filesystem::exists(db)) << what << " " << flags;
+    }
+  };
+  t.write("", "offset = 3\n");  // the toy set has offsets 0..2
+  expect_refused("offset past the end", cfg + ":5: key 'slices.offset': 3 is past the end of '");
+  t.write("threads = [2, 512]\n");
+  expect_refused("threads the engine refuses", cfg + ":2: key 'threads': 512 is out of range [1, 256]");
+
+  // A model whose metadata contradicts its tensors is refused at its line, naming the key.
+  const auto bad_model = t.dir / "bad.gguf";
+  {
+    auto f = gguf::File::open(t.model.string());
+    ASSERT_TRUE(f.is_ok()) << f.status().message();
+    gguf::Writer w = gguf::Writer::from_file(*f);
+    w.set("llama.block_count", gguf::Value::u32(1));
+    ASSERT_TRUE(w.write_file(bad_model.string()).is_ok());
+  }
+  t.write("", "", bad_model.string());
+  expect_refused("a corrupt model", cfg + ":1: key 'models': '" + bad_model.string() + "': metadata key 'llama.block_count' = 1");
+
+  // The same configuration without a fault passes the dry run, and creates nothing.
+  t.write("");
+  const auto ok = t.sweep(db, "--dry-run");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("1 cells"), std::string::npos) << ok.out;
+  EXPECT_FALSE(std::filesystem::exists(db));
+  // --db in a directory that does not exist.
+  const auto r = t.sweep(t.dir / "no" / "such" / "r.db", "--dry-run");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--db"), std::string::npos) << r.err;
+}
+
+// Damaged results databases (failing SQLite's integrity check, or without a table or column the
+// schema has) are refused by every command that opens one, exit 2 naming the reason, untouched.
+TEST(StudyCli, DamagedDatabasesAreRefusedUntouched) {
+  ToySweep t;
+  struct Damage {
+    const char* what;
+    const char* sql;
+    const char* expect;
+  };
+  const Damage damages[] = {
+      {"index and table disagree",
+       "PRAGMA writable_schema = ON; UPDATE sqlite_master SET rootpage = (SELECT rootpage FROM sqlite_master WHERE "
+       "name = 'sqlite_autoindex_paths_1') WHERE name = 'sqlite_autoindex_questions_1';",
+       "integrity check reports"},
+      {"a missing table", "DROP TABLE paths;", "without the table 'paths'"},
+      {"a missing column", "ALTER TABLE configurations DROP COLUMN config_json;", "lacks the column 'config_json'"},
+  };
+  const bool have_model = std::filesystem::exists(t.model);
+  if (have_model) t.write("");
+  int i = 0;
+  for (const Damage& d : damages) {
+    const auto db = t.dir / ("d" + std::to_string(i++) + ".db");
+    ASSERT_TRUE(study::testing::make_report_db(db.string()).is_ok());
+    exec_sql(db, d.sql);
+    const auto before = test::read_bytes(db);
+    std::vector<std::string> cmds = {"pareto --db ", "plan --deadline 5 --db ", "report -o " +
+                                     shell_quote((t.dir / "x.html").string()) + " --db "};
+    if (have_model) {
+      cmds.push_back("sweep " + shell_quote(t.cfg.string()) + " --power none --progress off --db ");
+      cmds.push_back("sweep " + shell_quote(t.cfg.string()) + " --dry-run --db ");
+      cmds.push_back("study -m " + shell_quote(t.model.string()) + " --dataset " + shell_quote(t.data.string()) +
+                     " --power none --progress off --limit 1 -o " + shell_quote((t.dir / "s.html").string()) + " --db ");
+    }
+    for (const std::string& cmd : cmds) {
+      const auto r = run_cli(cmd + shell_quote(db.string()));
+      EXPECT_EQ(r.exit_code, 2) << d.what << ": " << cmd << r.err;
+      EXPECT_NE(r.err.find(d.expect), std::string::npos) << d.what << ": " << cmd << r.err;
+      EXPECT_NE(r.err.find(db.string()), std::string::npos) << r.err;
+      EXPECT_EQ(test::read_bytes(db), before) << d.what << ": " << cmd;
+      EXPECT_FALSE(std::filesystem::exists(db.string() + "-wal")) << d.what << ": " << cmd;
+      EXPECT_FALSE(std::filesystem::exists(db.string() + "-shm")) << d.what << ": " << cmd;
+    }
+    EXPECT_FALSE(std::filesystem::exists(t.dir / "x.html"));
+    EXPECT_FALSE(std::filesystem::exists(t.dir / "s.html"));
+  }
+}
+
+TEST(StudyCli, StudyFlagsOutOfRange) {
+  for (const std::string flags : {"-t 0", "-t -3", "-t 100000", "--limit 0", "--limit -1"}) {
+    const auto r = run_cli("study --db /nonexistent/r.db " + flags);
+    EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.err;
+    EXPECT_NE(r.err.find(flags.substr(0, flags.find(' '))), std::string::npos) << flags << ": " << r.err;
+  }
 }
 
 }  // namespace

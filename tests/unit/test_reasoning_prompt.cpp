@@ -97,38 +97,42 @@ TEST(ThinkingFormatFor, FamiliesAndVocabulary) {
   EXPECT_EQ(q.delimiter(), "</think>");
 }
 
-TEST(ValidateThinkingOptions, RangesAndConflictsNameTheFlags) {
+TEST(ValidateThinkingOptions, RangesAndConflictsNameTheFields) {
   auto msg = [](const ThinkingOptions& o) {
     const Status s = validate_thinking_options(o);
     EXPECT_FALSE(s.is_ok());
     EXPECT_TRUE(s.is_bad_input());
+    // Library terms: each field as ${name}, which a front end spells as its flag or JSON key.
+    EXPECT_NE(s.renamed([](std::string_view f) { return "<" + std::string(f) + ">"; }).message().find('<'),
+              std::string::npos)
+        << s.message();
     return s.message();
   };
   ThinkingOptions o;
   EXPECT_TRUE(validate_thinking_options(o).is_ok());
   o.no_think = true;
   o.think_budget = 5;
-  EXPECT_NE(msg(o).find("--think-budget and --no-think"), std::string::npos);
+  EXPECT_NE(msg(o).find("think_budget and no_think"), std::string::npos);
   o = {};
   o.think_budget = -1;
-  EXPECT_NE(msg(o).find("--think-budget"), std::string::npos);
+  EXPECT_NE(msg(o).find("think_budget"), std::string::npos);
   o = {};
   o.answer_budget = 0;
-  EXPECT_NE(msg(o).find("--answer-budget"), std::string::npos);
+  EXPECT_NE(msg(o).find("answer_budget"), std::string::npos);
   o = {};
   o.l1 = 0;
-  EXPECT_NE(msg(o).find("--l1"), std::string::npos);
+  EXPECT_NE(msg(o).find("l1"), std::string::npos);
   o = {};
   o.deadline_s = -2;
-  EXPECT_NE(msg(o).find("--deadline"), std::string::npos);
+  EXPECT_NE(msg(o).find("deadline_s"), std::string::npos);
   o = {};
   o.min_think = 10;
   o.think_budget = 5;
-  EXPECT_NE(msg(o).find("--min-think 10 exceeds --think-budget 5"), std::string::npos);
+  EXPECT_NE(msg(o).find("min_think 10 exceeds think_budget 5"), std::string::npos);
   o = {};
   o.l1 = 5;
   o.prompt_budget = 5;
-  EXPECT_NE(msg(o).find("--prompt-budget and --l1"), std::string::npos);
+  EXPECT_NE(msg(o).find("prompt_budget and l1"), std::string::npos);
   o = {};
   o.min_think = 3;
   o.think_budget = 3;

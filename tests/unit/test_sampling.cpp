@@ -2,7 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "sampling/rng.h"
@@ -95,14 +99,64 @@ TEST(Sampling, RepetitionPenaltyDemotesRecentTokens) {
   EXPECT_EQ(s.sample(logits, {}), 0);
 }
 
-TEST(Sampling, ValidateNamesTheFlag) {
-  SamplerConfig c;
-  c.top_p = 0.0f;
-  EXPECT_NE(c.validate().message().find("--top-p"), std::string::npos);
-  c = SamplerConfig{};
-  c.top_k = -1;
-  EXPECT_NE(c.validate().message().find("--top-k"), std::string::npos);
+TEST(Sampling, ValidateNamesTheField) {
+  const auto error = [](const SamplerConfig& c) {
+    const Status st = c.validate();
+    EXPECT_FALSE(st.is_ok());
+    EXPECT_TRUE(st.is_bad_input()) << st.message();
+    return st.message();
+  };
+  const auto with = [](auto set) {
+    SamplerConfig c;
+    set(c);
+    return c;
+  };
+  EXPECT_EQ(error(with([](SamplerConfig& c) { c.top_p = 0.0f; })), "top_p must be in (0, 1] (1 = off) (got 0)");
+  EXPECT_EQ(error(with([](SamplerConfig& c) { c.top_p = 1.5f; })), "top_p must be in (0, 1] (1 = off) (got 1.5)");
+  EXPECT_EQ(error(with([](SamplerConfig& c) { c.top_k = -1; })), "top_k must be >= 0 (0 = off) (got -1)");
+  EXPECT_EQ(error(with([](SamplerConfig& c) { c.min_p = -0.1f; })).rfind("min_p must be in [0, 1)", 0), 0u);
+  EXPECT_EQ(error(with([](SamplerConfig& c) { c.min_p = 1.5f; })).rfind("min_p must be in [0, 1)", 0), 0u);
+  EXPECT_EQ(error(with([](SamplerConfig& c) { c.repeat_penalty = 0.0f; })).rfind("repeat_penalty must be", 0), 0u);
+  EXPECT_EQ(error(with([](SamplerConfig& c) { c.repeat_penalty = -1.0f; })).rfind("repeat_penalty must be", 0), 0u);
+  EXPECT_EQ(error(with([](SamplerConfig& c) { c.repeat_last_n = -1; })).rfind("repeat_last_n must be >= 0", 0), 0u);
   EXPECT_TRUE(SamplerConfig{}.validate().is_ok());
+}
+
+TEST(Sampling, NegativeTemperatureAndNonFiniteValuesAreRefused) {
+  SamplerConfig c;
+  c.temperature = -0.5f;
+  EXPECT_EQ(c.validate().message(), "temperature must be a finite number >= 0 (0 = greedy) (got -0.5)");
+  c.temperature = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(c.validate().is_ok());
+  c.temperature = 0.0f;  // greedy
+  EXPECT_TRUE(c.validate().is_ok());
+  c.repeat_penalty = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(c.validate().is_ok());
+}
+
+TEST(Sampling, NegativeSeedThatWrappedIsRefused) {
+  SamplerConfig c;
+  c.seed = static_cast<uint64_t>(int64_t{-1});  // what a "-1" parsed into the unsigned field becomes
+  const Status st = c.validate();
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_EQ(st.message().rfind("seed must be in [0, 9223372036854775807]", 0), 0u) << st.message();
+  c.seed = static_cast<uint64_t>(INT64_MAX);
+  EXPECT_TRUE(c.validate().is_ok());
+}
+
+TEST(Sampling, MessagesMarkTheFieldForFrontEndsToSpell) {
+  SamplerConfig c;
+  c.top_p = 2.0f;
+  const Status st = c.validate();
+  EXPECT_TRUE(st.names_field("top_p"));
+  EXPECT_EQ(st.renamed([](std::string_view f) { return "<" + std::string(f) + ">"; }).message(),
+            "<top_p> must be in (0, 1] (1 = off) (got 2)");
+  c = SamplerConfig{};
+  c.temperature = -1.0f;
+  EXPECT_TRUE(c.validate().names_field("temperature"));
+  c = SamplerConfig{};
+  c.seed = ~uint64_t{0};
+  EXPECT_TRUE(c.validate().names_field("seed"));
 }
 
 TEST(Rng, UniformInRangeAndDeterministic) {

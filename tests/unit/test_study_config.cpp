@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include "study/config.h"
 
@@ -138,6 +140,63 @@ TEST(StudyConfig, MissingModelAndDatasetThroughTheChecks) {
   EXPECT_EQ(error_of("models = \"ok\"\n[[slices]]\ndataset = \"gsm8k\"\n[[slices]]\ndataset = \"nope.jsonl\"\n", checks),
             "s.toml:5: key 'slices.dataset': no dataset 'nope.jsonl'");
   EXPECT_TRUE(parse("models = \"ok\"\n[[slices]]\ndataset = \"gsm8k\"\n", checks).is_ok());
+}
+
+TEST(StudyConfig, ThreadsTheEngineRefusesAreRefusedHere) {
+  const std::string tail = "\n[[slices]]\ndataset = \"gsm8k\"\n";
+  EXPECT_EQ(error_of("models = \"m\"\nthreads = [2, 300]" + tail), "s.toml:2: key 'threads': 300 is out of range [1, 256]");
+  EXPECT_EQ(error_of("models = \"m\"\nthreads = -1" + tail), "s.toml:2: key 'threads': -1 is out of range [1, 256]");
+  EXPECT_TRUE(parse("models = \"m\"\nthreads = 256" + tail).is_ok());
+}
+
+TEST(StudyConfig, SliceOffsetPastTheEndOfTheDatasetNamesLineAndKey) {
+  ConfigChecks checks;
+  int calls = 0;
+  checks.dataset_size = [&](const std::string& d) -> Result<int64_t> {
+    ++calls;
+    if (d == "broken.jsonl") return Status::invalid("broken.jsonl:3: not JSON");
+    return d == "empty.jsonl" ? 0 : 1319;
+  };
+  EXPECT_EQ(error_of("models = \"m\"\n[[slices]]\ndataset = \"gsm8k\"\noffset = 1319\nlimit = 5\n", checks),
+            "s.toml:4: key 'slices.offset': 1319 is past the end of 'gsm8k' (1319 questions: offsets 0 to 1318)");
+  EXPECT_EQ(error_of("models = \"m\"\n[[slices]]\ndataset = \"gsm8k\"\n[[slices]]\ndataset = \"gsm8k\"\n"
+                     "offset = 5000\n",
+                     checks),
+            "s.toml:6: key 'slices.offset': 5000 is past the end of 'gsm8k' (1319 questions: offsets 0 to 1318)");
+  EXPECT_EQ(error_of("models = \"m\"\n[[slices]]\ndataset = \"broken.jsonl\"\n", checks),
+            "s.toml:3: key 'slices.dataset': broken.jsonl:3: not JSON");
+  EXPECT_EQ(error_of("models = \"m\"\n[[slices]]\ndataset = \"empty.jsonl\"\n", checks),
+            "s.toml:3: key 'slices.dataset': 'empty.jsonl' holds no questions");
+  // The last question, and a limit past the end (the slice then ends with the dataset), are fine.
+  EXPECT_TRUE(parse("models = \"m\"\n[[slices]]\ndataset = \"gsm8k\"\noffset = 1318\nlimit = 30\n", checks).is_ok());
+  EXPECT_GT(calls, 0);
+}
+
+TEST(StudyConfig, ContextTheEngineCannotHoldNamesMaxTokensOrPaths) {
+  ConfigChecks checks;
+  std::vector<std::string> seen;
+  // A machine whose engine holds 100000 positions x paths.
+  checks.context = [&](const std::string& m, int64_t n_ctx, int64_t n_seq) -> Status {
+    seen.push_back(m + ":" + std::to_string(n_ctx) + "x" + std::to_string(n_seq));
+    if (n_ctx * n_seq > 100000) return Status::invalid("KV cache too large");
+    return Status::ok();
+  };
+  const std::string tail = "\n[[slices]]\ndataset = \"gsm8k\"\n";
+  // One path does not fit: max_tokens is at fault.
+  EXPECT_EQ(error_of("models = \"m\"\n\nmax_tokens = 200000" + tail, checks),
+            "s.toml:3: key 'max_tokens': model 'm' with max_tokens 200000 and answer_budget 64: KV cache too large");
+  // One path fits, 64 do not: paths is at fault.
+  EXPECT_EQ(error_of("models = \"m\"\npaths = [1, 64]\ntemperature = 0.6\nmax_tokens = 4000" + tail, checks),
+            "s.toml:2: key 'paths': model 'm' with 64 paths: KV cache too large");
+  seen.clear();
+  ASSERT_TRUE(parse("models = [\"a\", \"b\"]\npaths = [1, 4]\ntemperature = 0.6" + tail, checks).is_ok());
+  // Once per model, at the context every cell uses (max_tokens 256 + answer_budget 64 + 1024, at
+  // least 2048) and the most paths.
+  EXPECT_EQ(seen, (std::vector<std::string>{"a:2048x4", "b:2048x4"}));
+  Cell c;
+  c.max_tokens = 4000;
+  c.answer_budget = 100;
+  EXPECT_EQ(c.context_size(), 5124);
 }
 
 TEST(StudyConfig, MissingFileIsBadInput) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "report_fixture.h"
 #include "study/store.h"
 #include "study_fake.h"
 #include "support/test_support.h"
@@ -109,6 +110,7 @@ void expect_refused_untouched(const std::filesystem::path& p, const std::string&
   }
   EXPECT_EQ(test::read_bytes(p), before) << what;
   EXPECT_FALSE(std::filesystem::exists(p.string() + "-wal")) << what;
+  EXPECT_FALSE(std::filesystem::exists(p.string() + "-shm")) << what;
 }
 
 void sql(const std::filesystem::path& p, const char* text) {
@@ -142,6 +144,71 @@ TEST(StudyStore, NewerSchemaIsRefusedUntouched) {
   ASSERT_FALSE(st.is_ok());
   EXPECT_NE(st.status().message().find("newer edgereason"), std::string::npos) << st.status().message();
   EXPECT_EQ(test::read_bytes(p), before);
+}
+
+// A results database with rows (the report fixture), closed and checkpointed.
+std::filesystem::path filled_db(const test::TempDir& dir) {
+  const auto p = dir / "r.db";
+  const Status st = testing::make_report_db(p.string());
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  if (std::filesystem::exists(p.string() + "-wal")) {
+    ADD_FAILURE() << "-wal of " << std::filesystem::file_size(p.string() + "-wal") << " bytes left";
+  }
+  return p;
+}
+
+std::string open_error(const std::filesystem::path& p, Store::Mode mode) {
+  auto st = Store::open(p.string(), mode);
+  if (st.is_ok()) return "";
+  return st.status().message();
+}
+
+TEST(StudyStore, DatabaseFailingTheIntegrityCheckIsRefusedUntouched) {
+  test::TempDir dir;
+  const auto p = filled_db(dir);
+  ASSERT_EQ(open_error(p, Store::Mode::kReadOnly), "");
+  // The questions' unique index made to point at the paths' index: every row still reads, but
+  // the index no longer matches its table.
+  sql(p, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET rootpage = (SELECT rootpage FROM sqlite_master "
+         "WHERE name = 'sqlite_autoindex_paths_1') WHERE name = 'sqlite_autoindex_questions_1';");
+  expect_refused_untouched(p, "an index that disagrees with its table");
+  const std::string m = open_error(p, Store::Mode::kReadOnly);
+  EXPECT_NE(m.find("is damaged: SQLite's integrity check reports:"), std::string::npos) << m;
+  EXPECT_NE(m.find("sqlite_autoindex_questions_1"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+}
+
+TEST(StudyStore, DatabaseWithAGarbledPageIsRefusedUntouched) {
+  test::TempDir dir;
+  const auto p = filled_db(dir);
+  std::vector<uint8_t> bytes = test::read_bytes(p);
+  const size_t page = 4096;
+  ASSERT_GE(bytes.size(), 4 * page);
+  // The last page (a b-tree page of some table or index; never the schema on page 1).
+  for (size_t i = bytes.size() - page; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(0x5a ^ (i * 7));
+  test::write_bytes(p, bytes);
+  expect_refused_untouched(p, "a garbled page");
+  EXPECT_NE(open_error(p, Store::Mode::kReadWrite).find("is damaged"), std::string::npos)
+      << open_error(p, Store::Mode::kReadWrite);
+}
+
+TEST(StudyStore, DatabaseWithoutATableOrColumnIsRefusedUntouched) {
+  {
+    test::TempDir dir;
+    const auto p = filled_db(dir);
+    sql(p, "DROP TABLE power;");
+    expect_refused_untouched(p, "no power table");
+    const std::string m = open_error(p, Store::Mode::kReadOnly);
+    EXPECT_NE(m.find("without the table 'power'"), std::string::npos) << m;
+  }
+  {
+    test::TempDir dir;
+    const auto p = filled_db(dir);
+    sql(p, "ALTER TABLE questions DROP COLUMN e2e_ms;");
+    expect_refused_untouched(p, "no e2e_ms column");
+    const std::string m = open_error(p, Store::Mode::kReadWrite);
+    EXPECT_NE(m.find("table 'questions' lacks the column 'e2e_ms'"), std::string::npos) << m;
+  }
 }
 
 TEST(StudyStore, ReadOnlyNeedsAnExistingDatabase) {

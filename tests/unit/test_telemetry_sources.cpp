@@ -240,7 +240,7 @@ TEST(TelemetryRails, WholeModuleFirstThenSum) {
   EXPECT_FALSE(choose_rail({"NC"}, "").is_ok());
 }
 
-TEST(TelemetrySelect, SpecsParseAndBadOnesNameTheFlag) {
+TEST(TelemetrySelect, SpecsParseAndBadOnesNameTheField) {
   using K = PowerSpec::Kind;
   EXPECT_EQ(parse_power_spec("auto")->kind, K::kAuto);
   EXPECT_EQ(parse_power_spec("rapl")->kind, K::kRapl);
@@ -249,7 +249,8 @@ TEST(TelemetrySelect, SpecsParseAndBadOnesNameTheFlag) {
   for (const char* bad : {"", "rapl2", "tegrastats", "tegrastats:", "none:x", "ina3221:"}) {
     auto r = parse_power_spec(bad);
     ASSERT_FALSE(r.is_ok()) << bad;
-    EXPECT_EQ(r.status().message().rfind("--power '", 0), 0u) << r.status().message();
+    EXPECT_EQ(r.status().message().rfind("power '", 0), 0u) << r.status().message();
+    EXPECT_TRUE(r.status().names_field("power")) << r.status().message();
   }
 }
 

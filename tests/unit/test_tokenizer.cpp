@@ -219,6 +219,33 @@ TEST(Tokenizer, ErrorsNameTheKey) {
   EXPECT_NE(r.status().message().find("tokenizer.ggml.token_type"), std::string::npos) << r.status().message();
 }
 
+TEST(Tokenizer, EmptyVocabularyNamesTheKey) {
+  gguf::Metadata md = make_md({}, {});
+  md.set("tokenizer.ggml.tokens", Value::string_array({}));
+  auto r = Tokenizer::from_gguf(md);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_TRUE(r.status().is_bad_input());
+  EXPECT_NE(r.status().message().find("metadata key 'tokenizer.ggml.tokens' is empty"), std::string::npos)
+      << r.status().message();
+}
+
+TEST(Tokenizer, TokenThatIsNotUtf8NamesTheKeyAndIndex) {
+  // A stray continuation byte, a truncated sequence, an overlong '/', a surrogate.
+  for (const std::string& bad : {std::string("\x80"), std::string("a\xe2\x82"), std::string("\xc0\xaf"),
+                                std::string("\xed\xa0\x80")}) {
+    Vocab extra;
+    extra.add("ok");
+    extra.add(bad);
+    gguf::Metadata md = make_md(extra, {});
+    auto r = Tokenizer::from_gguf(md);
+    ASSERT_FALSE(r.is_ok()) << "accepted a token of " << bad.size() << " bytes";
+    EXPECT_TRUE(r.status().is_bad_input());
+    EXPECT_NE(r.status().message().find("metadata key 'tokenizer.ggml.tokens': token 257 is not valid UTF-8"),
+              std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(StreamDecoder, HoldsBackIncompleteUtf8) {
   const Tokenizer t = make(make_md({}, {}));
   StreamDecoder s(t);
