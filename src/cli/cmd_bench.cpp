@@ -32,11 +32,11 @@
 #include "perfmodel/host_info.h"
 #include "perfmodel/probe.h"
 #include "report/bench_record.h"
-#include "report/build_info.h"
+#include "core/build_info.h"
 #include "report/int_list.h"
 #include "report/printers.h"
 #include "report/sqlite_store.h"
-#include "report/stats.h"
+#include "core/stats.h"
 #include "sampling/rng.h"
 
 namespace er::cli {
@@ -55,6 +55,7 @@ struct BenchOptions {
   int64_t n_batch = 512;
   std::string kv_type = "f16";
   std::string isa;
+  bool batch_invariant = true;  // model::ContextOptions::batch_invariant
   std::string device;  // device profile for bandwidth_fraction
   std::string db;      // SQLite file to append the records to
   PowerOptions power;
@@ -72,6 +73,7 @@ struct BenchPlan {
   DType kv_type = DType::kF16;
   kernels::Isa isa = kernels::default_isa();
   std::optional<perfmodel::DeviceProfile> device;
+  session::EnergyOptions energy;                     // --power, --power-interval (parsed once)
 };
 
 constexpr int64_t kMaxPaths = 64;
@@ -109,12 +111,17 @@ Result<BenchPlan> make_plan(const BenchOptions& o, bool device_given) {
   for (int64_t n : p.paths) {
     if (n > kMaxPaths) return Status::invalid("--paths '" + o.paths + "': at most " + std::to_string(kMaxPaths));
   }
-  const std::string threads = o.threads.empty() ? std::to_string(std::max(1u, std::thread::hardware_concurrency())) : o.threads;
+  const std::string threads =
+      o.threads.empty()
+          ? std::to_string(std::min(model::kMaxContextThreads,
+                                    static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))))
+          : o.threads;
   ER_ASSIGN_OR_RETURN(p.threads, report::parse_int_list(threads, "-t", 1));
   for (int64_t n : p.threads) {
-    if (n > 1024) return Status::invalid("-t '" + threads + "': at most 1024 threads");
+    if (n > model::kMaxContextThreads) {
+      return Status::invalid("-t '" + threads + "': at most " + std::to_string(model::kMaxContextThreads) + " threads");
+    }
   }
-  ER_RETURN_IF_ERROR(validate_power_options(o.power));
   if (o.reps < 1 || o.reps > 1000) return Status::invalid("-r must be in [1, 1000] (got " + std::to_string(o.reps) + ")");
   if (o.warmup < 0 || o.warmup > 100) return Status::invalid("--warmup must be in [0, 100] (got " + std::to_string(o.warmup) + ")");
   if (o.n_batch < 1 || o.n_batch > 65536) return Status::invalid("-b must be in [1, 65536] (got " + std::to_string(o.n_batch) + ")");
@@ -143,6 +150,7 @@ Result<BenchPlan> make_plan(const BenchOptions& o, bool device_given) {
       std::fprintf(stderr, "bench: ignoring the default device profile: %s\n", d.status().message().c_str());
     }
   }
+  ER_ASSIGN_OR_RETURN(p.energy, energy_options(o.power, p.device));
   return p;
 }
 
@@ -277,21 +285,21 @@ void summarize(const std::vector<Sample>& samples, int64_t n_tokens, bool bandwi
     }
   }
   rec.samples_ts = ts;
-  rec.avg_ns = static_cast<int64_t>(report::mean(ns) + 0.5);
-  rec.stddev_ns = static_cast<int64_t>(report::sample_stddev(ns) + 0.5);
-  rec.avg_ts = report::mean(ts);
-  rec.stddev_ts = report::sample_stddev(ts);
-  rec.median_ts = report::median(ts);
+  rec.avg_ns = static_cast<int64_t>(stats::mean(ns) + 0.5);
+  rec.stddev_ns = static_cast<int64_t>(stats::sample_stddev(ns) + 0.5);
+  rec.avg_ts = stats::mean(ts);
+  rec.stddev_ts = stats::sample_stddev(ts);
+  rec.median_ts = stats::median(ts);
   rec.min_ts = *std::min_element(ts.begin(), ts.end());
   rec.max_ts = *std::max_element(ts.begin(), ts.end());
   if (!ttft.empty()) {
-    rec.ttft_ms = report::median(ttft);
-    rec.tpot_ms = report::median(tpot);
+    rec.ttft_ms = stats::median(ttft);
+    rec.tpot_ms = stats::median(tpot);
   }
   if (!itl.empty()) {
-    rec.itl_p50_ms = report::percentile(itl, 50);
-    rec.itl_p90_ms = report::percentile(itl, 90);
-    rec.itl_p99_ms = report::percentile(itl, 99);
+    rec.itl_p50_ms = stats::percentile(itl, 50);
+    rec.itl_p90_ms = stats::percentile(itl, 90);
+    rec.itl_p99_ms = stats::percentile(itl, 99);
   }
   // Every repetition reads the same bytes; the rate uses the median repetition time.
   rec.weight_bytes_read = static_cast<int64_t>(samples.front().weight_bytes);
@@ -342,7 +350,8 @@ Status run_bench(BenchOptions& o, bool device_given) {
   const reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, m->tokenizer());
   const model::ModelSummary summary = model::summarize(m->file());
   const int64_t n_vocab = m->tokenizer().n_vocab();
-  ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter, start_energy_meter(o.power, plan.device));
+  ER_ASSIGN_OR_RETURN(session::StartedMeter started, start_energy_meter(plan.energy));
+  const std::shared_ptr<telemetry::EnergyMeter> meter = started.meter;
 
   // One context per (threads, paths), sized for the longest test plus slack.
   int64_t n_ctx = 0;
@@ -352,8 +361,8 @@ Status run_bench(BenchOptions& o, bool device_given) {
   n_ctx += 16;
 
   report::BenchRecord base;
-  base.build_commit = report::build_commit();
-  base.build_version = report::build_version();
+  base.build_commit = er::build_commit();
+  base.build_version = er::build_version();
   base.cpu_info = perfmodel::read_host_info().cpu;
   base.isa = std::string(kernels::isa_name(plan.isa));
   base.model_filename = path;
@@ -417,6 +426,7 @@ Status run_bench(BenchOptions& o, bool device_given) {
         co.n_threads = static_cast<int>(n_threads);
         co.kv_type = plan.kv_type;
         co.isa = plan.isa;
+        co.batch_invariant = o.batch_invariant;
         ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, co));
         engine::Generator gen(*ctx);
         reasoning::Reasoner reasoner(*ctx, m->tokenizer(), fmt);
@@ -493,6 +503,10 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("-b,--batch-size", o->n_batch, "Prompt tokens per forward pass")->capture_default_str();
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   sub->add_option("--isa", o->isa, "Kernel level: " + kernels::built_isa_names() + " (default: the best this CPU supports)");
+  sub->add_option("--batch-invariant", o->batch_invariant,
+                  "on: each path of a decode step gets a single-row call's arithmetic, so its tokens do not depend on "
+                  "how many paths share the step; off: the whole batch's (llama.cpp's batched) arithmetic")
+      ->capture_default_str();
   CLI::Option* device = sub->add_option(
       "--device", o->device,
       "Device profile for bandwidth_fraction (default: the one `probe -o` saved, if any)");

@@ -11,17 +11,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "cli/solve_outcome.h"
 #include "cli/power_options.h"
 #include "cli/thinking_options.h"
-#include "engine/generator.h"
 #include "eval/dataset.h"
 #include "eval/grader.h"
 #include "eval/runner.h"
-#include "model/forward.h"
-#include "model/model.h"
 #include "model/model_registry.h"
 #include "reasoning/reasoner.h"
+#include "session/session.h"
 #include "tokenizer/chat_template.h"
 
 namespace er::cli {
@@ -30,10 +27,10 @@ namespace {
 using nlohmann::ordered_json;
 
 std::atomic<bool> g_interrupted{false};
-std::atomic<reasoning::Reasoner*> g_reasoner{nullptr};  // cancelled by Ctrl-C (an atomic store)
+session::Ticket g_ticket;  // cancelled by Ctrl-C (an atomic store)
 extern "C" void on_eval_sigint(int) {
   g_interrupted.store(true);
-  if (reasoning::Reasoner* r = g_reasoner.load()) r->cancel();
+  g_ticket.cancel();
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
 }
 
@@ -79,7 +76,7 @@ Status run(EvalCliOptions& o) {
   if (o.limit == 0 || o.limit < -1) return Status::invalid("--limit must be at least 1");
   if (o.offset < 0) return Status::invalid("--offset must be >= 0");
   ER_RETURN_IF_ERROR(o.sampler.validate());
-  ER_RETURN_IF_ERROR(validate_power_options(o.power));
+  ER_ASSIGN_OR_RETURN(const session::EnergyOptions energy_opts, energy_options(o.power));
   ER_ASSIGN_OR_RETURN(const reasoning::VoteOptions vote, finish_thinking_flags(o.thinking));
   eval::DatasetOptions dopts;
   dopts.data_dir = o.data_dir;
@@ -104,24 +101,17 @@ Status run(EvalCliOptions& o) {
   if (const std::string note = apply_profile_decode_model(o.thinking, model_path); !note.empty()) {
     std::fprintf(stderr, "%s\n", note.c_str());
   }
-  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(model_path));
-  const tokenizer::Tokenizer& tok = m->tokenizer();
-  tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());
-  if (!o.chat_template.empty()) {
-    auto fam = tokenizer::chat_family_from_name(o.chat_template);
-    if (!fam) return Status::invalid("--chat-template must be one of chatml, qwen3, deepseek-r1, llama3, gemma, none");
-    tmpl.family = *fam;
-  }
-  model::ContextOptions copts;
-  copts.n_ctx = o.n_ctx;
-  copts.n_seq = o.n_paths;
-  copts.n_threads = o.n_threads;
-  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, copts));
-
-  engine::GenerateOptions gopts;
-  gopts.max_new_tokens = o.n_predict;
-  gopts.n_paths = o.n_paths;
-  gopts.sampler = o.sampler;
+  // One meter for the whole run; each question's energy is attributed to its own windows.
+  ER_ASSIGN_OR_RETURN(session::StartedMeter meter, start_energy_meter(energy_opts));
+  session::SessionOptions so;
+  so.model = model_path;
+  so.chat_template = o.chat_template;
+  so.n_ctx = o.n_ctx;
+  so.max_paths = o.n_paths;
+  so.n_threads = o.n_threads;
+  so.meter = meter.meter;
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<session::Session> sess, session::Session::open(so));
+  const tokenizer::ChatTemplate& tmpl = sess->chat_template();
 
   // The configuration echoed in the output's header; --resume requires the same one. Only what
   // changes answers belongs here (threads do not).
@@ -142,43 +132,24 @@ Status run(EvalCliOptions& o) {
   config["repeat_penalty"] = flag_value(o.sampler.repeat_penalty);
   config["seed"] = o.sampler.seed;
   config["field_map"] = o.field_map;
-
-  // One meter for the whole run; each question's energy is attributed to its own windows.
-  ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter_owner, start_energy_meter(o.power));
-  telemetry::EnergyMeter* meter = meter_owner.get();
   config["power"] = o.power.spec;
   const eval::Task task = ds.task;
-  const reasoning::ThinkingOptions& think = o.thinking.think;
-  const bool policy = think.has_policy();
-  reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, tok);
-  // As in run: without a policy a tag-less model's output is all answer; with one, its thinking
-  // ends at the final-answer marker the prompt asks for.
-  fmt.split = policy || fmt.has_think_tags;
-  // What is graded: the answer text (after </think>, or everything for a plain completion); for
-  // a tag-less model under a policy the whole text, since its split is only the marker heuristic.
-  const bool grade_answer_text = fmt.has_think_tags || !fmt.split;
-  auto reasoner = std::make_shared<reasoning::Reasoner>(*ctx, tok, fmt);
-  g_reasoner.store(reasoner.get());
-  eval::SolveFn solve;
-  solve = [&, reasoner, meter](const eval::Question& q, const std::string& prompt) -> Result<eval::SolveOutcome> {
-    reasoning::PromptSpec spec;
-    spec.system = o.system;
-    spec.question = prompt;
-    spec.marker_instruction = policy;
-    const std::string text = reasoning::render_prompt(tmpl, fmt, spec, think);
-    const std::vector<tokenizer::TokenId> ids = tok.encode(text, /*add_special=*/false, /*parse_special=*/true);
-    if (static_cast<int64_t>(ids.size()) >= o.n_ctx) {
-      return Status::invalid("the prompt has " + std::to_string(ids.size()) + " tokens, more than -c " +
-                             std::to_string(o.n_ctx) + " allows");
-    }
+  session::Request base;
+  base.system = o.system;
+  base.chat = true;  // eval asks its task prompt as a user turn
+  base.think = o.thinking.think;
+  base.gen.max_new_tokens = o.n_predict;
+  base.gen.n_paths = o.n_paths;
+  base.gen.sampler = o.sampler;
+  base.vote = vote;
+  eval::SolveFn solve = [&](const eval::Question& q, const std::string& prompt) -> Result<eval::SolveOutcome> {
+    session::Request req = base;
+    req.prompt = prompt;
     const int n_choices = q.choices.empty() ? 4 : static_cast<int>(q.choices.size());
-    reasoning::AnswerKeyFn key = [task, n_choices](std::string_view a) { return eval::answer_key(task, a, n_choices); };
-    ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, reasoner->run(ids, think, gopts, vote, key));
-    // The Reasoner voted on answer_text: its winner stands when that is what eval grades.
-    eval::SolveOutcome out = outcome_from_reasoning(rr, grade_answer_text);
+    req.answer_key = [task, n_choices](std::string_view a) { return eval::answer_key(task, a, n_choices); };
+    ER_ASSIGN_OR_RETURN(session::Outcome oc, sess->ask(req, &g_ticket));
+    eval::SolveOutcome out = oc.solve_outcome();
     out.cancelled = g_interrupted.load();
-    meter->sample_now();
-    out.energy = energy_json(meter->phase_energy(phase_windows(rr.gen)));
     return out;
   };
 
@@ -194,10 +165,10 @@ Status run(EvalCliOptions& o) {
   eo.interrupted = [] { return g_interrupted.load(); };
   g_interrupted.store(false);
   auto previous = std::signal(SIGINT, on_eval_sigint);
+  g_ticket.reset();
   Result<eval::EvalSummary> summary = eval::run_eval(ds, solve, eo);
   std::signal(SIGINT, previous);
-  meter->stop();
-  g_reasoner.store(nullptr);
+  meter.meter->stop();
   if (!summary.is_ok()) return summary.status();
   eval::EvalSummary s = std::move(summary).value();
   const bool records_on_stdout = o.output.empty() || o.output == "-";

@@ -15,7 +15,7 @@
 #include "perfmodel/device_profile.h"
 #include "perfmodel/fit_records.h"
 #include "perfmodel/probe.h"
-#include "report/build_info.h"
+#include "core/build_info.h"
 
 namespace er::cli {
 namespace {
@@ -104,7 +104,7 @@ Status run_fit(const FitCliOptions& o) {
     std::string inputs;
     for (const std::string& p : o.inputs) inputs += " " + p;
     for (perfmodel::ModelFitReport& r : reports) {
-      r.coefficients.source = "edgereason fit " + report::build_version() + " on" + inputs;
+      r.coefficients.source = "edgereason fit " + er::build_version() + " on" + inputs;
       ordered_json fits = ordered_json::array();
       for (const perfmodel::QuantityFit& q : r.fits) {
         ordered_json f = perfmodel::to_json(q);

@@ -12,7 +12,7 @@
 #include "kernels/isa.h"
 #include "perfmodel/device_profile.h"
 #include "perfmodel/probe.h"
-#include "report/build_info.h"
+#include "core/build_info.h"
 
 namespace er::cli {
 namespace {
@@ -78,7 +78,7 @@ Status run_probe(const ProbeCliOptions& o, bool save) {
     std::fprintf(stderr, "probe: measuring memory bandwidth and peak compute for about %.0f s...\n", o.seconds);
   }
   ER_ASSIGN_OR_RETURN(perfmodel::ProbeReport r, perfmodel::run_probe(po));
-  const perfmodel::DeviceProfile p = perfmodel::profile_from_probe(r, report::build_version());
+  const perfmodel::DeviceProfile p = perfmodel::profile_from_probe(r, er::build_version());
   if (save) ER_RETURN_IF_ERROR(perfmodel::save_device_profile(p, path));
   if (o.json) {
     nlohmann::ordered_json j = perfmodel::to_json(r);

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,10 +16,9 @@
 #include "cli/thinking_options.h"
 #include "engine/generator.h"
 #include "kernels/isa.h"
-#include "model/forward.h"
-#include "model/model.h"
 #include "model/model_registry.h"
 #include "reasoning/reasoner.h"
+#include "session/session.h"
 #include "tokenizer/chat_template.h"
 
 namespace er::cli {
@@ -27,10 +27,10 @@ namespace {
 using nlohmann::ordered_json;
 
 std::atomic<bool> g_interrupted{false};
-std::atomic<reasoning::Reasoner*> g_reasoner{nullptr};
+std::atomic<session::Ticket*> g_ticket{nullptr};
 extern "C" void on_sigint(int) {
   g_interrupted.store(true);
-  if (reasoning::Reasoner* r = g_reasoner.load()) r->cancel();  // an atomic store
+  if (session::Ticket* t = g_ticket.load()) t->cancel();  // an atomic store
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
 }
 
@@ -49,6 +49,7 @@ struct RunOptions {
   bool ignore_eos = false;
   std::string kv_type = "f16";
   std::string isa;
+  bool batch_invariant = true;
   bool json = false;
   PowerOptions power;
   ThinkingFlags thinking;  // --think-budget, --no-think, ..., --vote, --early-stop
@@ -56,8 +57,13 @@ struct RunOptions {
 
 Result<std::string> read_prompt(const RunOptions& o) {
   if (!o.prompt_file.empty()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(o.prompt_file, ec)) {
+      return Status::invalid("-f '" + o.prompt_file + "': is a directory, not a prompt file");
+    }
+    if (!std::filesystem::exists(o.prompt_file, ec)) return Status::invalid("-f '" + o.prompt_file + "': no such file");
     std::ifstream in(o.prompt_file, std::ios::binary);
-    if (!in) return Status::invalid("-f '" + o.prompt_file + "': cannot read the prompt file");
+    if (!in) return Status::invalid("-f '" + o.prompt_file + "': cannot read the prompt file (permission?)");
     std::ostringstream ss;
     ss << in.rdbuf();
     if (in.bad()) return Status::invalid("-f '" + o.prompt_file + "': read error");
@@ -102,7 +108,7 @@ Status run(RunOptions& o) {
   if (o.n_ctx < 8) return Status::invalid("-c must be at least 8 (got " + std::to_string(o.n_ctx) + ")");
   if (o.n_paths < 1 || o.n_paths > 64) return Status::invalid("--paths must be in [1, 64]");
   ER_RETURN_IF_ERROR(o.sampler.validate());
-  ER_RETURN_IF_ERROR(validate_power_options(o.power));
+  ER_ASSIGN_OR_RETURN(const session::EnergyOptions energy_opts, energy_options(o.power));
   ER_ASSIGN_OR_RETURN(const reasoning::VoteOptions vote, finish_thinking_flags(o.thinking));
   const reasoning::ThinkingOptions& think = o.thinking.think;
   DType kv_type;
@@ -119,74 +125,62 @@ Status run(RunOptions& o) {
   ER_ASSIGN_OR_RETURN(std::string text, read_prompt(o));
   if (text.empty()) return Status::invalid("the prompt is empty (give -p TEXT or -f FILE)");
 
-  const auto t_load0 = engine::Clock::now();
   ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(o.model));
   if (const std::string note = apply_profile_decode_model(o.thinking, path); !note.empty()) {
     std::fprintf(stderr, "%s\n", note.c_str());
   }
-  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(path));
-  const tokenizer::Tokenizer& tok = m->tokenizer();
+  // The meter starts before the model loads; its line is printed once the request is known good, so
+  // bad input gets one line of error and nothing else.
+  ER_ASSIGN_OR_RETURN(session::StartedMeter meter, session::start_meter(energy_opts));
+  session::SessionOptions so;
+  so.model = path;
+  so.chat_template = o.chat_template;
+  so.n_ctx = o.n_ctx;
+  so.max_paths = o.n_paths;
+  so.n_threads = o.n_threads;
+  so.kv_type = kv_type;
+  so.batch_invariant = o.batch_invariant;
+  so.isa = isa;
+  so.meter = meter.meter;
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<session::Session> sess, session::Session::open(so));
 
-  // The prompt: raw text, or the conversation rendered with the model's chat template (always
-  // with a thinking policy: NoThink, the budget sentences and the marker need the template).
-  std::string prompt_text = text;
-  tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());
-  if (!o.chat_template.empty()) {
-    auto fam = tokenizer::chat_family_from_name(o.chat_template);
-    if (!fam) return Status::invalid("--chat-template must be one of chatml, qwen3, deepseek-r1, llama3, gemma, none");
-    tmpl.family = *fam;
-  }
-  const bool policy = think.has_policy();
-  const bool chat = o.chat || policy;
-  reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, tok);
-  // Without a policy a tag-less model's output is all answer, as a plain run always was.
-  fmt.split = policy || (chat && fmt.has_think_tags);
-  if (chat) {
-    reasoning::PromptSpec spec;
-    spec.system = o.system;
-    spec.question = text;
-    spec.marker_instruction = policy;
-    prompt_text = reasoning::render_prompt(tmpl, fmt, spec, think);
-  }
-  const std::vector<tokenizer::TokenId> prompt = tok.encode(prompt_text, /*add_special=*/!chat, /*parse_special=*/true);
-  if (static_cast<int64_t>(prompt.size()) >= o.n_ctx) {
-    return Status::invalid("the prompt has " + std::to_string(prompt.size()) + " tokens, more than the context of " +
-                           std::to_string(o.n_ctx) + " tokens allows (raise -c)");
-  }
-  model::ContextOptions copts;
-  copts.n_ctx = o.n_ctx;
-  copts.n_seq = o.n_paths;
-  copts.n_threads = o.n_threads;
-  copts.kv_type = kv_type;
-  copts.isa = isa;
-  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, copts));
-  const double load_ms = std::chrono::duration<double, std::milli>(engine::Clock::now() - t_load0).count();
-
-  engine::GenerateOptions gopts;
-  gopts.max_new_tokens = o.n_predict;
-  gopts.n_paths = o.n_paths;
-  gopts.ignore_eos = o.ignore_eos;
-  gopts.sampler = o.sampler;
-
+  session::Request req;
+  req.prompt = text;
+  req.system = o.system;
+  req.chat = o.chat;
+  req.think = think;
+  req.gen.max_new_tokens = o.n_predict;
+  req.gen.n_paths = o.n_paths;
+  req.gen.ignore_eos = o.ignore_eos;
+  req.gen.sampler = o.sampler;
+  req.vote = vote;
   // Stream path 0's text as it becomes final (text output with one path only).
   const bool stream = !o.json && o.n_paths == 1;
-  TextStream out(fmt.split);
-  ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter, start_energy_meter(o.power));
-  reasoning::Reasoner reasoner(*ctx, tok, fmt);
+  TextStream out(sess->format_for(req).split);
+  if (stream) req.stream = [&](int p, std::string_view s, bool thinking) { if (p == 0) out.put(s, thinking); };
+
+  ER_RETURN_IF_ERROR(sess->validate(req));
+  ER_RETURN_IF_ERROR(sess->encode(req).status());
+  std::fprintf(stderr, "%s\n", meter.note.c_str());
+
+  session::Ticket ticket;
+  g_ticket.store(&ticket);
   g_interrupted.store(false);
-  g_reasoner.store(&reasoner);
   auto previous = std::signal(SIGINT, on_sigint);
-  reasoning::StreamFn stream_fn;
-  if (stream) stream_fn = [&](int p, std::string_view s, bool thinking) { if (p == 0) out.put(s, thinking); };
-  Result<reasoning::ReasonResult> res_or =
-      reasoner.run(prompt, think, gopts, vote, reasoning::generic_answer_key, stream_fn);
+  Result<session::Outcome> res_or = sess->ask(req, &ticket);
   std::signal(SIGINT, previous);
-  g_reasoner.store(nullptr);
-  meter->stop();  // a last sample covers the end of the request
+  g_ticket.store(nullptr);
+  meter.meter->stop();  // a last sample covers the end of the request
   if (!res_or.is_ok()) return res_or.status();
-  const reasoning::ReasonResult& rr = *res_or;
+  const session::Outcome& oc = *res_or;
+  const reasoning::ReasonResult& rr = oc.result;
   const engine::GenerateResult& r = rr.gen;
-  const telemetry::PhaseEnergy energy = meter->phase_energy(phase_windows(r));
+  const reasoning::ThinkingFormat& fmt = oc.format;
+  const telemetry::PhaseEnergy& energy = oc.energy;
+  const std::string& prompt_text = oc.prompt_text;
+  const bool chat = oc.chat;
+  const double load_ms = sess->load_ms();
+  const tokenizer::ChatTemplate& tmpl = sess->chat_template();
   if (stream) out.end();
 
   const reasoning::PathOutcome& p0 = rr.paths[0];
@@ -195,7 +189,7 @@ Status run(RunOptions& o) {
   const double decode_tps = r.decode_ms > 0 ? 1000.0 * static_cast<double>(r.n_generated - o.n_paths) / r.decode_ms : 0;
   const double tpot_ms = n_out0 > 1 ? (r.paths[0].last_token_ms - r.ttft_ms) / static_cast<double>(n_out0 - 1) : 0;
   // Plain completions keep the detokenizer's text (clean-spaces pass) for both fields.
-  const std::string text0 = tok.decode(r.paths[0].tokens);
+  const std::string& text0 = oc.texts[0];
 
   if (o.json) {
     ordered_json j;
@@ -233,7 +227,7 @@ Status run(RunOptions& o) {
       ordered_json paths = ordered_json::array();
       for (size_t i = 0; i < rr.paths.size(); ++i) {
         const reasoning::PathOutcome& p = rr.paths[i];
-        paths.push_back({{"text", tok.decode(r.paths[i].tokens)},
+        paths.push_back({{"text", oc.texts[i]},
                          {"thinking_text", p.thinking_text},
                          {"answer_text", fmt.split ? p.answer_text : p.text},
                          {"answer", p.answer_key ? ordered_json(*p.answer_key) : ordered_json(nullptr)},
@@ -271,7 +265,7 @@ Status run(RunOptions& o) {
         const reasoning::PathOutcome& po = rr.paths[p];
         std::printf("--- path %zu (%zu tokens, %s%s; answer: %s)\n%s\n", p, r.paths[p].tokens.size(),
                     engine::stop_reason_name(r.paths[p].stop), po.stopped_early ? ", stopped early" : "",
-                    po.answer_key ? po.answer_key->c_str() : "none", tok.decode(r.paths[p].tokens).c_str());
+                    po.answer_key ? po.answer_key->c_str() : "none", oc.texts[p].c_str());
       }
       std::printf("--- vote (%s): %s", std::string(reasoning::vote_mode_name(rr.vote.mode)).c_str(),
                   rr.vote.winner ? rr.vote.winner->c_str() : "no answer");
@@ -320,6 +314,10 @@ Command add_run_command(CLI::App& app) {
   sub->add_option("--seed", o->sampler.seed, "Sampling seed (path p uses seed + p)")->capture_default_str();
   sub->add_flag("--ignore-eos", o->ignore_eos, "Generate exactly -n tokens");
   sub->add_option("--kv-type", o->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  sub->add_option("--batch-invariant", o->batch_invariant,
+                  "on: every path gets a single-path decode's arithmetic (path 0 of --paths N = --paths 1); off: "
+                  "llama.cpp's batched arithmetic for the whole step")
+      ->capture_default_str();
   sub->add_option("--isa", o->isa, "Kernel level: " + kernels::built_isa_names() + " (default: the best this CPU supports)");
   sub->add_flag("--json", o->json, "Print one JSON record instead of streaming text");
   add_power_flags(sub, o->power);

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/study_backend.h"
 #include "cli/study_common.h"
+#include "model/model.h"
 #include "study/config.h"
 #include "study/fit_bridge.h"
 #include "study/planner.h"
@@ -24,22 +26,32 @@ struct StudyCliOptions {
   bool quick = false;
   std::string db = "results.db";
   std::string out = "report.html";
-  int threads = 0;
-  int limit = 0;
+  std::optional<int> threads;  // default: every logical CPU
+  std::optional<int> limit;    // default: 30, or 12 with --quick
   std::string dataset = "gsm8k";
   std::string data_dir;
   std::string power = "auto";
   std::string progress = "auto";
 };
 
+// `s` as a TOML basic string.
+std::string toml_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 // The built-in sweep as TOML, so that it is validated and echoed exactly like a user's config.
 std::string study_toml(const StudyCliOptions& o, int threads) {
-  const int limit = o.limit > 0 ? o.limit : o.quick ? 12 : 30;
+  const int limit = o.limit ? *o.limit : o.quick ? 12 : 30;
   const int max_tokens = o.quick ? 160 : 256;
   std::string t;
   t += "# edgereason study" + std::string(o.quick ? " --quick" : "") + " (built-in sweep)\n";
   t += "name = \"study" + std::string(o.quick ? "-quick" : "") + "\"\n";
-  t += "models = [\"" + o.model + "\"]\n";
+  t += "models = [" + toml_string(o.model) + "]\n";
   t += "policies = [\"unlimited\", \"think-budget\", \"no-think\"]\n";
   t += "budgets = [64, 128]\n";
   t += "paths = [1, 4]\n";
@@ -49,26 +61,36 @@ std::string study_toml(const StudyCliOptions& o, int threads) {
   t += "temperature = 0.6\n";
   t += "seed = 1\n";
   t += "vote = \"majority\"\n";
-  t += "\n[[slices]]\ndataset = \"" + o.dataset + "\"\noffset = 0\nlimit = " + std::to_string(limit) + "\n";
+  t += "\n[[slices]]\ndataset = " + toml_string(o.dataset) + "\noffset = 0\nlimit = " + std::to_string(limit) + "\n";
   return t;
 }
 
 Status run_study(const StudyCliOptions& o) {
-  if (o.threads < 0 || o.threads > 1024) return Status::invalid("-t must be in [1, 1024]");
-  if (o.limit < 0) return Status::invalid("--limit must be >= 1");
+  if (o.threads && (*o.threads < 1 || *o.threads > model::kMaxContextThreads)) {
+    return Status::invalid("-t must be in [1, " + std::to_string(model::kMaxContextThreads) + "] (got " +
+                           std::to_string(*o.threads) + ")");
+  }
+  if (o.limit && *o.limit < 1) return Status::invalid("--limit must be at least 1 (got " + std::to_string(*o.limit) + ")");
+  if (o.model.empty()) return Status::invalid("-m: empty model name");
+  if (o.dataset.empty()) return Status::invalid("--dataset: empty name");
   study::ProgressStyle style = study::ProgressStyle::kAuto;
   if (o.progress == "lines") style = study::ProgressStyle::kLines;
   else if (o.progress == "bar") style = study::ProgressStyle::kBar;
   else if (o.progress == "off") style = study::ProgressStyle::kOff;
-  else if (o.progress != "auto") return Status::invalid("--progress must be auto, bar, lines or off");
-  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  else if (o.progress != "auto") return Status::invalid("--progress must be auto, bar, lines or off (got '" + o.progress + "')");
+  const int threads = o.threads ? *o.threads
+                                : std::min(model::kMaxContextThreads,
+                                           static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   StudyBackendOptions bo;
   bo.data_dir = o.data_dir;
-  bo.power.spec = o.power;
-  ER_RETURN_IF_ERROR(validate_power_options(bo.power));
+  PowerOptions power;
+  power.spec = o.power;
+  ER_ASSIGN_OR_RETURN(bo.energy, energy_options(power));
   const std::string toml = study_toml(o, threads);
   ER_ASSIGN_OR_RETURN(study::SweepConfig cfg,
-                      study::parse_sweep_config(toml, o.quick ? "<study --quick>" : "<study>", study_config_checks(bo)));
+                      study::parse_sweep_config(toml, o.quick ? "<study --quick>" : "<study>",
+                                                complete_config_checks(study_config_checks(bo), bo.data_dir)));
+  ER_RETURN_IF_ERROR(check_results_db(o.db, "--db"));
   ER_ASSIGN_OR_RETURN(auto backend, make_study_backend(bo));
   ER_ASSIGN_OR_RETURN(auto store, study::Store::open(o.db, study::Store::Mode::kReadWrite));
 
@@ -106,8 +128,11 @@ Command add_study_command(CLI::App& app) {
   sub->add_flag("--quick", o->quick, "A smaller sweep (12 questions per cell, 160 tokens max) that ends within 10 minutes on 2 cores");
   sub->add_option("--db", o->db, "Results database (continued if it exists)")->capture_default_str();
   sub->add_option("-o,--output", o->out, "HTML report to write")->capture_default_str();
-  sub->add_option("-t,--threads", o->threads, "Threads (default: every logical CPU)");
-  sub->add_option("--limit", o->limit, "Questions per cell (default 30; 12 with --quick)");
+  sub->add_option_function<int>("-t,--threads", [o](const int& v) { o->threads = v; }, "Threads (default: every logical CPU)")
+      ->type_name("N");
+  sub->add_option_function<int>("--limit", [o](const int& v) { o->limit = v; },
+                                "Questions per cell (default 30; 12 with --quick)")
+      ->type_name("K");
   sub->add_option("--dataset", o->dataset, "Dataset (built-in name or JSONL path)")->capture_default_str();
   sub->add_option("--data-dir", o->data_dir, "Directory of the built-in datasets");
   sub->add_option("--power", o->power, "Power source (see run --power)")->capture_default_str();

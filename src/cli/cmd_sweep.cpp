@@ -32,10 +32,14 @@ Status run_sweep_cmd(const SweepCliOptions& o) {
   else return Status::invalid("--progress must be auto, bar, lines or off (got '" + o.progress + "')");
   StudyBackendOptions bo;
   bo.data_dir = o.data_dir;
-  bo.power.spec = o.power;
-  ER_RETURN_IF_ERROR(validate_power_options(bo.power));
-  // Everything about the configuration is checked before the database is opened.
-  ER_ASSIGN_OR_RETURN(study::SweepConfig cfg, study::load_sweep_config(o.config, study_config_checks(bo)));
+  PowerOptions power;
+  power.spec = o.power;
+  ER_ASSIGN_OR_RETURN(bo.energy, energy_options(power));
+  // Everything about the configuration, and the database it would write, is checked before the
+  // database is opened: --dry-run refuses whatever the run would refuse.
+  ER_ASSIGN_OR_RETURN(study::SweepConfig cfg,
+                      study::load_sweep_config(o.config, complete_config_checks(study_config_checks(bo), bo.data_dir)));
+  ER_RETURN_IF_ERROR(check_results_db(o.db, "--db"));
   const auto cells = cfg.cells();
   if (o.dry_run) {
     std::printf("sweep '%s': %zu cells\n", cfg.name.c_str(), cells.size());
@@ -66,7 +70,9 @@ Command add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--data-dir", o->data_dir, "Directory of the built-in datasets (default: eval's search)");
   sub->add_option("--power", o->power, "Power source for energy per question (see run --power)")->capture_default_str();
-  sub->add_flag("--dry-run", o->dry_run, "Check the configuration and list the cells; run nothing");
+  sub->add_flag("--dry-run", o->dry_run,
+                "Check the configuration (models, datasets, slices, what the engine can hold) and the database; "
+                "list the cells; run nothing");
   return {sub, [o]() { return run_sweep_cmd(*o); }};
 }
 

@@ -37,12 +37,14 @@ void add_power_flags(CLI::App* sub, PowerOptions& o) {
   sub->add_option("--power-interval", o.interval_ms, "Power sampling interval in ms")->capture_default_str();
 }
 
-Status validate_power_options(const PowerOptions& o) {
-  ER_RETURN_IF_ERROR(telemetry::parse_power_spec(o.spec).status());
-  if (!std::isfinite(o.interval_ms) || o.interval_ms < 1 || o.interval_ms > 10000) {
-    return Status::invalid("--power-interval must be in [1, 10000] ms (got " + fmt("%g", o.interval_ms) + ")");
-  }
-  return Status::ok();
+Result<session::EnergyOptions> energy_options(const PowerOptions& o,
+                                              const std::optional<perfmodel::DeviceProfile>& profile) {
+  session::EnergyOptions e;
+  ER_ASSIGN_OR_RETURN(e.spec, telemetry::parse_power_spec(o.spec));
+  e.interval_ms = o.interval_ms;
+  ER_RETURN_IF_ERROR(session::validate_energy_options(e));
+  e.estimate = estimate_params(profile ? profile : default_profile());
+  return e;
 }
 
 telemetry::EstimateParams estimate_params(const std::optional<perfmodel::DeviceProfile>& profile) {
@@ -61,35 +63,10 @@ telemetry::EstimateParams estimate_params(const std::optional<perfmodel::DeviceP
   return p;
 }
 
-Result<std::unique_ptr<telemetry::EnergyMeter>> start_energy_meter(
-    const PowerOptions& o, const std::optional<perfmodel::DeviceProfile>& profile) {
-  ER_RETURN_IF_ERROR(validate_power_options(o));
-  ER_ASSIGN_OR_RETURN(telemetry::PowerSpec spec, telemetry::parse_power_spec(o.spec));
-  telemetry::PowerEnv env;
-  env.estimate = estimate_params(profile ? profile : default_profile());
-  Result<telemetry::PowerSelection> sel = telemetry::open_power_source(spec, env);
-  if (!sel.is_ok()) return sel.status().with_context("--power " + o.spec);
-  const telemetry::PowerSource& s = *sel->source;
-  std::fprintf(stderr, "power: %s%s%s%s, every %g ms (%s; %s)\n", s.name().c_str(), s.rail().empty() ? "" : " [",
-               s.rail().c_str(), s.rail().empty() ? "" : "]", o.interval_ms, sel->reason.c_str(), s.detail().c_str());
-  telemetry::MeterOptions mo;
-  mo.interval_ms = o.interval_ms;
-  auto meter = std::make_unique<telemetry::EnergyMeter>(std::move(sel->source), mo, sel->reason);
-  meter->start();
-  return meter;
-}
-
-telemetry::PhaseWindows phase_windows(const engine::GenerateResult& r) {
-  telemetry::PhaseWindows w;
-  w.t_start = r.t_start;
-  w.prefill_ms = r.prefill_ms;
-  w.ttft_ms = r.ttft_ms;
-  w.e2e_ms = r.e2e_ms;
-  w.n_prefill_tokens = r.n_prompt;
-  // The first token of each path comes from the prefill's logits; the rest from decode steps.
-  w.n_decode_tokens = std::max<int64_t>(0, r.n_generated - static_cast<int64_t>(r.paths.size()));
-  w.n_counted_tokens = r.n_generated;
-  return w;
+Result<session::StartedMeter> start_energy_meter(const session::EnergyOptions& o) {
+  ER_ASSIGN_OR_RETURN(session::StartedMeter m, session::start_meter(o));
+  std::fprintf(stderr, "%s\n", m.note.c_str());
+  return m;
 }
 
 telemetry::PhaseWindows bench_pp_windows(engine::Clock::time_point t0, double ms, int64_t n_prompt) {

@@ -14,6 +14,7 @@
 #include "engine/generator.h"
 #include "perfmodel/device_profile.h"
 #include "report/bench_record.h"
+#include "session/session.h"
 #include "telemetry/energy_meter.h"
 #include "telemetry/power_select.h"
 
@@ -27,22 +28,21 @@ struct PowerOptions {
 // Registers --power SOURCE and --power-interval MS on a subcommand.
 void add_power_flags(CLI::App* sub, PowerOptions& o);
 
-// Checks the flags without touching any device (call early, with the other flag checks).
-Status validate_power_options(const PowerOptions& o);
+// Parses --power and --power-interval once into the library's options (the estimate's watts from
+// `profile`, else the default profile `probe -o` saved, else the defaults); touches no device.
+Result<session::EnergyOptions> energy_options(const PowerOptions& o,
+                                              const std::optional<perfmodel::DeviceProfile>& profile = std::nullopt);
 
 // The estimate's idle/busy watts: the device profile's idle_power_w / max_power_w when it has
 // them, else the documented defaults (1 W idle and 5 W busy per logical CPU).
 telemetry::EstimateParams estimate_params(const std::optional<perfmodel::DeviceProfile>& profile);
 
 // Opens the source (`auto`: the best available), prints "power: NAME (RAIL) — REASON" on stderr
-// and starts sampling. `profile`: the device profile for the estimate (none: the default
-// profile `probe -o` saved, if any).
-Result<std::unique_ptr<telemetry::EnergyMeter>> start_energy_meter(
-    const PowerOptions& o, const std::optional<perfmodel::DeviceProfile>& profile = std::nullopt);
+// and starts sampling.
+Result<session::StartedMeter> start_energy_meter(const session::EnergyOptions& o);
 
-// A request's windows: prefill and decode as the generator timed them; j_per_token over every
-// generated token.
-telemetry::PhaseWindows phase_windows(const engine::GenerateResult& r);
+// A request's windows: prefill and decode as the generator timed them (session::phase_windows).
+using session::phase_windows;
 
 // bench: a prompt-processing repetition (prefill only, n_prompt tokens from t0 for ms), and a
 // generation repetition (decode counted; prefill too when `whole`, as in ppN+tgM).

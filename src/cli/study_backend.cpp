@@ -1,30 +1,27 @@
 #include "cli/study_backend.h"
 
-#include "cli/solve_outcome.h"
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
 
-#include "cli/solve_outcome.h"
 #include "engine/generator.h"
 #include "eval/dataset.h"
 #include "eval/prompts.h"
 #include "eval/runner.h"
-#include "model/forward.h"
-#include "model/model.h"
 #include "model/model_registry.h"
-#include "reasoning/reasoner.h"
-#include "tokenizer/chat_template.h"
+#include "session/session.h"
 
 namespace er::cli {
 namespace {
 
 using nlohmann::ordered_json;
 
-reasoning::ThinkingOptions thinking_for(const study::Cell& c) {
-  reasoning::ThinkingOptions t;
+// The request a cell's question makes (the prompt and answer key are the question's).
+session::Request request_for(const study::Cell& c) {
+  session::Request r;
+  r.chat = true;  // as eval: the task prompt as a user turn
+  reasoning::ThinkingOptions& t = r.think;
   t.answer_budget = c.answer_budget;
   switch (c.policy) {
     case study::Policy::kUnlimited: break;
@@ -34,16 +31,22 @@ reasoning::ThinkingOptions thinking_for(const study::Cell& c) {
     case study::Policy::kL1: t.l1 = c.budget; break;
     case study::Policy::kL1Max: t.l1_max = c.budget; break;
   }
-  return t;
+  r.gen.max_new_tokens = c.max_tokens;
+  r.gen.n_paths = static_cast<int>(c.paths);
+  r.gen.sampler.temperature = static_cast<float>(c.temperature);
+  r.gen.sampler.seed = c.seed;
+  r.vote.mode = reasoning::vote_mode_from_name(c.vote).value_or(reasoning::VoteMode::kMajority);
+  return r;
 }
 
 int64_t context_for(const study::Cell& c) { return std::max<int64_t>(2048, c.max_tokens + c.answer_budget + 1024); }
 
 class EvalCellBackend : public study::CellBackend {
  public:
-  EvalCellBackend(StudyBackendOptions o, std::unique_ptr<telemetry::EnergyMeter> meter)
+  EvalCellBackend(StudyBackendOptions o, std::shared_ptr<telemetry::EnergyMeter> meter)
       : o_(std::move(o)), meter_(std::move(meter)) {}
   ~EvalCellBackend() override {
+    session_.reset();
     if (meter_) meter_->stop();
   }
 
@@ -64,73 +67,54 @@ class EvalCellBackend : public study::CellBackend {
     return out;
   }
 
+  // One question through the session, as `eval` asks it (session.h), graded as eval grades it.
   Result<study::QuestionRecord> run(const study::Cell& cell, const study::QuestionRef& ref) override {
     ER_ASSIGN_OR_RETURN(const eval::Dataset* ds, dataset(cell.slice.dataset));
     const eval::Question& q = ds->questions.at(static_cast<size_t>(ref.index));
-    ER_RETURN_IF_ERROR(ensure_model(cell));
-    const reasoning::ThinkingOptions think = thinking_for(cell);
-    reasoning::PromptSpec spec{"", eval::task_prompt(ds->task, q)};
-    const std::string text = reasoning::render_prompt(tmpl_, fmt_, spec, think);
-    const std::vector<tokenizer::TokenId> ids = model_->tokenizer().encode(text, /*add_special=*/false, /*parse_special=*/true);
-    if (static_cast<int64_t>(ids.size()) + cell.max_tokens + cell.answer_budget >= n_ctx_)
-      return Status::invalid("question '" + q.id + "': prompt of " + std::to_string(ids.size()) +
-                             " tokens does not fit the context with max_tokens");
-    engine::GenerateOptions g;
-    g.max_new_tokens = cell.max_tokens;
-    g.n_paths = static_cast<int>(cell.paths);
-    g.sampler.temperature = static_cast<float>(cell.temperature);
-    g.sampler.seed = cell.seed;
-    reasoning::VoteOptions v;
-    v.mode = reasoning::vote_mode_from_name(cell.vote).value_or(reasoning::VoteMode::kMajority);
+    ER_RETURN_IF_ERROR(ensure_session(cell));
+    session::Request req = request_for(cell);
+    req.prompt = eval::task_prompt(ds->task, q);
     const eval::Task task = ds->task;
     const int n_choices = q.choices.empty() ? 4 : static_cast<int>(q.choices.size());
-    reasoning::AnswerKeyFn key = [task, n_choices](std::string_view a) { return eval::answer_key(task, a, n_choices); };
-    ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, reasoner_->run(ids, think, g, v, key));
-
-    // The same outcome cmd_eval builds; eval grades it (every path, then the vote).
-    eval::SolveOutcome out = outcome_from_reasoning(rr, fmt_.has_think_tags);
-    std::optional<telemetry::PhaseEnergy> energy;
-    if (meter_) {
-      meter_->sample_now();
-      energy = meter_->phase_energy(phase_windows(rr.gen));
-      out.energy = energy_json(*energy);
-    }
-    const ordered_json rec = eval::make_question_record(*ds, q, out, /*save_text=*/false);
+    req.answer_key = [task, n_choices](std::string_view a) { return eval::answer_key(task, a, n_choices); };
+    ER_ASSIGN_OR_RETURN(session::Outcome oc, session_->ask(req));
+    const eval::SolveOutcome out = oc.solve_outcome();
+    const eval::GradedQuestion g = eval::grade_question(*ds, q, out);
 
     study::QuestionRecord r;
     r.question_id = q.id;
     r.index = ref.index;
     r.gold = q.gold;
-    r.extracted = rec["extracted"].is_string() ? rec["extracted"].get<std::string>() : "";
-    r.correct = rec["correct"].get<bool>();
-    r.n_prompt = rr.n_prompt;
-    r.thinking_tokens = rec["thinking_tokens"].get<int64_t>();
-    r.answer_tokens = rec["answer_tokens"].get<int64_t>();
+    r.extracted = g.extracted.value_or("");
+    r.correct = g.correct;
+    r.n_prompt = oc.result.n_prompt;
+    r.thinking_tokens = g.thinking_tokens;
+    r.answer_tokens = g.answer_tokens;
     r.prefill_ms = out.prefill_ms;
     r.ttft_ms = out.ttft_ms;
     r.decode_ms = out.decode_ms;
     r.e2e_ms = out.e2e_ms;
-    int64_t i = 0;
-    for (const auto& pj : rec["paths"]) {
+    for (size_t i = 0; i < g.paths.size(); ++i) {
+      const eval::GradedPath& gp = g.paths[i];
       study::PathRecord p;
-      p.index = i;
-      p.extracted = pj["extracted"].is_string() ? pj["extracted"].get<std::string>() : "";
-      p.correct = pj["correct"].get<bool>();
-      p.thinking_tokens = pj["thinking_tokens"].get<int64_t>();
-      p.answer_tokens = pj["answer_tokens"].get<int64_t>();
-      p.forced_close = pj["forced_close"].get<bool>();
-      p.stop = pj["stop"].get<std::string>();
-      r.max_path_tokens = std::max(r.max_path_tokens, static_cast<int64_t>(rr.paths[static_cast<size_t>(i)].tokens.size()));
+      p.index = static_cast<int64_t>(i);
+      p.extracted = gp.graded.extracted.value_or("");
+      p.correct = gp.graded.correct;
+      p.thinking_tokens = gp.thinking_tokens;
+      p.answer_tokens = gp.answer_tokens;
+      p.forced_close = gp.forced_close;
+      p.stop = gp.stop;
+      r.max_path_tokens = std::max(r.max_path_tokens, static_cast<int64_t>(oc.result.paths[i].tokens.size()));
       r.paths.push_back(std::move(p));
-      ++i;
     }
-    if (energy && energy->source != "none" && energy->prefill_j && energy->decode_j) {
+    const telemetry::PhaseEnergy& energy = oc.energy;
+    if (energy.source != "none" && energy.prefill_j && energy.decode_j) {
       study::PowerRecord w;
-      w.source = energy->source;
-      w.estimated = energy->estimated;
-      w.prefill_j = *energy->prefill_j;
-      w.decode_j = *energy->decode_j;
-      w.total_j = energy->total_j.value_or(w.prefill_j + w.decode_j);
+      w.source = energy.source;
+      w.estimated = energy.estimated;
+      w.prefill_j = *energy.prefill_j;
+      w.decode_j = *energy.decode_j;
+      w.total_j = energy.total_j.value_or(w.prefill_j + w.decode_j);
       w.mean_w = r.e2e_ms > 0 ? w.total_j / (r.e2e_ms / 1000.0) : 0;
       r.power = w;
     }
@@ -139,9 +123,9 @@ class EvalCellBackend : public study::CellBackend {
 
   // Prefill of a 128-token prompt and 64 decode steps per path, 3 repetitions, medians.
   Result<nlohmann::ordered_json> bench(const study::Cell& cell) override {
-    ER_RETURN_IF_ERROR(ensure_model(cell));
-    std::vector<tokenizer::TokenId> prompt(128, model_->tokenizer().bos() >= 0 ? model_->tokenizer().bos() : 1);
-    engine::Generator gen(*ctx_);
+    ER_RETURN_IF_ERROR(ensure_session(cell));
+    std::vector<tokenizer::TokenId> prompt(128, session_->tokenizer().bos() >= 0 ? session_->tokenizer().bos() : 1);
+    engine::Generator gen(session_->context());
     engine::GenerateOptions g;
     g.max_new_tokens = 64;
     g.n_paths = static_cast<int>(cell.paths);
@@ -172,9 +156,9 @@ class EvalCellBackend : public study::CellBackend {
     const std::string key = cell.model + "|" + std::to_string(cell.threads) + "|" + std::to_string(cell.paths);
     auto it = step_s_.find(key);
     if (it == step_s_.end()) {
-      if (!ensure_model(cell).is_ok()) return std::nullopt;
+      if (!ensure_session(cell).is_ok()) return std::nullopt;
       std::vector<tokenizer::TokenId> prompt(200, 1);
-      engine::Generator gen(*ctx_);
+      engine::Generator gen(session_->context());
       engine::GenerateOptions g;
       g.max_new_tokens = 24;
       g.n_paths = static_cast<int>(cell.paths);
@@ -202,53 +186,40 @@ class EvalCellBackend : public study::CellBackend {
     return &it->second;
   }
 
-  Status ensure_model(const study::Cell& cell) {
+  // A session for the cell's model, threads, paths and context; the model stays loaded across
+  // cells that only change the others.
+  Status ensure_session(const study::Cell& cell) {
     ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(cell.model));
-    if (path != model_path_) {
-      reasoner_.reset();
-      ctx_.reset();
-      model_.reset();
-      ER_ASSIGN_OR_RETURN(model_, model::Model::load(path));
-      model_path_ = path;
-      tmpl_ = tokenizer::chat_template_from_gguf(model_->file().metadata());
-      fmt_ = reasoning::thinking_format_for(tmpl_.family, model_->tokenizer());
-    }
     const int64_t n_ctx = context_for(cell);
-    if (!ctx_ || ctx_threads_ != cell.threads || ctx_paths_ != cell.paths || n_ctx_ < n_ctx) {
-      reasoner_.reset();
-      ctx_.reset();
-      model::ContextOptions c;
-      c.n_ctx = n_ctx;
-      c.n_seq = static_cast<int>(cell.paths);
-      c.n_threads = static_cast<int>(cell.threads);
-      ER_ASSIGN_OR_RETURN(ctx_, model::Context::create(*model_, c));
-      ctx_threads_ = cell.threads;
-      ctx_paths_ = cell.paths;
-      n_ctx_ = n_ctx;
-      reasoner_ = std::make_unique<reasoning::Reasoner>(*ctx_, model_->tokenizer(), fmt_);
+    if (session_ && path == session_->model_path() && session_->options().n_threads == cell.threads &&
+        session_->options().max_paths == cell.paths && session_->options().n_ctx >= n_ctx) {
+      return Status::ok();
     }
+    std::shared_ptr<const model::Model> loaded;
+    if (session_ && path == session_->model_path()) loaded = session_->shared_model();
+    session_.reset();
+    session::SessionOptions so;
+    so.model = path;
+    so.n_ctx = n_ctx;
+    so.max_paths = static_cast<int>(cell.paths);
+    so.n_threads = static_cast<int>(cell.threads);
+    so.meter = meter_;
+    ER_ASSIGN_OR_RETURN(session_, session::Session::open(so, std::move(loaded)));
     return Status::ok();
   }
 
   StudyBackendOptions o_;
-  std::unique_ptr<telemetry::EnergyMeter> meter_;
+  std::shared_ptr<telemetry::EnergyMeter> meter_;
   std::map<std::string, eval::Dataset> datasets_;
-  std::string model_path_;
-  std::unique_ptr<model::Model> model_;
-  tokenizer::ChatTemplate tmpl_;
-  reasoning::ThinkingFormat fmt_;
-  std::unique_ptr<model::Context> ctx_;
-  int64_t ctx_threads_ = 0, ctx_paths_ = 0, n_ctx_ = 0;
-  std::unique_ptr<reasoning::Reasoner> reasoner_;
+  std::unique_ptr<session::Session> session_;
   std::map<std::string, std::pair<double, double>> step_s_;  // prefill s, s per decode step
 };
 
 }  // namespace
 
 Result<std::unique_ptr<study::CellBackend>> make_study_backend(const StudyBackendOptions& o) {
-  ER_RETURN_IF_ERROR(validate_power_options(o.power));
-  ER_ASSIGN_OR_RETURN(std::unique_ptr<telemetry::EnergyMeter> meter, start_energy_meter(o.power));
-  return std::unique_ptr<study::CellBackend>(new EvalCellBackend(o, std::move(meter)));
+  ER_ASSIGN_OR_RETURN(session::StartedMeter meter, start_energy_meter(o.energy));
+  return std::unique_ptr<study::CellBackend>(new EvalCellBackend(o, std::move(meter.meter)));
 }
 
 study::ConfigChecks study_config_checks(const StudyBackendOptions& o) {

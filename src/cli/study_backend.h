@@ -15,7 +15,7 @@ namespace er::cli {
 
 struct StudyBackendOptions {
   std::string data_dir;   // "" = eval's default search
-  PowerOptions power;     // --power, --power-interval
+  session::EnergyOptions energy;  // --power, --power-interval, parsed once (energy_options)
 };
 
 // Starts the energy meter (prints its choice on stderr); the model loads on the first question.

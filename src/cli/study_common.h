@@ -1,5 +1,5 @@
-// Helpers shared by the study subcommands (sweep, pareto, plan, report, study): Ctrl-C handling
-// and reading a results database's summaries.
+// Helpers shared by the study subcommands (sweep, pareto, plan, report, study): Ctrl-C handling,
+// the checks made before a sweep starts, and reading a results database's summaries.
 #pragma once
 
 #include <atomic>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "study/config.h"
 #include "study/pareto.h"
 #include "study/store.h"
 
@@ -15,6 +16,20 @@ namespace er::cli {
 
 // Installs a SIGINT/SIGTERM handler that sets the returned flag; a second signal exits at once.
 std::atomic<bool>* install_stop_flag();
+
+// `base` (study_config_checks) completed with the checks that need the files themselves, so that
+// whatever a run would refuse is refused before a database is created (and by --dry-run):
+//   model: after base's check, the GGUF's metadata is valid and agrees with its tensors, the
+//     architecture is supported and the vocabulary loads;
+//   dataset_size (if base has none): the dataset loads (as the sweep loads it, from `data_dir`)
+//     and its size bounds the slices' offsets;
+//   context (if base has none): the KV cache of each model's context fits this machine.
+study::ConfigChecks complete_config_checks(study::ConfigChecks base, const std::string& data_dir);
+
+// The results database a sweep or study will write: an existing file must be an intact
+// edgereason database (opened read-only to check, never modified); a new one needs an existing
+// directory. Messages name `flag` (e.g. "--db").
+Status check_results_db(const std::string& db, const std::string& flag);
 
 struct StudyData {
   std::unique_ptr<study::Store> store;

@@ -160,7 +160,7 @@ Result<GradeSummary> grade_outputs(const Dataset& ds, const GradeOptions& o) {
   }
   if (in.bad()) return Status::io_error("read error in '" + o.outputs_path + "'");
   for (bool b : seen) s.n_missing += b ? 0 : 1;
-  s.accuracy = wilson_interval(s.n_correct, s.n_records);
+  s.accuracy = stats::wilson_interval(s.n_correct, s.n_records);
 
   std::FILE* out = to_stdout ? stdout : std::fopen(o.output_path.c_str(), "wb");
   if (out == nullptr) return Status::io_error("cannot open output '" + o.output_path + "' for writing");

@@ -10,7 +10,7 @@
 
 #include "core/status.h"
 #include "eval/dataset.h"
-#include "eval/score.h"
+#include "core/stats.h"
 
 namespace er::eval {
 
@@ -34,7 +34,7 @@ struct GradeSummary {
   int64_t n_correct = 0;
   int64_t n_unparsed = 0;
   int64_t n_missing = 0;     // dataset questions without a completion
-  Proportion accuracy;       // over n_records
+  stats::Proportion accuracy;       // over n_records
   std::vector<std::string> skipped;  // "FILE:LINE: reason" for skipped output lines
   int64_t skipped_dataset_lines = 0;
   nlohmann::ordered_json to_json() const;

@@ -1,8 +1,11 @@
 // The eval loop: prompts, solver, grading, votes, JSONL records, resume, progress, summary.
 #include "eval/runner.h"
 
+#include "reasoning/vote.h"
+
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -126,7 +129,7 @@ struct ExistingOutput {
 Result<ExistingOutput> read_existing(const std::string& path, const ordered_json& header) {
   ExistingOutput ex;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::io_error("--resume: cannot read '" + path + "'");
+  if (!in) return Status::io_error("${resume}: cannot read '" + path + "'");
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string content = ss.str();
@@ -154,12 +157,12 @@ Result<ExistingOutput> read_existing(const std::string& path, const ordered_json
       if (line_no != 1) return Status::invalid(path + ":" + std::to_string(line_no) + ": a second header line");
       for (const char* k : {"dataset", "task", "grader_version"}) {
         if (j.value(k, ordered_json()) != header[k]) {
-          return Status::invalid("--resume: '" + path + "' was made with " + k + " " + j.value(k, ordered_json()).dump() +
+          return Status::invalid("${resume}: '" + path + "' was made with " + k + " " + j.value(k, ordered_json()).dump() +
                                  ", this run has " + header[k].dump() + " (use another -o, or --overwrite)");
         }
       }
       if (auto d = first_difference(j.value("config", ordered_json::object()), header["config"])) {
-        return Status::invalid("--resume: '" + path + "' was made with a different configuration (config." + *d +
+        return Status::invalid("${resume}: '" + path + "' was made with a different configuration (config." + *d +
                                " differs; use another -o, or --overwrite)");
       }
       ex.has_header = true;
@@ -177,61 +180,65 @@ Result<ExistingOutput> read_existing(const std::string& path, const ordered_json
   return ex;
 }
 
-// Majority over the paths' keys; ties go to the answer reached first (the lowest path index).
-int majority_path(const std::vector<std::optional<std::string>>& keys, std::vector<std::pair<std::string, int>>* tally) {
-  std::map<std::string, size_t> slot;
-  std::vector<int> first_path;
-  for (size_t p = 0; p < keys.size(); ++p) {
-    if (!keys[p]) continue;
-    auto [it, inserted] = slot.emplace(*keys[p], tally->size());
-    if (inserted) {
-      tally->emplace_back(*keys[p], 0);
-      first_path.push_back(static_cast<int>(p));
-    }
-    ++(*tally)[it->second].second;
-  }
-  int best = -1;
-  for (size_t k = 0; k < tally->size(); ++k) {
-    if (best < 0 || (*tally)[k].second > (*tally)[static_cast<size_t>(best)].second) best = static_cast<int>(k);
-  }
-  return best < 0 ? -1 : first_path[static_cast<size_t>(best)];
-}
-
 }  // namespace
 
-ordered_json make_question_record(const Dataset& ds, const Question& q, const SolveOutcome& out, bool save_text) {
+GradedQuestion grade_question(const Dataset& ds, const Question& q, const SolveOutcome& out) {
   const int n_choices = q.choices.empty() ? 4 : static_cast<int>(q.choices.size());
-  std::vector<Graded> graded;
-  std::vector<std::optional<std::string>> keys;
-  int64_t thinking = 0, answer = 0;
+  GradedQuestion g;
+  // The one majority rule (reasoning/vote.h): the graded answers in the order the paths finished
+  // (then path order), as the Reasoner's own vote sees them.
+  std::vector<size_t> order(out.paths.size());
+  for (size_t p = 0; p < order.size(); ++p) order[p] = p;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return out.paths[a].finish_ms < out.paths[b].finish_ms; });
+  reasoning::VoteTally tally(reasoning::VoteMode::kMajority);
+  for (size_t p = 0; p < out.paths.size(); ++p) {
+    const PathAnswer& a = out.paths[p];
+    GradedPath gp;
+    gp.graded = grade_completion(ds.task, a.answer_text, q.gold, n_choices);
+    gp.thinking_tokens = a.thinking_tokens;
+    gp.answer_tokens = a.answer_tokens;
+    gp.forced_close = a.forced_close;
+    gp.stop = a.stop;
+    g.thinking_tokens += a.thinking_tokens;
+    g.answer_tokens += a.answer_tokens;
+    g.paths.push_back(std::move(gp));
+  }
+  for (const size_t p : order) tally.add(static_cast<int>(p), g.paths[p].graded.key, 0.0);
+  const reasoning::VoteResult v = tally.result();
+  for (const auto& [key, votes] : v.tally) g.tally.emplace_back(key, static_cast<int>(votes));
+  g.winner_path = v.winner_path;
+  if (out.winner_path && *out.winner_path >= 0 && *out.winner_path < static_cast<int>(out.paths.size()) &&
+      g.paths[static_cast<size_t>(*out.winner_path)].graded.key) {
+    g.winner_path = *out.winner_path;  // the solver's own vote (e.g. weighted) decides
+  }
+  if (g.winner_path >= 0) {
+    const Graded& w = g.paths[static_cast<size_t>(g.winner_path)].graded;
+    g.extracted = w.extracted;
+    g.correct = w.correct;
+  }
+  return g;
+}
+
+ordered_json make_question_record(const Dataset& ds, const Question& q, const SolveOutcome& out, bool save_text) {
+  const GradedQuestion g = grade_question(ds, q, out);
   ordered_json paths = ordered_json::array();
-  for (const auto& p : out.paths) {
-    graded.push_back(grade_completion(ds.task, p.answer_text, q.gold, n_choices));
-    const Graded& g = graded.back();
-    keys.push_back(g.key);
-    thinking += p.thinking_tokens;
-    answer += p.answer_tokens;
+  for (size_t p = 0; p < g.paths.size(); ++p) {
+    const GradedPath& gp = g.paths[p];
     ordered_json pj;
-    pj["extracted"] = g.extracted ? ordered_json(*g.extracted) : ordered_json(nullptr);
-    pj["key"] = g.key ? ordered_json(*g.key) : ordered_json(nullptr);
-    pj["correct"] = g.correct;
-    pj["thinking_tokens"] = p.thinking_tokens;
-    pj["answer_tokens"] = p.answer_tokens;
-    pj["forced_close"] = p.forced_close;
-    pj["stop"] = p.stop;
+    pj["extracted"] = gp.graded.extracted ? ordered_json(*gp.graded.extracted) : ordered_json(nullptr);
+    pj["key"] = gp.graded.key ? ordered_json(*gp.graded.key) : ordered_json(nullptr);
+    pj["correct"] = gp.graded.correct;
+    pj["thinking_tokens"] = gp.thinking_tokens;
+    pj["answer_tokens"] = gp.answer_tokens;
+    pj["forced_close"] = gp.forced_close;
+    pj["stop"] = gp.stop;
     if (save_text) {
-      pj["answer_text"] = p.answer_text;
-      pj["thinking_text"] = p.thinking_text;
+      pj["answer_text"] = out.paths[p].answer_text;
+      pj["thinking_text"] = out.paths[p].thinking_text;
     }
     paths.push_back(std::move(pj));
   }
-  std::vector<std::pair<std::string, int>> tally;
-  int winner = majority_path(keys, &tally);
-  if (out.winner_path && *out.winner_path >= 0 && *out.winner_path < static_cast<int>(out.paths.size()) &&
-      keys[static_cast<size_t>(*out.winner_path)]) {
-    winner = *out.winner_path;  // the solver's own vote (e.g. weighted) decides
-  }
-
   ordered_json r;
   r["record"] = "question";
   r["id"] = q.id;
@@ -239,11 +246,11 @@ ordered_json make_question_record(const Dataset& ds, const Question& q, const So
   r["index"] = q.index;
   r["question_hash"] = question_hash(q.question);
   r["gold"] = q.gold;
-  const Graded* w = winner >= 0 ? &graded[static_cast<size_t>(winner)] : nullptr;
-  r["extracted"] = w != nullptr ? ordered_json(*w->extracted) : ordered_json(nullptr);
-  r["correct"] = w != nullptr && w->correct;
-  r["thinking_tokens"] = thinking;
-  r["answer_tokens"] = answer;
+  const GradedPath* w = g.winner_path >= 0 ? &g.paths[static_cast<size_t>(g.winner_path)] : nullptr;
+  r["extracted"] = g.extracted ? ordered_json(*g.extracted) : ordered_json(nullptr);
+  r["correct"] = g.correct;
+  r["thinking_tokens"] = g.thinking_tokens;
+  r["answer_tokens"] = g.answer_tokens;
   r["n_prompt"] = out.n_prompt;
   r["prefill_ms"] = out.prefill_ms;
   r["ttft_ms"] = out.ttft_ms;
@@ -252,9 +259,9 @@ ordered_json make_question_record(const Dataset& ds, const Question& q, const So
   r["energy"] = out.energy;
   r["paths"] = std::move(paths);
   ordered_json tj = ordered_json::array();
-  for (const auto& [k, n] : tally) tj.push_back({k, n});
-  r["vote"] = {{"winner", w != nullptr ? ordered_json(*w->key) : ordered_json(nullptr)},
-               {"winner_path", winner},
+  for (const auto& [k, n] : g.tally) tj.push_back({k, n});
+  r["vote"] = {{"winner", w != nullptr ? ordered_json(*w->graded.key) : ordered_json(nullptr)},
+               {"winner_path", g.winner_path},
                {"tally", std::move(tj)}};
   r["grader_version"] = std::string(kGraderVersion);
   return r;
@@ -285,18 +292,18 @@ EvalSummary summarize_records(const Dataset& ds, const std::vector<ordered_json>
     if (en.is_object() && en.contains("total_j") && en["total_j"].is_number()) joules.push_back(en["total_j"].get<double>());
     else all_energy = false;
   }
-  s.accuracy = wilson_interval(s.n_correct, s.n_graded);
-  s.e2e_ms = describe(e2e);
-  s.prefill_ms = describe(prefill);
-  s.decode_ms = describe(decode);
-  s.thinking_tokens = describe(think);
-  s.answer_tokens = describe(ans);
-  if (all_energy) s.joules_per_question = describe(joules).mean;
+  s.accuracy = stats::wilson_interval(s.n_correct, s.n_graded);
+  s.e2e_ms = stats::describe(e2e);
+  s.prefill_ms = stats::describe(prefill);
+  s.decode_ms = stats::describe(decode);
+  s.thinking_tokens = stats::describe(think);
+  s.answer_tokens = stats::describe(ans);
+  if (all_energy) s.joules_per_question = stats::describe(joules).mean;
   return s;
 }
 
 ordered_json EvalSummary::to_json() const {
-  auto dist = [](const Distribution& d) { return ordered_json{{"mean", d.mean}, {"p50", d.p50}, {"p90", d.p90}}; };
+  auto dist = [](const stats::Distribution& d) { return ordered_json{{"mean", d.mean}, {"p50", d.p50}, {"p90", d.p90}}; };
   ordered_json j;
   j["record"] = "summary";
   j["dataset"] = dataset;
@@ -349,18 +356,18 @@ std::string EvalSummary::to_text() const {
 }
 
 Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const EvalOptions& o) {
-  if (o.offset < 0) return Status::invalid("--offset must be >= 0");
-  if (o.limit < -1 || o.limit == 0) return Status::invalid("--limit must be >= 1");
+  if (o.offset < 0) return Status::invalid("${offset} must be >= 0");
+  if (o.limit < -1 || o.limit == 0) return Status::invalid("${limit} must be >= 1");
   const int64_t n_all = static_cast<int64_t>(ds.questions.size());
   if (o.offset >= n_all) {
-    return Status::invalid("--offset " + std::to_string(o.offset) + " is past the end of the dataset (" +
+    return Status::invalid("${offset} " + std::to_string(o.offset) + " is past the end of the dataset (" +
                            std::to_string(n_all) + " questions)");
   }
   const int64_t end = o.limit < 0 ? n_all : std::min(n_all, o.offset + o.limit);
   const int64_t n_selected = end - o.offset;
   const bool to_stdout = o.output_path.empty() || o.output_path == "-";
-  if (o.resume && to_stdout) return Status::invalid("--resume needs an output file (-o FILE)");
-  if (o.resume && o.overwrite) return Status::invalid("--resume and --overwrite exclude each other");
+  if (o.resume && to_stdout) return Status::invalid("${resume} needs an output file (${output})");
+  if (o.resume && o.overwrite) return Status::invalid("${resume} and ${overwrite} exclude each other");
 
   const ordered_json header = header_record(ds, o);
   std::vector<ordered_json> records;
@@ -377,7 +384,7 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
       ER_ASSIGN_OR_RETURN(ExistingOutput ex, read_existing(o.output_path, header));
       if (ex.torn) {
         fs::resize_file(o.output_path, ex.good_bytes, ec);
-        if (ec) return Status::io_error("--resume: cannot truncate the torn last line of '" + o.output_path + "': " + ec.message());
+        if (ec) return Status::io_error("${resume}: cannot truncate the torn last line of '" + o.output_path + "': " + ec.message());
         std::fprintf(stderr, "eval: %s: dropped a torn last line (an interrupted write)\n", o.output_path.c_str());
       }
       write_header = !ex.has_header;
@@ -461,9 +468,9 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
 
 Status write_summary_json(const std::string& path, const ordered_json& summary) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::io_error("--summary-json '" + path + "': cannot open for writing");
+  if (!out) return Status::io_error("${summary_json} '" + path + "': cannot open for writing");
   out << summary.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
-  if (!out) return Status::io_error("--summary-json '" + path + "': write error");
+  if (!out) return Status::io_error("${summary_json} '" + path + "': write error");
   return Status::ok();
 }
 

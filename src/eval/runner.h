@@ -13,7 +13,8 @@
 
 #include "core/status.h"
 #include "eval/dataset.h"
-#include "eval/score.h"
+#include "eval/grader.h"
+#include "core/stats.h"
 
 namespace er::eval {
 
@@ -26,12 +27,14 @@ struct PathAnswer {
   bool forced_close = false;  // a budget or deadline closed the thinking
   std::string stop;           // stop reason name ("eog", "max_tokens", ...)
   double mean_logprob = 0;
+  double finish_ms = 0;       // when the path ended (the vote's "reached first" order)
 };
 
 struct SolveOutcome {
   std::vector<PathAnswer> paths;          // at least one
   std::optional<int> winner_path;         // set when the solver voted itself (e.g. weighted vote);
-                                          // otherwise eval takes the majority (ties: lowest path)
+                                          // otherwise eval takes the majority (reasoning::VoteTally:
+                                          // ties to the answer reached first, by finish_ms then path)
   int64_t n_prompt = 0;
   double prefill_ms = 0, ttft_ms = 0, decode_ms = 0, e2e_ms = 0;
   nlohmann::ordered_json energy = nullptr;  // {source, prefill_j, decode_j, total_j, estimated} or null
@@ -64,8 +67,8 @@ struct EvalSummary {
   int64_t n_new = 0;        // graded in this run
   int64_t n_correct = 0;
   int64_t n_unparsed = 0;   // no answer extracted (counted wrong)
-  Proportion accuracy;      // over n_graded, Wilson 95%
-  Distribution e2e_ms, prefill_ms, decode_ms, thinking_tokens, answer_tokens;
+  stats::Proportion accuracy;      // over n_graded, Wilson 95%
+  stats::Distribution e2e_ms, prefill_ms, decode_ms, thinking_tokens, answer_tokens;
   std::optional<double> joules_per_question;  // null unless every record has energy.total_j
   std::string energy_source;                  // the records' energy.source ("" without energy)
   bool energy_estimated = false;              // any record's energy was modelled, not measured
@@ -83,7 +86,27 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
 // name the --summary-json flag and the file. Shared by `eval` and `grade`.
 Status write_summary_json(const std::string& path, const nlohmann::ordered_json& summary);
 
-// Builds one question's record from the solver's outcome (grades every path, votes).
+// One question graded: every path against the gold answer, and the vote (majority over the
+// graded answers in path order, ties to the lowest path: reasoning::VoteTally's rule; or the
+// solver's own winner when it set one and that path has an answer).
+struct GradedPath {
+  Graded graded;
+  int64_t thinking_tokens = 0, answer_tokens = 0;
+  bool forced_close = false;
+  std::string stop;
+};
+struct GradedQuestion {
+  std::vector<GradedPath> paths;
+  int winner_path = -1;                                // -1: no path gave an answer
+  std::vector<std::pair<std::string, int>> tally;      // answer key -> votes, first-reached order
+  std::optional<std::string> extracted;                // the winner's
+  bool correct = false;                                // the winner's (no winner: wrong)
+  int64_t thinking_tokens = 0, answer_tokens = 0;      // over the paths
+};
+GradedQuestion grade_question(const Dataset& ds, const Question& q, const SolveOutcome& out);
+
+// Builds one question's record from the solver's outcome (grade_question, then the JSON of
+// docs/eval.md).
 nlohmann::ordered_json make_question_record(const Dataset& ds, const Question& q, const SolveOutcome& out,
                                             bool save_text);
 

@@ -25,7 +25,7 @@ void AttentionScratch::reserve(int n_threads, int64_t max_kv, int head_dim) {
 static_assert(kMaxAttnGroup == 8, "AttentionScratch sizes its buffers for 8 heads per group");
 
 void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t n_tasks, AttentionScratch& scratch,
-               ThreadPool& pool, Isa isa) {
+               ThreadPool& pool, Isa isa, bool each_task_alone) {
   ER_CHECK(shape.n_head > 0 && shape.n_head_kv > 0 && shape.n_head % shape.n_head_kv == 0 && shape.head_dim > 0,
            "attention: bad head counts");
   ER_CHECK(scratch.n_threads() >= pool.n_threads() && scratch.head_dim() >= shape.head_dim,
@@ -45,10 +45,15 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
   const int64_t d = shape.head_dim;
   const int64_t width = static_cast<int64_t>(shape.n_head) * d;
   // llama.cpp multiplies K.q and V.p with tinyBLAS when the batch has >= 2 tokens (and the shapes
-  // allow: KQ needs head_dim % 16 == 0, KQV head_dim % 4 == 0), else with ggml_vec_dot.
-  const bool batched = n_queries >= 2;
-  const DotOrder kq_order = batched && d % 16 == 0 ? DotOrder::kTinyBlas : DotOrder::kVecDot;
-  const DotOrder kqv_order = batched && d % 4 == 0 ? DotOrder::kTinyBlas : DotOrder::kVecDot;
+  // allow: KQ needs head_dim % 16 == 0, KQV head_dim % 4 == 0), else with ggml_vec_dot. The batch
+  // here is the task's own queries (each_task_alone) or all of the call's (llama.cpp's one batch).
+  auto orders = [&](int64_t n_q, DotOrder* kq, DotOrder* kqv) {
+    const bool batched = n_q >= 2;
+    *kq = batched && d % 16 == 0 ? DotOrder::kTinyBlas : DotOrder::kVecDot;
+    *kqv = batched && d % 4 == 0 ? DotOrder::kTinyBlas : DotOrder::kVecDot;
+  };
+  DotOrder call_kq, call_kqv;
+  orders(n_queries, &call_kq, &call_kqv);
   const int n_threads = pool.n_threads();
   // Items are dealt round-robin (item i to slot i % n_threads) so causal prefill, whose later
   // queries see more positions, stays balanced; the assignment is deterministic.
@@ -63,6 +68,8 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
         const int64_t query = (item - base) / shape.n_head_kv;
         const int kv_head = static_cast<int>((item - base) % shape.n_head_kv);
         const int64_t n_kv = tk.first_pos + query + 1;  // causal: positions 0 .. first_pos + query
+        DotOrder kq_order = call_kq, kqv_order = call_kqv;
+        if (each_task_alone) orders(tk.n_q, &kq_order, &kqv_order);
         for (int g0 = 0; g0 < group; g0 += kMaxAttnGroup) {
           const int ng = std::min(kMaxAttnGroup, group - g0);
           const int64_t head0 = static_cast<int64_t>(kv_head) * group + g0;

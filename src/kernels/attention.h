@@ -6,8 +6,8 @@
 //   o_h = sum_j p_j v_j
 // As in llama.cpp's CPU path (non-flash attention), bit for bit: with an f16 cache q is rounded to
 // f16 before q . k and p to f16 before weighting v; both products sum in llama.cpp's order, which
-// depends on the batch (ops.h DotOrder: tinyBLAS for >= 2 queries in the call, ggml_vec_dot for
-// one); the softmax is ggml's (ops.h).
+// depends on the batch (ops.h DotOrder: tinyBLAS for >= 2 queries in the call — or in the task,
+// with each_task_alone — ggml_vec_dot for one); the softmax is ggml's (ops.h).
 #pragma once
 
 #include <cstdint>
@@ -74,8 +74,11 @@ class AttentionScratch {
 
 // Runs every task, threads splitting the (task, query, KV head) work items: the query heads that
 // share a KV head are scored together, so each cached key and value is read once per group.
+// each_task_alone: every task sums in the order llama.cpp would use for its queries alone (a
+// decode row of one of N sequences gets a single-token decode's bits: batch invariance); false:
+// the order of one llama.cpp batch holding all of the call's queries.
 // REQUIRES: scratch reserved for pool.n_threads(), the largest first_pos + n_q and head_dim.
 void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t n_tasks,
-               AttentionScratch& scratch, ThreadPool& pool, Isa isa);
+               AttentionScratch& scratch, ThreadPool& pool, Isa isa, bool each_task_alone = false);
 
 }  // namespace er::kernels

@@ -22,6 +22,8 @@ constexpr int64_t kParallelQuantElems = 1 << 15;
 
 size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
+constexpr int kMaxFusedJobs = 8;  // matmul_multi's limit
+
 size_t weight_row_bytes(const Matrix& w) {
   const auto bytes = dtype_row_bytes(w.type, static_cast<uint64_t>(w.n_cols));
   ER_CHECK(bytes.has_value(), "matmul: " + std::string(dtype_name(w.type)) + " row of " +
@@ -50,6 +52,8 @@ void Workspace::reserve(int64_t max_batch, int64_t max_cols) {
   act_.reset(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t(kAlign))));
   max_batch_ = max_batch;
   max_cols_ = max_cols;
+  runs_per_job_ = 2 * static_cast<size_t>(max_batch) + 2;
+  runs_.assign(runs_per_job_ * kMaxFusedJobs, PathRun{0, MatmulPath::kVecDot});
 }
 
 size_t act_row_bytes(DType w, int64_t n_cols) {
@@ -115,8 +119,10 @@ struct Job {
   int64_t n_rows;
   float* y;             // (n_batch, n_rows)
   int tile_rows, tile_cols;
-  MatmulPath path;      // the code path llama.cpp would take for this call (fixes the order)...
-  int64_t path_cols;    // ... for activation rows < path_cols; the rest take kVecDot (Q4_K's gemv)
+  // The code path llama.cpp would take for each activation row (fixes the order): runs of rows
+  // with one path, in row order (Workspace::path_runs); a tile never spans two runs.
+  const Workspace::PathRun* runs;
+  int n_runs;
   int64_t first_tile;   // index of this job's first row tile in the fused task space
   Layout unpack = Layout::kRowMajor;  // x16 / x8 weights on a level without a kernel for that
                                      // layout: the tile's rows are rebuilt row-major on the stack
@@ -139,7 +145,6 @@ constexpr size_t kMinPoolChunkBytes = size_t{1} << 20;
 constexpr size_t kRepackAheadBytes = 16384;
 size_t ahead_bytes(size_t group_block) { return std::max<size_t>(1, kRepackAheadBytes / group_block) * group_block; }
 
-constexpr int kMaxFused = 8;
 
 void check_call(const Matrix& w, int64_t n_batch, const Workspace& ws) {
   ER_CHECK(matmul_supports(w.type), "matmul: unsupported weight type " + std::string(dtype_name(w.type)));
@@ -207,12 +212,14 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
           }
           wt = rows_buf;
         }
+        const Workspace::PathRun* run = jb.runs;
         for (int64_t c = c0; c < c1;) {
-          const int64_t end = c < jb.path_cols ? std::min(c1, jb.path_cols) : c1;  // tiles stay on one path
+          while (run->end <= c) ++run;  // the run holding row c (runs are in row order)
+          const int64_t end = std::min(c1, run->end);  // tiles stay on one path
           const int nc = static_cast<int>(std::min<int64_t>(jb.tile_cols, end - c));
           const detail::TileArgs args{wt, jb.w_stride, act + c * a_stride, a_stride,
                                       n_cols, jb.y + c * jb.n_rows + r0, jb.n_rows,
-                                      c < jb.path_cols ? jb.path : MatmulPath::kVecDot, jb.w_bstride, jb.w_ahead};
+                                      run->path, jb.w_bstride, jb.w_ahead};
           jb.k->tile(args, nr, nc);
           c += nc;
         }
@@ -221,7 +228,36 @@ void run_jobs(Job* jobs, int n_jobs, const float* x, int64_t n_cols, int64_t n_b
   }, std::max<int64_t>(1, max_chunks));
 }
 
-Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
+// The runs of rows sharing llama.cpp's code path: each group takes the path of a call of its size
+// alone (repacked Q4_K: its first rows in fours through the gemm, the rest through the gemv).
+int path_runs(const Matrix& w, int64_t n_batch, RowGroups groups, Workspace::PathRun* out) {
+  int n = 0;
+  auto add = [&](int64_t end, MatmulPath p) {
+    if (n > 0 && out[n - 1].path == p) {
+      out[n - 1].end = end;
+    } else {
+      out[n++] = {end, p};
+    }
+  };
+  const int64_t one[1] = {n_batch};
+  if (groups.empty()) groups = RowGroups(one, 1);
+  int64_t off = 0;
+  for (const int64_t g : groups) {
+    ER_CHECK(g >= 1, "matmul: empty row group");
+    const MatmulPath p = matmul_path(w, g);
+    if (p == MatmulPath::kRepackGemm) {
+      add(off + g - g % 4, p);
+      if (g % 4 != 0) add(off + g, MatmulPath::kVecDot);
+    } else {
+      add(off + g, p);
+    }
+    off += g;
+  }
+  ER_CHECK(off == n_batch, "matmul: row groups sum to " + std::to_string(off) + ", not the batch of " + std::to_string(n_batch));
+  return n;
+}
+
+Job make_job(const Matrix& w, float* y, int64_t n_batch, Workspace& ws, int job_index, RowGroups groups) {
   Job jb{};
   jb.k = detail::gemm_kernel(w.type, ws.isa());
   jb.type = w.type;
@@ -230,9 +266,9 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
   jb.w_stride = jb.row_bytes;
   jb.n_rows = w.n_rows;
   jb.y = y;
-  jb.path = matmul_path(w, n_batch);
-  // Repacked Q4_K: llama.cpp runs the rows in groups of 4 through its gemm, the rest through gemv.
-  jb.path_cols = jb.path == MatmulPath::kRepackGemm ? n_batch - n_batch % 4 : n_batch;
+  Workspace::PathRun* runs = ws.path_runs(job_index);
+  jb.n_runs = path_runs(w, n_batch, groups, runs);
+  jb.runs = runs;
   tile_shape(w.type, ws.isa(), n_batch, &jb.tile_rows, &jb.tile_cols);
   if (w.layout != Layout::kRowMajor) {
     const bool shape_ok = (w.layout == Layout::kQ4Kx16 && w.type == DType::kQ4_K && can_repack_q4_K_x16(w.n_rows, w.n_cols)) ||
@@ -264,20 +300,21 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, const Workspace& ws) {
 
 }  // namespace
 
-void matmul(const Matrix& w, const float* x, float* y, int64_t n_batch, Workspace& ws, ThreadPool& pool) {
+void matmul(const Matrix& w, const float* x, float* y, int64_t n_batch, Workspace& ws, ThreadPool& pool,
+            RowGroups groups) {
   check_call(w, n_batch, ws);
-  Job jb = make_job(w, y, n_batch, ws);
+  Job jb = make_job(w, y, n_batch, ws, 0, groups);
   run_jobs(&jb, 1, x, w.n_cols, n_batch, ws, pool);
 }
 
 void matmul_multi(const Matrix* w, float* const* y, int n_mats, const float* x, int64_t n_batch, Workspace& ws,
-                  ThreadPool& pool) {
-  ER_CHECK(n_mats >= 1 && n_mats <= kMaxFused, "matmul_multi: 1 to 8 matrices");
-  Job jobs[kMaxFused];
+                  ThreadPool& pool, RowGroups groups) {
+  ER_CHECK(n_mats >= 1 && n_mats <= kMaxFusedJobs, "matmul_multi: 1 to 8 matrices");
+  Job jobs[kMaxFusedJobs];
   bool fusable = true;
   for (int i = 0; i < n_mats; ++i) {
     check_call(w[i], n_batch, ws);
-    jobs[i] = make_job(w[i], y[i], n_batch, ws);
+    jobs[i] = make_job(w[i], y[i], n_batch, ws, i, groups);
     fusable = fusable && w[i].n_cols == w[0].n_cols && jobs[i].k->act_type == jobs[0].k->act_type;
   }
   if (!fusable) {  // different activation types (or widths): one call each

@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
@@ -49,6 +51,14 @@ class Workspace {
   int64_t max_cols() const { return max_cols_; }
   uint8_t* act_buffer() { return act_.get(); }  // (max_batch, act_stride bytes), 64-byte aligned
 
+  // The runs of batch rows that share a code path, per fused matrix (matmul.cpp): at most
+  // 2 * max_batch per matrix (a row group splits into two at most), reserved with the rest.
+  struct PathRun {
+    int64_t end;  // one past the run's last row
+    MatmulPath path;
+  };
+  PathRun* path_runs(int job) { return runs_.data() + static_cast<size_t>(job) * runs_per_job_; }
+
  private:
   struct AlignedFree {
     void operator()(uint8_t* p) const;
@@ -57,19 +67,31 @@ class Workspace {
   int64_t max_batch_ = 0;
   int64_t max_cols_ = 0;
   std::unique_ptr<uint8_t[], AlignedFree> act_;
+  std::vector<PathRun> runs_;
+  size_t runs_per_job_ = 0;
 };
+
+// The batch rows of one call, grouped (consecutive rows, e.g. one sequence's tokens), sizes
+// summing to n_batch: each group gets the arithmetic llama.cpp gives a call of that group's rows
+// alone (its code path depends on the row count: matmul_path), so a row's result does not depend
+// on what else shares the call (batch invariance: N decode paths, or several requests, each get
+// a single-token decode's bits). Empty: one group of n_batch rows (llama.cpp's arithmetic for the
+// whole call, as one llama.cpp batch).
+using RowGroups = std::span<const int64_t>;
 
 // y = x . W^T  (see the top of this file).
 // REQUIRES: matmul_supports(w.type); 1 <= n_batch <= ws.max_batch(); w.n_cols <= ws.max_cols();
-// x holds n_batch * w.n_cols floats and y n_batch * w.n_rows floats; they do not overlap.
-void matmul(const Matrix& w, const float* x, float* y, int64_t n_batch, Workspace& ws, ThreadPool& pool);
+// x holds n_batch * w.n_cols floats and y n_batch * w.n_rows floats; they do not overlap; the
+// groups (if any) are positive and sum to n_batch.
+void matmul(const Matrix& w, const float* x, float* y, int64_t n_batch, Workspace& ws, ThreadPool& pool,
+            RowGroups groups = {});
 
 // y[i] = x . w[i]^T for n_mats weights that read the same x (Q/K/V, gate/up): x is converted once
 // and one dispatch covers the rows of all of them. Weights whose activation type or width differ
 // from w[0]'s are run one after the other (same results, fewer savings).
 // REQUIRES: 1 <= n_mats <= 8; each (w[i], y[i]) as for matmul.
 void matmul_multi(const Matrix* w, float* const* y, int n_mats, const float* x, int64_t n_batch, Workspace& ws,
-                  ThreadPool& pool);
+                  ThreadPool& pool, RowGroups groups = {});
 
 // Whether matmul at level `isa` reads weights of `type` stored in `layout` with a kernel for that
 // layout (otherwise it rebuilds each tile's rows in GGUF order first, which costs more than the

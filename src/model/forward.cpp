@@ -65,10 +65,14 @@ void Context::add_step_time(Step s) {
 
 Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextOptions& opts) {
   const HParams& hp = model.hparams();
-  if (opts.n_threads < 1 || opts.n_threads > 256) return Status::invalid("-t: thread count must be in [1, 256]");
-  if (opts.n_seq < 1 || opts.n_seq > 256) return Status::invalid("--paths must be in [1, 256]");
+  if (opts.n_threads < 1 || opts.n_threads > 256) {
+    return Status::invalid("${n_threads} (threads) must be in [1, 256] (got " + std::to_string(opts.n_threads) + ")");
+  }
+  if (opts.n_seq < 1 || opts.n_seq > 256) {
+    return Status::invalid("${n_seq} (sequences) must be in [1, 256] (got " + std::to_string(opts.n_seq) + ")");
+  }
   if (opts.max_batch < 1) return Status::invalid("batch size must be at least 1");
-  if (opts.n_ctx < 1) return Status::invalid("-c: context size must be at least 1");
+  if (opts.n_ctx < 1) return Status::invalid("${n_ctx} (context size) must be at least 1 (got " + std::to_string(opts.n_ctx) + ")");
   if (!kernels::isa_supported(opts.isa)) return Status::unsupported("this CPU does not support the requested ISA");
 
   std::unique_ptr<Context> c(new Context(model, opts));
@@ -93,6 +97,8 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   c->out_x_.resize(static_cast<size_t>(c->max_out_ * n_embd));
   c->logits_.resize(static_cast<size_t>(c->max_out_ * hp.n_vocab));
   c->tasks_.resize(static_cast<size_t>(B));
+  c->groups_.resize(static_cast<size_t>(B));
+  c->out_groups_.resize(static_cast<size_t>(B));
   c->seq_len_.assign(static_cast<size_t>(opts.n_seq), 0);
   c->shape_ = {static_cast<int>(hp.n_head), static_cast<int>(hp.n_head_kv), static_cast<int>(hd),
                1.0f / std::sqrt(static_cast<float>(hd))};
@@ -159,6 +165,20 @@ Status Context::eval(std::span<const BatchEntry> batch) {
     if (rope_.n_rot > 0) kernels::rope_cache(rope_, batch[static_cast<size_t>(i)].pos, &rope_cs_[static_cast<size_t>(i * rope_.n_rot)]);
   }
 
+  // The runs of one sequence's entries (check_batch: a sequence's entries are one run), and how
+  // many of each want logits: the row groups of the matmuls (batch invariance, forward.h).
+  n_groups_ = 0;
+  n_out_groups_ = 0;
+  for (int64_t i = 0; i < B;) {
+    int64_t j = i, n_want = 0;
+    for (; j < B && batch[static_cast<size_t>(j)].seq == batch[static_cast<size_t>(i)].seq; ++j) {
+      n_want += batch[static_cast<size_t>(j)].want_logits ? 1 : 0;
+    }
+    groups_[static_cast<size_t>(n_groups_++)] = j - i;
+    if (n_want > 0) out_groups_[static_cast<size_t>(n_out_groups_++)] = n_want;
+    i = j;
+  }
+
   mark(Step::kEmbed);
   last_kv_bytes_ = 0;
   // The last layer's feed-forward runs on the rows that want logits only (llama.cpp's
@@ -173,7 +193,7 @@ Status Context::eval(std::span<const BatchEntry> batch) {
                   static_cast<float>(hp.rms_eps));
   }
   mark(Step::kOutNorm);
-  if (n_out_ > 0) kernels::matmul(w.output, out_x_.data(), logits_.data(), n_out_, ws_, pool_);
+  if (n_out_ > 0) kernels::matmul(w.output, out_x_.data(), logits_.data(), n_out_, ws_, pool_, out_groups());
   mark(Step::kOutput);
   return Status::ok();
 }
@@ -195,7 +215,7 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
     const kernels::Matrix w[3] = {L.wq, L.wk, L.wv};
     float* const y[3] = {q_.data(), k_.data(), v_.data()};
     mark(Step::kAttnNorm);
-    kernels::matmul_multi(w, y, 3, xb_.data(), B, ws_, pool_);
+    kernels::matmul_multi(w, y, 3, xb_.data(), B, ws_, pool_, groups());
     mark(Step::kQkv);
   }
   for (int64_t i = 0; i < B; ++i) {
@@ -235,9 +255,9 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
     i = j;
   }
   mark(Step::kRopeStore);
-  kernels::attention(shape_, tasks_.data(), n_tasks, attn_scratch_, pool_, opts_.isa);
+  kernels::attention(shape_, tasks_.data(), n_tasks, attn_scratch_, pool_, opts_.isa, opts_.batch_invariant);
   mark(Step::kAttention);
-  kernels::matmul(L.wo, attn_.data(), proj_.data(), B, ws_, pool_);
+  kernels::matmul(L.wo, attn_.data(), proj_.data(), B, ws_, pool_, groups());
   mark(Step::kWo);
 
   // Residual. In the last layer only the rows that want logits go on, packed to the front.
@@ -260,12 +280,12 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
     const kernels::Matrix w[2] = {L.w_gate, L.w_up};
     float* const y[2] = {gate_.data(), up_.data()};
     mark(Step::kFfnNorm);
-    kernels::matmul_multi(w, y, 2, xb_.data(), n_rows, ws_, pool_);
+    kernels::matmul_multi(w, y, 2, xb_.data(), n_rows, ws_, pool_, last ? out_groups() : groups());
     mark(Step::kGateUp);
   }
   for (int64_t i = 0; i < n_rows; ++i) op.swiglu(row(gate_, i, n_ff), row(up_, i, n_ff), row(gate_, i, n_ff), n_ff);
   mark(Step::kSwiglu);
-  kernels::matmul(L.w_down, gate_.data(), proj_.data(), n_rows, ws_, pool_);
+  kernels::matmul(L.w_down, gate_.data(), proj_.data(), n_rows, ws_, pool_, last ? out_groups() : groups());
   mark(Step::kDown);
   for (int64_t i = 0; i < n_rows; ++i) op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, i, n_embd), n_embd);
   return n_rows;

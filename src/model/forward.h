@@ -34,6 +34,11 @@ struct ContextOptions {
   int n_threads = 2;
   DType kv_type = DType::kF16;
   kernels::Isa isa = kernels::default_isa();
+  // Batch invariance: each sequence's entries get the arithmetic of an eval holding them alone
+  // (kernels::RowGroups, attention's each_task_alone), so a decode step's row of one of N paths,
+  // or of one request beside others, has a single-sequence decode's bits. false: one llama.cpp
+  // batch's arithmetic for the whole eval (what llama.cpp computes for N sequences in one batch).
+  bool batch_invariant = true;
 };
 
 // Where a forward pass spends its time, step by step (opt-in: EDGEREASON_PROFILE_STEPS=1 in the
@@ -111,6 +116,16 @@ class Context {
   std::vector<float> out_x_;    // (max_out, n_embd) final hidden states of the logits rows
   std::vector<float> logits_;   // (max_out, n_vocab)
   std::vector<kernels::AttentionTask> tasks_;  // (B,) at most one per entry
+  std::vector<int64_t> groups_;      // (B,) entries per run of one sequence (batch invariance)
+  std::vector<int64_t> out_groups_;  // (B,) logits rows per run, zeros left out
+  int64_t n_groups_ = 0, n_out_groups_ = 0;
+  kernels::RowGroups groups() const {
+    return opts_.batch_invariant ? kernels::RowGroups(groups_.data(), static_cast<size_t>(n_groups_)) : kernels::RowGroups();
+  }
+  kernels::RowGroups out_groups() const {
+    return opts_.batch_invariant ? kernels::RowGroups(out_groups_.data(), static_cast<size_t>(n_out_groups_))
+                                 : kernels::RowGroups();
+  }
   kernels::AttentionShape shape_;
   kernels::RopeParams rope_;
   const kernels::Ops* ops_ = nullptr;

@@ -31,8 +31,9 @@ bool contains_ci(std::string_view hay, std::string_view needle) {
 class Controller final : public engine::PathController {
  public:
   Controller(std::vector<PathPolicy>& policies, const ThinkingOptions& think, const VoteOptions& vote,
-             const AnswerKeyFn& key, std::atomic<bool>& cancel, int64_t n_prompt)
-      : policies_(policies), think_(think), vote_opts_(vote), key_(key), cancel_(cancel), n_prompt_(n_prompt),
+             const AnswerKeyFn& key, std::atomic<bool>& cancel, const std::atomic<bool>* external_cancel, int64_t n_prompt)
+      : policies_(policies), think_(think), vote_opts_(vote), key_(key), cancel_(cancel), external_cancel_(external_cancel),
+        n_prompt_(n_prompt),
         tally_(vote.mode), keys_(policies.size()), stopped_early_(policies.size(), 0) {}
 
   void on_prefill(double prefill_ms) override {
@@ -53,7 +54,10 @@ class Controller final : public engine::PathController {
   }
   engine::PathAction before_step(int p) override {
     PathPolicy& pol = policies_[static_cast<size_t>(p)];
-    if (cancel_.load(std::memory_order_relaxed)) pol.stop_now();
+    if (cancel_.load(std::memory_order_relaxed) ||
+        (external_cancel_ != nullptr && external_cancel_->load(std::memory_order_relaxed))) {
+      pol.stop_now();
+    }
     return pol.before_step();
   }
   void on_path_end(int p, engine::StopReason reason) override {
@@ -129,6 +133,7 @@ class Controller final : public engine::PathController {
   VoteOptions vote_opts_;
   const AnswerKeyFn& key_;
   std::atomic<bool>& cancel_;
+  const std::atomic<bool>* external_cancel_;  // the caller's flag (a request's Ticket), or null
   int64_t n_prompt_;
   VoteTally tally_;
   std::vector<std::optional<std::string>> keys_;
@@ -160,7 +165,8 @@ void Reasoner::cancel() { cancel_.store(true); }
 
 Result<ReasonResult> Reasoner::run(std::span<const TokenId> prompt_tokens, const ThinkingOptions& think,
                                    const engine::GenerateOptions& gen, const VoteOptions& vote,
-                                   const AnswerKeyFn& answer_key, const StreamFn& stream) {
+                                   const AnswerKeyFn& answer_key, const StreamFn& stream,
+                                   const std::atomic<bool>* cancelled) {
   ER_RETURN_IF_ERROR(validate_thinking_options(think));
   const bool needs_close = think.think_budget || think.deadline_s;
   if (!fmt_.split && think.has_policy()) {
@@ -206,7 +212,7 @@ Result<ReasonResult> Reasoner::run(std::span<const TokenId> prompt_tokens, const
     }
   }
   cancel_.store(false);
-  Controller ctl(policies, think, vote, answer_key, cancel_, n_prompt);
+  Controller ctl(policies, think, vote, answer_key, cancel_, cancelled, n_prompt);
   engine::Generator g(dec_);
   ER_ASSIGN_OR_RETURN(engine::GenerateResult gr, g.generate(prompt_tokens, gen, {}, &ctl));
 

@@ -101,6 +101,9 @@ ThinkingFormat thinking_format_for(tokenizer::ChatFamily family, const tokenizer
 struct PromptSpec {
   std::string system;    // empty: the template's default
   std::string question;  // the user's text (task instructions already included)
+  // A whole conversation instead of (system, question): its last message is the user's question,
+  // to which the policy's sentences are added; a "system" message replaces `system`.
+  std::vector<tokenizer::ChatMessage> messages;
   // Tag-less formats: append the sentence asking for reasoning then the final-answer marker
   // (" Think step by step, then write \"Final Answer:\" followed by your answer.").
   bool marker_instruction = true;
@@ -203,9 +206,12 @@ class Reasoner {
   // Runs prompt_tokens (already rendered and encoded) with gen.n_paths paths. gen.max_new_tokens
   // caps each path's total tokens. A policy that cannot apply (e.g. no_think for a family without
   // a way to express it) is a bad-input Status naming the flag.
+  // `cancelled` (optional, the caller's): when it becomes true every path stops at its next step,
+  // as with cancel().
   Result<ReasonResult> run(std::span<const TokenId> prompt_tokens, const ThinkingOptions& think,
                            const engine::GenerateOptions& gen, const VoteOptions& vote,
-                           const AnswerKeyFn& answer_key, const StreamFn& stream = {});
+                           const AnswerKeyFn& answer_key, const StreamFn& stream = {},
+                           const std::atomic<bool>* cancelled = nullptr);
 
   // Stops every path at the next step (Ctrl-C); safe from another thread.
   void cancel();

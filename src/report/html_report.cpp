@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "report/build_info.h"
+#include "core/build_info.h"
 #include "report/svg_chart.h"
 #include "study/planner.h"
 

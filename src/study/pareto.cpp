@@ -5,25 +5,9 @@
 #include <map>
 #include <numeric>
 
-#include "report/stats.h"
+#include "core/stats.h"
 
 namespace er::study {
-
-void wilson95(int64_t k, int64_t n, double* lo, double* hi) {
-  if (n <= 0) {
-    *lo = 0;
-    *hi = 1;
-    return;
-  }
-  const double z = 1.959963984540054;
-  const double nn = static_cast<double>(n);
-  const double p = static_cast<double>(k) / nn;
-  const double den = 1 + z * z / nn;
-  const double centre = (p + z * z / (2 * nn)) / den;
-  const double half = z * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / den;
-  *lo = std::max(0.0, centre - half);
-  *hi = std::min(1.0, centre + half);
-}
 
 std::vector<ConfigSummary> summarize(const std::vector<ConfigRow>& configs, const std::vector<QuestionRow>& qs) {
   std::map<int64_t, std::vector<const QuestionRecord*>> by;
@@ -67,10 +51,12 @@ std::vector<ConfigSummary> summarize(const std::vector<ConfigRow>& configs, cons
     s.max_path_tokens_mean /= n;
     s.tokens_mean = s.thinking_tokens_mean + s.answer_tokens_mean;
     s.accuracy = static_cast<double>(s.n_correct) / n;
-    wilson95(s.n_correct, s.n, &s.acc_lo, &s.acc_hi);
-    s.mean_s = report::mean(e2e);
-    s.p50_s = report::percentile(e2e, 50);
-    s.p90_s = report::percentile(e2e, 90);
+    const stats::Proportion acc = stats::wilson_interval(s.n_correct, s.n);
+    s.acc_lo = acc.lo;
+    s.acc_hi = acc.hi;
+    s.mean_s = stats::mean(e2e);
+    s.p50_s = stats::percentile(e2e, 50);
+    s.p90_s = stats::percentile(e2e, 90);
     if (all_energy) s.energy_j = energy / n;
     out.push_back(std::move(s));
   }

@@ -32,9 +32,6 @@ struct ConfigSummary {
   std::string projection_note;      // how, when projected
 };
 
-// Wilson score interval (95%) for k of n.
-void wilson95(int64_t k, int64_t n, double* lo, double* hi);
-
 // One summary per configuration with at least one question, in config_id order.
 std::vector<ConfigSummary> summarize(const std::vector<ConfigRow>& configs, const std::vector<QuestionRow>& qs);
 

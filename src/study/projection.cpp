@@ -12,7 +12,7 @@
 #include "perfmodel/fit_records.h"
 #include "perfmodel/model_shape.h"
 #include "perfmodel/roofline.h"
-#include "report/stats.h"
+#include "core/stats.h"
 
 namespace er::study {
 
@@ -119,9 +119,9 @@ Result<std::string> project_onto_device(const std::string& device, const std::ve
       else all_energy = false;
     }
     const double n = static_cast<double>(it->second.size());
-    s.mean_s = report::mean(e2e);
-    s.p50_s = report::percentile(e2e, 50);
-    s.p90_s = report::percentile(e2e, 90);
+    s.mean_s = stats::mean(e2e);
+    s.p50_s = stats::percentile(e2e, 50);
+    s.p90_s = stats::percentile(e2e, 90);
     s.prefill_mean_s = pre / n;
     s.decode_mean_s = dec / n;
     s.energy_j = all_energy ? std::optional<double>(en / n) : std::nullopt;

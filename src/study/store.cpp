@@ -10,7 +10,7 @@
 #include <set>
 #include <vector>
 
-#include "report/build_info.h"
+#include "core/build_info.h"
 
 namespace er::study {
 
@@ -371,7 +371,7 @@ Result<int64_t> Store::begin_run(const std::string& command, const std::string& 
          "VALUES (?, 'running', ?, ?, ?, ?)");
   if (!s.ok()) return err("preparing a run");
   s.bind(1, now_utc()).bind(2, command).bind(3, config_name).bind(4, config_toml);
-  s.bind(5, report::build_version() + " " + report::build_commit());
+  s.bind(5, er::build_version() + " " + er::build_commit());
   if (s.step() != SQLITE_DONE) return err("recording the run");
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/runner.h"
-#include "eval/score.h"
+#include "core/stats.h"
 #include "support/test_support.h"
 
 namespace er::eval {
@@ -81,18 +81,18 @@ EvalOptions quiet_opts(const std::string& out) {
 
 TEST(EvalScore, WilsonHandComputed) {
   // 8/10, z = 1.959964: centre = (0.8 + 0.19207)/1.38415 = 0.71674, half = 0.22658.
-  const Proportion p = wilson_interval(8, 10);
+  const stats::Proportion p = stats::wilson_interval(8, 10);
   EXPECT_DOUBLE_EQ(p.p, 0.8);
   EXPECT_NEAR(p.lo, 0.49016, 1e-4);
   EXPECT_NEAR(p.hi, 0.94332, 1e-4);
-  const Proportion zero = wilson_interval(0, 10);  // lo = 0, hi = z²/(n + z²) = 0.27754
+  const stats::Proportion zero = stats::wilson_interval(0, 10);  // lo = 0, hi = z²/(n + z²) = 0.27754
   EXPECT_DOUBLE_EQ(zero.lo, 0);
   EXPECT_NEAR(zero.hi, 0.27754, 1e-4);
-  const Proportion none = wilson_interval(0, 0);
+  const stats::Proportion none = stats::wilson_interval(0, 0);
   EXPECT_EQ(none.lo, 0);
   EXPECT_EQ(none.hi, 1);
   const double v[] = {4, 1, 3, 2};
-  const Distribution d = describe(v);
+  const stats::Distribution d = stats::describe(v);
   EXPECT_DOUBLE_EQ(d.mean, 2.5);
   EXPECT_DOUBLE_EQ(d.p50, 2.5);
   EXPECT_DOUBLE_EQ(d.p90, 3.7);  // rank 0.9 * 3 = 2.7 → 3 + 0.7

@@ -1,6 +1,7 @@
 // Summaries, Pareto frontiers and the planner on hand-made rows.
 #include <gtest/gtest.h>
 
+#include "core/stats.h"
 #include "study/pareto.h"
 #include "study/planner.h"
 
@@ -15,7 +16,9 @@ ConfigSummary point(int64_t id, double acc, double mean_s, double p90_s, std::op
   s.n = s.n_expected = 100;
   s.n_correct = static_cast<int64_t>(acc * 100 + 0.5);
   s.accuracy = acc;
-  wilson95(s.n_correct, s.n, &s.acc_lo, &s.acc_hi);
+  const stats::Proportion w = stats::wilson_interval(s.n_correct, s.n);
+  s.acc_lo = w.lo;
+  s.acc_hi = w.hi;
   s.mean_s = mean_s;
   s.p90_s = p90_s;
   s.energy_j = energy;
@@ -24,16 +27,15 @@ ConfigSummary point(int64_t id, double acc, double mean_s, double p90_s, std::op
 }
 
 TEST(StudyPareto, WilsonMatchesTheFormula) {
-  double lo, hi;
-  wilson95(13, 30, &lo, &hi);  // reference: the closed form evaluated in Python
-  EXPECT_NEAR(lo, 0.2737748557646652, 1e-12);
-  EXPECT_NEAR(hi, 0.6080269299918639, 1e-12);
-  wilson95(0, 10, &lo, &hi);
-  EXPECT_DOUBLE_EQ(lo, 0.0);
-  EXPECT_NEAR(hi, 0.2775327998628892, 1e-12);
-  wilson95(0, 0, &lo, &hi);
-  EXPECT_EQ(lo, 0.0);
-  EXPECT_EQ(hi, 1.0);
+  stats::Proportion w = stats::wilson_interval(13, 30);  // reference: the closed form evaluated in Python
+  EXPECT_NEAR(w.lo, 0.2737748557646652, 1e-12);
+  EXPECT_NEAR(w.hi, 0.6080269299918639, 1e-12);
+  w = stats::wilson_interval(0, 10);
+  EXPECT_DOUBLE_EQ(w.lo, 0.0);
+  EXPECT_NEAR(w.hi, 0.2775327998628892, 1e-12);
+  w = stats::wilson_interval(0, 0);
+  EXPECT_EQ(w.lo, 0.0);
+  EXPECT_EQ(w.hi, 1.0);
 }
 
 TEST(StudyPareto, FrontierOnHandMadePoints) {

@@ -1,5 +1,5 @@
-// Build identification compiled in by src/report/CMakeLists.txt (see build_info.h).
-#include "report/build_info.h"
+// Build identification compiled in by src/core/CMakeLists.txt (see build_info.h).
+#include "core/build_info.h"
 
 #ifndef ER_BUILD_COMMIT
 #define ER_BUILD_COMMIT "unknown"
@@ -8,9 +8,9 @@
 #define ER_BUILD_VERSION "unknown"
 #endif
 
-namespace er::report {
+namespace er {
 
 std::string build_commit() { return ER_BUILD_COMMIT; }
 std::string build_version() { return ER_BUILD_VERSION; }
 
-}  // namespace er::report
+}  // namespace er

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <vector>
 
-#include "report/stats.h"
+#include "core/stats.h"
 
-namespace er::report {
+namespace er::stats {
 namespace {
 
 TEST(ReportStats, MeanAndSampleStddev) {
@@ -42,4 +42,4 @@ TEST(ReportStats, PercentilesInterpolateLikeNumpy) {
 }
 
 }  // namespace
-}  // namespace er::report
+}  // namespace er::stats
