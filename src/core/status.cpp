@@ -21,7 +21,7 @@ const char* status_code_name(StatusCode code) {
 }
 
 namespace {
-// Replaces each "${name}" (name: a letter, then letters, digits, '_', '.') by spell(name).
+// Replaces each "${name}" (name: a letter, then letters, digits, '_', '.', '[', ']') by spell(name).
 template <typename Spell>
 std::string replace_fields(const std::string& raw, Spell spell) {
   std::string out;
@@ -29,7 +29,10 @@ std::string replace_fields(const std::string& raw, Spell spell) {
   for (size_t i = 0; i < raw.size(); ++i) {
     if (raw[i] == '$' && i + 2 < raw.size() && raw[i + 1] == '{' && std::isalpha(static_cast<unsigned char>(raw[i + 2]))) {
       size_t j = i + 2;
-      while (j < raw.size() && (std::isalnum(static_cast<unsigned char>(raw[j])) || raw[j] == '_' || raw[j] == '.')) ++j;
+      while (j < raw.size() && (std::isalnum(static_cast<unsigned char>(raw[j])) || raw[j] == '_' || raw[j] == '.' ||
+                                raw[j] == '[' || raw[j] == ']')) {
+        ++j;
+      }
       if (j < raw.size() && raw[j] == '}') {
         out += spell(std::string_view(raw).substr(i + 2, j - i - 2));
         i = j;
@@ -53,6 +56,15 @@ Status Status::renamed(const FieldSpeller& spell) const {
   s.message_ = replace_fields(raw_, spell);
   s.raw_ = s.message_;  // spelled for this front end from now on (with_context keeps it)
   return s;
+}
+
+std::string Status::first_field() const {
+  std::string first;
+  (void)replace_fields(raw_, [&](std::string_view f) {
+    if (first.empty()) first = std::string(f);
+    return std::string(f);
+  });
+  return first;
 }
 
 bool Status::names_field(std::string_view field) const {

@@ -53,6 +53,9 @@ class [[nodiscard]] Status {
   Status renamed(const FieldSpeller& spell) const;
   // True when the message names ${field}.
   bool names_field(std::string_view field) const;
+  // The first ${field} the message names ("" when none): the input at fault, for an API's error
+  // object ("param").
+  std::string first_field() const;
 
  private:
   static std::string strip_fields(const std::string& raw);
