@@ -156,6 +156,51 @@ TEST(Session, BadRequestsNameTheField) {
   expect_field(temp, "temperature");
 }
 
+TEST(Session, StreamedTextIsTheSplitAndTheForcedCloseNeverReachesTheAnswer) {
+  // tiny-qwen3 under Qwen3's chat template has think tags (as text: the synthetic vocabulary spells
+  // them in several tokens): a budget forces "</think>" (and the answer prefix) into the paths.
+  // What is streamed, by kind, must be exactly the outcome's split.
+  const auto path = test::fixture_dir() / "tiny-qwen3-q4_k.gguf";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixtures not generated";
+  SessionOptions so;
+  so.model = path.string();
+  so.chat_template = "qwen3";
+  so.n_ctx = 256;
+  so.max_paths = 2;
+  auto s = Session::open(so);
+  ASSERT_TRUE(s.is_ok()) << s.status().message();
+  ASSERT_TRUE((*s)->thinking_format().has_think_tags);
+  Request r = greedy("Why is the sky blue?", 2, 40);
+  r.chat = true;
+  r.gen.ignore_eos = false;
+  r.gen.sampler.temperature = 0.9f;
+  r.think.think_budget = 6;
+  r.think.answer_budget = 12;
+  std::string thinking[2], answer[2];
+  r.stream = [&](int p, std::string_view piece, bool is_thinking) {
+    (is_thinking ? thinking : answer)[p] += std::string(piece);
+  };
+  auto o = (*s)->ask(r);
+  ASSERT_TRUE(o.is_ok()) << o.status().message();
+  int forced = 0;
+  for (int p = 0; p < 2; ++p) {
+    const reasoning::PathOutcome& po = o->result.paths.at(static_cast<size_t>(p));
+    forced += po.forced_close ? 1 : 0;
+    EXPECT_EQ(thinking[p], po.thinking_text) << "path " << p;
+    EXPECT_EQ(answer[p], po.answer_text) << "path " << p;
+    EXPECT_EQ(answer[p].find("</think>"), std::string::npos) << answer[p];
+    EXPECT_EQ(thinking[p].find("</think>"), std::string::npos) << thinking[p];
+    if (po.forced_close) {
+      // Forced once: the close text appears exactly once in the whole text.
+      const std::string& whole = po.text;
+      const size_t first = whole.find("</think>");
+      ASSERT_NE(first, std::string::npos) << whole;
+      EXPECT_EQ(whole.find("</think>", first + 1), std::string::npos) << whole;
+    }
+  }
+  EXPECT_GT(forced, 0) << "random weights never reach </think> in 6 tokens: the budget must force it";
+}
+
 }  // namespace
 }  // namespace er::session
 
