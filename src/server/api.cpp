@@ -63,10 +63,13 @@ Result<std::string> message_content(const json& m, size_t i) {
   if (it->is_array()) {
     std::string out;
     for (const json& part : *it) {
-      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+      const auto type = part.is_object() ? part.find("type") : part.end();
+      const auto text = part.is_object() ? part.find("text") : part.end();
+      if (!part.is_object() || type == part.end() || !type->is_string() || type->get<std::string>() != "text" ||
+          text == part.end() || !text->is_string()) {
         return bad(field, "parts must be {\"type\": \"text\", \"text\": STRING} (only text is supported)");
       }
-      out += part["text"].get<std::string>();
+      out += text->get<std::string>();
     }
     return out;
   }
@@ -201,7 +204,22 @@ ordered_json nullable(const std::optional<double>& v) { return v ? ordered_json(
 
 }  // namespace
 
+namespace {
+Result<ApiRequest> parse_request_unguarded(Endpoint e, std::string_view body, const ApiLimits& limits);
+}  // namespace
+
 Result<ApiRequest> parse_request(Endpoint e, std::string_view body, const ApiLimits& limits) {
+  // Every access above checks its type first; a JSON exception here is a bug, reported as bad
+  // input rather than a failed server.
+  try {
+    return parse_request_unguarded(e, body, limits);
+  } catch (const nlohmann::json::exception& ex) {
+    return Status::invalid(std::string("malformed request: ") + ex.what());
+  }
+}
+
+namespace {
+Result<ApiRequest> parse_request_unguarded(Endpoint e, std::string_view body, const ApiLimits& limits) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::invalid("the request body is not valid JSON");
   if (!j.is_object()) return Status::invalid("the request body must be a JSON object");
@@ -244,6 +262,7 @@ Result<ApiRequest> parse_request(Endpoint e, std::string_view body, const ApiLim
   ER_RETURN_IF_ERROR(parse_sampling(j, limits, out));
   return out;
 }
+}  // namespace
 
 std::string json_field(std::string_view field, Endpoint e) {
   static constexpr std::pair<std::string_view, std::string_view> kNames[] = {

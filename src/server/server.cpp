@@ -53,7 +53,24 @@ struct StreamState {
   }
 };
 
-std::string sse(const ordered_json& j) { return "data: " + j.dump() + "\n\n"; }
+// Generated text may hold invalid UTF-8 (a sampled byte token, a cut): it is sent with U+FFFD in
+// its place rather than failing the response.
+std::string dump(const ordered_json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+std::string sse(const ordered_json& j) { return "data: " + dump(j) + "\n\n"; }
+
+// The length of the longest prefix of s that does not end inside a UTF-8 sequence: a streamed
+// piece may end with the first bytes of a character whose rest comes with the next token.
+size_t complete_utf8_prefix(const std::string& s) {
+  const size_t n = s.size();
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
 
 }  // namespace
 
@@ -86,7 +103,7 @@ std::string Server::next_id(Endpoint e) {
 
 void Server::reply_error(httplib::Response& res, int status, const Status& s, Endpoint e, const char* type) {
   res.status = status;
-  res.set_content(error_body(s, e, type).dump(), kJson);
+  res.set_content(dump(error_body(s, e, type)), kJson);
 }
 
 void Server::observe(const session::Outcome& o) {
@@ -130,17 +147,19 @@ void Server::routes() {
     else if (res.status == 405) what = "method " + req.method + " is not allowed on " + req.path;
     else what = "HTTP " + std::to_string(res.status);
     metrics_.count_request(res.status == 404 ? "other" : req.path, res.status);
-    res.set_content(error_body(Status::invalid(what), Endpoint::kChat, "invalid_request_error").dump(), kJson);
+    res.set_content(dump(error_body(Status::invalid(what), Endpoint::kChat,
+                                    res.status >= 500 ? "server_error" : "invalid_request_error")),
+                    kJson);
   });
 
   h.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(ordered_json{{"status", draining_.load() ? "shutting_down" : "ok"}}.dump(), kJson);
+    res.set_content(dump(ordered_json{{"status", draining_.load() ? "shutting_down" : "ok"}}), kJson);
     if (draining_.load()) res.status = 503;
   });
   h.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     metrics_.count_request("/v1/models", 200);
     ordered_json m{{"id", o_.model_name}, {"object", "model"}, {"created", unix_now()}, {"owned_by", "edgereason"}};
-    res.set_content(ordered_json{{"object", "list"}, {"data", ordered_json::array({m})}}.dump(), kJson);
+    res.set_content(dump(ordered_json{{"object", "list"}, {"data", ordered_json::array({m})}}), kJson);
   });
   h.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.render(session_.waiting(), session_.in_flight()), "text/plain; version=0.0.4");
@@ -152,6 +171,17 @@ void Server::routes() {
 }
 
 void Server::complete(Endpoint e, const httplib::Request& req, httplib::Response& res) {
+  try {
+    complete_unguarded(e, req, res);
+  } catch (const std::exception& ex) {  // a bug: answered as one, never a dead server
+    if (res.status < 0 || res.status == 200) res.status = 500;
+    metrics_.count_request(endpoint_name(e), 500);
+    res.set_content(dump(error_body(Status::internal(std::string("internal error: ") + ex.what()), e, "server_error")),
+                    kJson);
+  }
+}
+
+void Server::complete_unguarded(Endpoint e, const httplib::Request& req, httplib::Response& res) {
   const std::string ep = endpoint_name(e);
   auto refuse = [&](int status, const Status& s, const char* type) {
     metrics_.count_request(ep, status);
@@ -190,7 +220,7 @@ void Server::complete(Endpoint e, const httplib::Request& req, httplib::Response
     }
     observe(*out);
     metrics_.count_request(ep, 200);
-    res.set_content(response_json(api, *out, id, created, o_.model_name).dump(), kJson);
+    res.set_content(dump(response_json(api, *out, id, created, o_.model_name)), kJson);
     return;
   }
 
@@ -198,36 +228,78 @@ void Server::complete(Endpoint e, const httplib::Request& req, httplib::Response
   // (the client went away) cancels the request, which frees its slot at the next step.
   auto st = std::make_shared<StreamState>();
   const int n_paths = api.req.gen.n_paths;
-  auto first_sent = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(n_paths), 0);
-  api.req.stream = [st, api_copy = api, id, created, model = o_.model_name, first_sent](int path, std::string_view piece,
-                                                                                        bool thinking) {
-    const bool role = !(*first_sent)[static_cast<size_t>(path)];
-    (*first_sent)[static_cast<size_t>(path)] = 1;
-    st->push(sse(chunk_json(api_copy, id, created, model, path, piece, thinking, nullptr, role)));
+  // Per path: whether its first chunk (with the role) went out, and the bytes of a character
+  // whose rest has not come yet (with the kind of text they belong to).
+  struct PathStream {
+    bool started = false;
+    std::string pending;
+    bool pending_thinking = false;
   };
-  st->worker = std::thread([this, st, api, id, created, ep]() mutable {
-    Result<session::Outcome> out = session_.ask(api.req, &st->ticket);
-    if (out.is_ok()) {
-      for (size_t i = 0; i < out->result.gen.paths.size(); ++i) {
-        st->push(sse(chunk_json(api, id, created, o_.model_name, static_cast<int>(i), {}, false,
-                                finish_reason(out->result.gen.paths[i].stop))));
+  auto paths = std::make_shared<std::vector<PathStream>>(static_cast<size_t>(n_paths));
+  auto emit = [st, api_copy = api, id, created, model = o_.model_name, paths](int path, std::string text, bool thinking,
+                                                                              bool flush) {
+    PathStream& ps = (*paths)[static_cast<size_t>(path)];
+    if (!ps.pending.empty() && ps.pending_thinking != thinking) {  // the kind changed: flush first
+      std::string old = std::move(ps.pending);
+      ps.pending.clear();
+      const bool role = !ps.started;
+      ps.started = true;
+      st->push(sse(chunk_json(api_copy, id, created, model, path, old, ps.pending_thinking, nullptr, role)));
+    }
+    text = ps.pending + text;
+    ps.pending.clear();
+    const size_t keep = flush ? text.size() : complete_utf8_prefix(text);
+    ps.pending = text.substr(keep);
+    ps.pending_thinking = thinking;
+    text.resize(keep);
+    if (text.empty()) return;
+    const bool role = !ps.started;
+    ps.started = true;
+    st->push(sse(chunk_json(api_copy, id, created, model, path, text, thinking, nullptr, role)));
+  };
+  api.req.stream = [emit](int path, std::string_view piece, bool thinking) {
+    emit(path, std::string(piece), thinking, false);
+  };
+  st->worker = std::thread([this, st, api, id, created, ep, emit, paths]() mutable {
+    try {
+      Result<session::Outcome> out = session_.ask(api.req, &st->ticket);
+      if (out.is_ok()) {
+        const size_t n = out->result.gen.paths.size();
+        for (size_t i = 0; i < n; ++i) {
+          const PathStream& ps = (*paths)[i];
+          if (!ps.pending.empty()) emit(static_cast<int>(i), std::string(), ps.pending_thinking, /*flush=*/true);
+          ordered_json fin = chunk_json(api, id, created, o_.model_name, static_cast<int>(i), {}, false,
+                                        finish_reason(out->result.gen.paths[i].stop));
+          // timings, energy and the vote ride on the last path's finish chunk; usage, as OpenAI's
+          // API has it, only in a last chunk of its own with empty choices (include_usage).
+          if (i + 1 == n) {
+            fin["timings"] = timings_json(*out);
+            fin["energy"] = energy_json(*out);
+            if (n > 1) fin["vote"] = vote_json(*out);
+          }
+          st->push(sse(fin));
+        }
+        if (api.include_usage) {
+          ordered_json tail;
+          tail["id"] = id;
+          tail["object"] = api.endpoint == Endpoint::kChat ? "chat.completion.chunk" : "text_completion";
+          tail["created"] = created;
+          tail["model"] = o_.model_name;
+          tail["choices"] = ordered_json::array();
+          tail["usage"] = usage_json(*out);
+          st->push(sse(tail));
+        }
+        observe(*out);
+        metrics_.count_request(ep, out->cancelled ? 499 : 200);
+      } else {
+        st->push(sse(error_body(out.status(), api.endpoint,
+                                out.status().is_bad_input() ? "invalid_request_error" : "server_error")));
+        metrics_.count_request(ep, out.status().is_bad_input() ? 400 : 500);
       }
-      ordered_json tail;
-      tail["id"] = id;
-      tail["object"] = api.endpoint == Endpoint::kChat ? "chat.completion.chunk" : "text_completion";
-      tail["created"] = created;
-      tail["model"] = o_.model_name;
-      tail["choices"] = ordered_json::array();
-      if (api.include_usage) tail["usage"] = usage_json(*out);
-      tail["timings"] = timings_json(*out);
-      tail["energy"] = energy_json(*out);
-      if (out->result.paths.size() > 1) tail["vote"] = vote_json(*out);
-      if (api.include_usage || !out->cancelled) st->push(sse(tail));
-      observe(*out);
-      metrics_.count_request(ep, out->cancelled ? 499 : 200);
-    } else {
-      st->push(sse(error_body(out.status(), api.endpoint, out.status().is_bad_input() ? "invalid_request_error" : "server_error")));
-      metrics_.count_request(ep, out.status().is_bad_input() ? 400 : 500);
+    } catch (const std::exception& ex) {  // never terminate the server from a request's thread
+      st->push(sse(error_body(Status::internal(std::string("internal error: ") + ex.what()), api.endpoint,
+                              "server_error")));
+      metrics_.count_request(ep, 500);
     }
     st->push("data: [DONE]\n\n");
     st->finish();

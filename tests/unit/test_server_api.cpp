@@ -81,6 +81,9 @@ TEST(ServerApi, BadRequestsNameTheField) {
   EXPECT_EQ(param_of(Endpoint::kChat, R"({"messages":"hi"})"), "messages");
   EXPECT_EQ(param_of(Endpoint::kChat, R"({"messages":[{"content":"hi"}]})"), "messages[0].role");
   EXPECT_EQ(param_of(Endpoint::kChat, R"({"messages":[{"role":"user","content":5}]})"), "messages[0].content");
+  // Found by the schemathesis fuzz: a part whose type is not a string.
+  EXPECT_EQ(param_of(Endpoint::kChat, R"({"messages":[{"role":"system","content":[{"type":{},"text":""}]}]})"),
+            "messages[0].content");
   EXPECT_EQ(param_of(Endpoint::kChat, std::string("{") + kMsg + R"(,"n":0})"), "n");
   EXPECT_EQ(param_of(Endpoint::kChat, std::string("{") + kMsg + R"(,"n":99})"), "n");
   EXPECT_EQ(param_of(Endpoint::kChat, std::string("{") + kMsg + R"(,"n":"2"})"), "n");
