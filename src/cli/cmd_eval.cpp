@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/flag_names.h"
 #include "cli/power_options.h"
 #include "cli/thinking_options.h"
 #include "eval/dataset.h"
@@ -95,7 +96,7 @@ Status run(EvalCliOptions& o) {
     }
   }
   ER_ASSIGN_OR_RETURN(eval::Dataset ds, eval::load_dataset(o.dataset, dopts));
-  for (const auto& s : ds.skipped) std::fprintf(stderr, "edgereason eval: warning: skipped %s\n", s.c_str());
+  for (const auto& s : ds.skipped) std::fprintf(stderr, "edgereason eval: warning: skipped %s\n", with_flags(s).c_str());
 
   ER_ASSIGN_OR_RETURN(std::string model_path, model::resolve_model(o.model));
   if (const std::string note = apply_profile_decode_model(o.thinking, model_path); !note.empty()) {

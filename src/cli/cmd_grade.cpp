@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/flag_names.h"
 #include "eval/dataset.h"
 #include "eval/grade_outputs.h"
 #include "eval/runner.h"
@@ -41,7 +42,7 @@ Status run(const GradeCliOptions& o) {
   if (!policy) return Status::invalid("--on-bad-line must be fail or skip");
   dopts.on_bad_line = *policy;
   ER_ASSIGN_OR_RETURN(eval::Dataset ds, eval::load_dataset(o.dataset, dopts));
-  for (const auto& s : ds.skipped) std::fprintf(stderr, "edgereason grade: warning: skipped %s\n", s.c_str());
+  for (const auto& s : ds.skipped) std::fprintf(stderr, "edgereason grade: warning: skipped %s\n", with_flags(s).c_str());
 
   eval::GradeOptions go;
   go.outputs_path = o.outputs;
@@ -51,7 +52,7 @@ Status run(const GradeCliOptions& o) {
   go.output_path = o.output;
   go.overwrite = o.overwrite;
   ER_ASSIGN_OR_RETURN(eval::GradeSummary s, eval::grade_outputs(ds, go));
-  for (const auto& msg : s.skipped) std::fprintf(stderr, "edgereason grade: warning: skipped %s\n", msg.c_str());
+  for (const auto& msg : s.skipped) std::fprintf(stderr, "edgereason grade: warning: skipped %s\n", with_flags(msg).c_str());
   const bool records_on_stdout = o.output.empty() || o.output == "-";
   std::fputs(s.to_text().c_str(), records_on_stdout ? stderr : stdout);
   if (!o.summary_json.empty()) ER_RETURN_IF_ERROR(eval::write_summary_json(o.summary_json, s.to_json()));

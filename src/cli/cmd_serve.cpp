@@ -90,8 +90,9 @@ Status serve(ServeOptions& o) {
 
   server::Server srv(*sess, so);
   g_stop.store(false);
-  auto prev_term = std::signal(SIGTERM, on_serve_signal);
-  auto prev_int = std::signal(SIGINT, on_serve_signal);
+  // Kept until the process exits: a second SIGTERM while draining only repeats the request.
+  std::signal(SIGTERM, on_serve_signal);
+  std::signal(SIGINT, on_serve_signal);
   std::atomic<bool> finished{false};
   std::thread watcher([&] {
     while (!finished.load()) {
@@ -114,8 +115,6 @@ Status serve(ServeOptions& o) {
   });
   finished.store(true);
   watcher.join();
-  std::signal(SIGTERM, prev_term);
-  std::signal(SIGINT, prev_int);
   meter.meter->stop();
   if (st.is_ok()) std::fprintf(stderr, "edgereason serve: stopped\n");
   return st;

@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "core/status.h"
+
 namespace er::cli {
 
 std::string flag_for_field(std::string_view field) {
@@ -28,6 +30,10 @@ std::string flag_for_field(std::string_view field) {
   std::string flag = "--";
   for (char c : field) flag += c == '_' ? '-' : c;
   return flag;
+}
+
+std::string with_flags(const std::string& library_text) {
+  return Status::invalid(library_text).renamed(flag_for_field).message();
 }
 
 }  // namespace er::cli

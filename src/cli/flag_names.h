@@ -11,4 +11,8 @@ namespace er::cli {
 // (n_ctx -> -c, temperature -> --temp, ...), else "--" + the field with '_' as '-'.
 std::string flag_for_field(std::string_view field);
 
+// A library text that is not a Status (a skipped line's reason, a warning) with its ${field}
+// markers spelled as flags.
+std::string with_flags(const std::string& library_text);
+
 }  // namespace er::cli

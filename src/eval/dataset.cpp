@@ -63,15 +63,15 @@ std::optional<std::string> scalar_text(const json& v) {
 std::string parse_record(const json& j, const FieldMap& f, Task task, Question& q) {
   if (!j.is_object()) return "not a JSON object";
   auto qit = j.find(f.question);
-  if (qit == j.end()) return "missing field '" + f.question + "' (the question; see --field-map)";
+  if (qit == j.end()) return "missing field '" + f.question + "' (the question; see ${field_map})";
   if (!qit->is_string() || qit->get<std::string>().empty()) return "field '" + f.question + "' must be a non-empty string";
   q.question = qit->get<std::string>();
 
   auto ait = j.find(f.answer);
-  if (ait == j.end()) return "missing field '" + f.answer + "' (the answer; see --field-map)";
+  if (ait == j.end()) return "missing field '" + f.answer + "' (the answer; see ${field_map})";
 
   if (task == Task::kMultipleChoice) {
-    if (f.choices.empty()) return "multiple choice needs a choices field (--field-map choices=NAME)";
+    if (f.choices.empty()) return "multiple choice needs a choices field (${field_map} choices=NAME)";
     auto cit = j.find(f.choices);
     if (cit == j.end()) return "missing field '" + f.choices + "' (the choices)";
     if (!cit->is_array() || cit->size() < 2 || cit->size() > 26)
@@ -195,7 +195,7 @@ Result<std::string> find_data_dir(std::string_view flag) {
     if (has_known_set(c)) return fs::weakly_canonical(c, ec).string();
     tried += (tried.empty() ? "" : ", ") + c.lexically_normal().string();
   }
-  return Status::not_found("no data directory found (tried " + tried + "); give --data-dir DIR or set EDGEREASON_DATA");
+  return Status::not_found("no data directory found (tried " + tried + "); give ${data_dir} DIR or set EDGEREASON_DATA");
 }
 
 Result<Dataset> load_dataset(std::string_view name_or_path, const DatasetOptions& opts) {
@@ -266,7 +266,7 @@ Result<Dataset> load_dataset(std::string_view name_or_path, const DatasetOptions
     if (!reason.empty()) {
       std::string msg = ds.path + ":" + std::to_string(line_no) + ": " + reason;
       if (opts.on_bad_line == BadLinePolicy::kFail) {
-        return Status::invalid(msg + " (--on-bad-line skip to skip malformed lines)");
+        return Status::invalid(msg + " (${on_bad_line} skip to skip malformed lines)");
       }
       ds.skipped.push_back(std::move(msg));
       continue;

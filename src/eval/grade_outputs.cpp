@@ -50,7 +50,7 @@ std::optional<std::vector<std::string>> completions_of(const ordered_json& j, co
     if (j.contains(f)) return texts_from(j[f], f);
   }
   if (j.contains("paths")) return texts_from(j["paths"], "paths");
-  *why = "no completion field (tried completion, output, text, response, answer_text, generated_text, prediction, paths; see --text-field)";
+  *why = "no completion field (tried completion, output, text, response, answer_text, generated_text, prediction, paths; see ${text_field})";
   return std::nullopt;
 }
 
@@ -74,7 +74,7 @@ Result<GradeSummary> grade_outputs(const Dataset& ds, const GradeOptions& o) {
   if (!to_stdout) {
     std::error_code ec;
     if (std::filesystem::exists(o.output_path, ec) && !o.overwrite) {
-      return Status::invalid("output '" + o.output_path + "' exists; give --overwrite to replace it");
+      return Status::invalid("output '" + o.output_path + "' exists; give ${overwrite} to replace it");
     }
   }
   std::vector<std::string> lines_out;
@@ -107,7 +107,7 @@ Result<GradeSummary> grade_outputs(const Dataset& ds, const GradeOptions& o) {
         else if (auto it = by_index.find(v.get<int64_t>()); it != by_index.end()) qi = it->second;
         else why = "index " + std::to_string(v.get<int64_t>()) + " is not in dataset " + ds.name;
       } else {
-        why = o.id_field.empty() ? "no 'id' or 'index' field to match the dataset (see --id-field)" : "missing field '" + idf + "'";
+        why = o.id_field.empty() ? "no 'id' or 'index' field to match the dataset (see ${id_field})" : "missing field '" + idf + "'";
       }
       if (qi && seen[*qi]) {
         why = "a second completion for question '" + ds.questions[*qi].id + "' (first on line " + std::to_string(seen_line[*qi]) + ")";
@@ -117,7 +117,7 @@ Result<GradeSummary> grade_outputs(const Dataset& ds, const GradeOptions& o) {
     }
     if (!qi || !texts) {
       std::string msg = o.outputs_path + ":" + std::to_string(line_no) + ": " + why;
-      if (o.on_bad_line == BadLinePolicy::kFail) return Status::invalid(msg + " (--on-bad-line skip to skip such lines)");
+      if (o.on_bad_line == BadLinePolicy::kFail) return Status::invalid(msg + " (${on_bad_line} skip to skip such lines)");
       s.skipped.push_back(std::move(msg));
       continue;
     }

@@ -151,19 +151,19 @@ Result<ExistingOutput> read_existing(const std::string& path, const ordered_json
         break;
       }
       return Status::invalid(path + ":" + std::to_string(line_no) +
-                             ": not an eval record (refusing to --resume a file this command did not write)");
+                             ": not an eval record (refusing to ${resume} a file this command did not write)");
     }
     if (j["record"] == "config") {
       if (line_no != 1) return Status::invalid(path + ":" + std::to_string(line_no) + ": a second header line");
       for (const char* k : {"dataset", "task", "grader_version"}) {
         if (j.value(k, ordered_json()) != header[k]) {
           return Status::invalid("${resume}: '" + path + "' was made with " + k + " " + j.value(k, ordered_json()).dump() +
-                                 ", this run has " + header[k].dump() + " (use another -o, or --overwrite)");
+                                 ", this run has " + header[k].dump() + " (use another ${output}, or ${overwrite})");
         }
       }
       if (auto d = first_difference(j.value("config", ordered_json::object()), header["config"])) {
         return Status::invalid("${resume}: '" + path + "' was made with a different configuration (config." + *d +
-                               " differs; use another -o, or --overwrite)");
+                               " differs; use another ${output}, or ${overwrite})");
       }
       ex.has_header = true;
     } else if (j["record"] == "question") {
@@ -378,7 +378,7 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
     std::error_code ec;
     const bool exists = fs::exists(o.output_path, ec) && fs::file_size(o.output_path, ec) > 0;
     if (exists && !o.resume && !o.overwrite) {
-      return Status::invalid("output '" + o.output_path + "' exists; give --resume to continue it or --overwrite to replace it");
+      return Status::invalid("output '" + o.output_path + "' exists; give ${resume} to continue it or ${overwrite} to replace it");
     }
     if (exists && o.resume) {
       ER_ASSIGN_OR_RETURN(ExistingOutput ex, read_existing(o.output_path, header));

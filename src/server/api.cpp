@@ -335,7 +335,11 @@ ordered_json energy_json(const session::Outcome& o) {
 ordered_json vote_json(const session::Outcome& o) {
   const reasoning::VoteResult& v = o.result.vote;
   ordered_json tally = ordered_json::array();
-  for (const auto& [key, votes] : v.tally) tally.push_back({key, votes});
+  for (const auto& [key, votes] : v.tally) {
+    // Majority counts votes (integers); weighted sums probabilities.
+    if (v.mode == reasoning::VoteMode::kMajority) tally.push_back({key, static_cast<int64_t>(std::llround(votes))});
+    else tally.push_back({key, votes});
+  }
   return ordered_json{{"mode", v.mode == reasoning::VoteMode::kWeighted ? "weighted" : "majority"},
                       {"winner", v.winner ? ordered_json(*v.winner) : ordered_json(nullptr)},
                       {"winner_index", v.winner_path},

@@ -125,9 +125,11 @@ void Server::routes() {
   h.set_payload_max_length(static_cast<size_t>(o_.max_body_bytes));
   h.set_read_timeout(30, 0);
   h.set_write_timeout(30, 0);
-  // Every admitted request holds an HTTP thread (waiting in the queue or decoding), plus a few for
-  // /health, /metrics and the 503s.
-  const int n_threads = session_.options().n_slots + o_.queue + 4;
+  // Every admitted request holds an HTTP thread (waiting in the queue or decoding); idle keep-alive
+  // connections hold one too (cpp-httplib: a thread per connection), so there are spare ones for
+  // /health, /metrics and the 503s, and idle connections are closed after 2 s.
+  const int n_threads = session_.options().n_slots + o_.queue + 32;
+  h.set_keep_alive_timeout(2);
   h.new_task_queue = [n_threads] { return new httplib::ThreadPool(static_cast<size_t>(n_threads)); };
 
   h.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
