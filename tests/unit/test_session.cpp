@@ -3,7 +3,9 @@
 // and the request checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -31,6 +33,16 @@ std::string case_name(const testing::TestParamInfo<Case>& i) {
   return s;
 }
 
+// Under instruction-set emulation (qemu) or a sanitizer every token costs 10-50x: fewer tokens
+// there, still a prefill and several shared decode steps.
+int64_t tokens_here(int64_t n) {
+#if defined(__SANITIZE_ADDRESS__)
+  return std::min<int64_t>(n, 8);
+#else
+  return std::getenv("EDGEREASON_EMULATED") != nullptr ? std::min<int64_t>(n, 8) : n;
+#endif
+}
+
 Request greedy(const std::string& prompt, int paths, int64_t n) {
   Request r;
   r.prompt = prompt;
@@ -44,7 +56,8 @@ Request greedy(const std::string& prompt, int paths, int64_t n) {
 class SessionInvariance : public testing::TestWithParam<Case> {};
 
 TEST_P(SessionInvariance, GreedyTokensDoNotDependOnWhatSharesTheBatch) {
-  const Case& c = GetParam();
+  Case c = GetParam();
+  c.n_tokens = tokens_here(c.n_tokens);
   std::filesystem::path path;
   if (c.real) {
     ER_REQUIRE_MODEL(p, c.name);
