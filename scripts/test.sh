@@ -61,9 +61,9 @@ fi
 if [ "$sanitize" = 1 ]; then
   # The llama.cpp comparisons on the shipped models (one has 1.5 B parameters) take many minutes
   # unoptimized; the sanitizers still see the same code through the tiny-fixture comparisons.
-  step "ASan + UBSan build and tests (build-asan/; the real-model golden runs and the 8192-token context are Release-only)"
+  step "ASan + UBSan build and tests (build-asan/; the real-model golden runs, the run/eval/sweep comparison on SmolLM2 and the 8192-token context are Release-only)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite build-asan 'RealModels/|LongContext\.' -DCMAKE_BUILD_TYPE=Debug -DEDGEREASON_SANITIZE=ON
+    run_suite build-asan 'RealModels/|LongContext\.|OnePipeline\.' -DCMAKE_BUILD_TYPE=Debug -DEDGEREASON_SANITIZE=ON
 fi
 
 if [ "$fuzz" = 1 ]; then
