@@ -115,7 +115,7 @@ TEST(EvalDataset, MalformedLinesNamedByLine) {
   EXPECT_EQ(skip->questions[1].gold, "1200");
   EXPECT_EQ(skip->questions[1].index, 5);  // stable position, skipped lines included
   ASSERT_EQ(skip->skipped.size(), 4u);
-  EXPECT_EQ(skip->skipped[0], path + ":2: missing field 'answer' (the answer; see --field-map)");
+  EXPECT_EQ(skip->skipped[0], path + ":2: missing field 'answer' (the answer; see ${field_map})");  // the CLI spells it --field-map
   EXPECT_EQ(skip->skipped[1], path + ":3: invalid JSON");
   EXPECT_EQ(skip->skipped[2], path + ":4: not a JSON object");
   EXPECT_NE(skip->skipped[3].find(":5: field 'question' must be a non-empty string"), std::string::npos);
