@@ -1,6 +1,6 @@
 // The EdgeReasoning study's analytic models (prefill / decode latency, prefill / decode power and
 // energy), per model and device, with their JSON form as kept in a device profile's "models".
-// Formulas: ../shared/docs/reference.md §2. Units: seconds, watts, joules; I = prompt tokens,
+// Formulas: docs/perfmodel.md "Models" (the study, arXiv 2511.01866). Units: seconds, watts, joules; I = prompt tokens,
 // O = generated tokens.
 #pragma once
 
