@@ -56,7 +56,7 @@ packages=(
 )
 # Optional tools: the fuzzer's clang runtime and the headless browser of the HTML report test
 # (both tests skip without them, and say so). Ubuntu's chromium is a snap wrapper: left out there.
-optional=(clang libclang-rt-dev)
+optional=(clang libclang-rt-dev ccache)
 case "$distro" in debian*) optional+=(chromium) ;; esac
 
 sudo_cmd=()

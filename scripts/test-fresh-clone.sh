@@ -36,7 +36,8 @@ say "cloned $(git -C "$clone" rev-parse --short HEAD) into $clone"
 (cd "$clone" && scripts/get-models.sh smollm2) >&2 || fail "scripts/get-models.sh smollm2"
 
 say "building the edgereason binary (Release, no tests)"
-cmake -S "$clone" -B "$clone/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGEREASON_TESTS=OFF >/dev/null
+# (The same flags as scripts/test.sh's Release build, so a compiler cache it filled is hit.)
+cmake -S "$clone" -B "$clone/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGEREASON_TESTS=OFF -DEDGEREASON_WERROR=ON >/dev/null
 cmake --build "$clone/build" --target edgereason -j "$(nproc)" >"$tmp/build.log" 2>&1 || {
   tail -n 30 "$tmp/build.log" >&2; fail "build"; }
 
