@@ -10,6 +10,7 @@ namespace er::cli {
 std::string flag_for_field(std::string_view field) {
   static constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
       {"max_new_tokens", "-n"},
+      {"max_tokens", "-n"},
       {"n_ctx", "-c"},
       {"n_threads", "-t"},
       {"n_paths", "--paths"},

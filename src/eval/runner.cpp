@@ -166,6 +166,11 @@ Result<ExistingOutput> read_existing(const std::string& path, const ordered_json
                                " differs; use another ${output}, or ${overwrite})");
       }
       ex.has_header = true;
+    } else if (j["record"] == "failed") {
+      // A question a server failed to answer: not done, --resume asks it again.
+      if (!j.contains("id") || !j["id"].is_string()) {
+        return Status::invalid(path + ":" + std::to_string(line_no) + ": failed record without an id");
+      }
     } else if (j["record"] == "question") {
       if (!ex.has_header) return Status::invalid(path + ":" + std::to_string(line_no) + ": question record before the header");
       if (const std::string bad = bad_question_field(j); !bad.empty()) {
@@ -313,6 +318,7 @@ ordered_json EvalSummary::to_json() const {
   j["n_new"] = n_new;
   j["n_correct"] = n_correct;
   j["n_unparsed"] = n_unparsed;
+  j["n_failed"] = n_failed;
   j["accuracy"] = accuracy.p;
   j["accuracy_ci95"] = {accuracy.lo, accuracy.hi};
   j["e2e_ms"] = dist(e2e_ms);
@@ -337,6 +343,11 @@ std::string EvalSummary::to_text() const {
                 100 * accuracy.p, 100 * accuracy.lo, 100 * accuracy.hi, static_cast<long long>(n_unparsed),
                 n_graded < n_selected ? (" (" + std::to_string(n_selected - n_graded) + " of the selection not graded)").c_str() : "");
   s += buf;
+  if (n_failed > 0) {
+    std::snprintf(buf, sizeof buf, "%lld question(s) FAILED (the backend's errors are in their \"failed\" records; continue with --resume to ask them again)\n",
+                  static_cast<long long>(n_failed));
+    s += buf;
+  }
   std::snprintf(buf, sizeof buf, "latency e2e: mean %.0f ms, p50 %.0f ms, p90 %.0f ms (prefill mean %.1f ms, decode mean %.0f ms)\n",
                 e2e_ms.mean, e2e_ms.p50, e2e_ms.p90, prefill_ms.mean, decode_ms.mean);
   s += buf;
@@ -424,7 +435,7 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
 
   Progress progress(o, n_selected);
   progress.update(already, correct);
-  int64_t n_new = 0;
+  int64_t n_new = 0, n_failed = 0;
   bool interrupted = false;
   for (int64_t k = o.offset; k < end; ++k) {
     const Question& q = ds.questions[static_cast<size_t>(k)];
@@ -442,6 +453,23 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
     if (res->cancelled) {  // never record a half-answered question: --resume will redo it
       interrupted = true;
       break;
+    }
+    if (!res->failure.empty()) {  // recorded with its reason, not graded; --resume asks again
+      ordered_json rec;
+      rec["record"] = "failed";
+      rec["id"] = q.id;
+      rec["dataset"] = ds.name;
+      rec["index"] = q.index;
+      rec["failure"] = res->failure;
+      rec["reason"] = res->failure_reason;
+      rec["e2e_ms"] = res->e2e_ms;
+      if (Status st = write_line(rec); !st.is_ok()) {
+        close_out();
+        return st;
+      }
+      ++n_failed;
+      progress.update(already + n_new, correct);
+      continue;
     }
     if (res->paths.empty()) {
       close_out();
@@ -462,6 +490,7 @@ Result<EvalSummary> run_eval(const Dataset& ds, const SolveFn& solve, const Eval
   close_out();
   EvalSummary s = summarize_records(ds, selected, n_selected);
   s.n_new = n_new;
+  s.n_failed = n_failed;
   s.interrupted = interrupted;
   return s;
 }

@@ -39,6 +39,11 @@ struct SolveOutcome {
   double prefill_ms = 0, ttft_ms = 0, decode_ms = 0, e2e_ms = 0;
   nlohmann::ordered_json energy = nullptr;  // {source, prefill_j, decode_j, total_j, estimated} or null
   bool cancelled = false;                   // cut short (Ctrl-C): not recorded, the eval stops
+  // Set when the question could not be answered (another engine's server timed out, answered
+  // HTTP 500, sent a broken stream): recorded as a "failed" record with the reason, not graded
+  // (never a silent wrong answer), and retried by --resume. `paths` may be empty then.
+  std::string failure;         // the kind: "timeout", "http", "malformed", "truncated", ...
+  std::string failure_reason;  // what happened, for the record
 };
 
 // Answers one question given its task prompt. A failed Status stops the eval (records so far stay).
@@ -67,6 +72,7 @@ struct EvalSummary {
   int64_t n_new = 0;        // graded in this run
   int64_t n_correct = 0;
   int64_t n_unparsed = 0;   // no answer extracted (counted wrong)
+  int64_t n_failed = 0;     // failed in this run (a "failed" record each; not graded, --resume retries)
   stats::Proportion accuracy;      // over n_graded, Wilson 95%
   stats::Distribution e2e_ms, prefill_ms, decode_ms, thinking_tokens, answer_tokens;
   std::optional<double> joules_per_question;  // null unless every record has energy.total_j

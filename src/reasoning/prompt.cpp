@@ -66,15 +66,19 @@ std::string default_close_text(const ThinkingFormat& fmt) {
 }
 std::string default_answer_prefix(const ThinkingFormat&) { return std::string(kAnswerPrefix); }
 
-std::string render_prompt(const tokenizer::ChatTemplate& tmpl, const ThinkingFormat& fmt, const PromptSpec& spec,
-                          const ThinkingOptions& opts) {
-  std::string q = spec.messages.empty() ? spec.question : spec.messages.back().content;
+std::string with_policy_sentences(std::string q, const ThinkingOptions& opts) {
   if (opts.l1 || opts.l1_max) {
     q += "\n\n";
     q += kL1Instruction;
     q += opts.l1 ? " Think for " + std::to_string(*opts.l1) + " tokens." : " Think for maximum " + std::to_string(*opts.l1_max) + " tokens.";
   }
   if (opts.prompt_budget) q += " Please limit your answer to " + std::to_string(*opts.prompt_budget) + " tokens at most.";
+  return q;
+}
+
+std::string render_prompt(const tokenizer::ChatTemplate& tmpl, const ThinkingFormat& fmt, const PromptSpec& spec,
+                          const ThinkingOptions& opts) {
+  std::string q = with_policy_sentences(spec.messages.empty() ? spec.question : spec.messages.back().content, opts);
   if (!fmt.has_think_tags && fmt.split && spec.marker_instruction && !opts.no_think) q += kMarkerInstruction;
 
   std::vector<tokenizer::ChatMessage> msgs;

@@ -110,6 +110,10 @@ struct PromptSpec {
 };
 std::string render_prompt(const tokenizer::ChatTemplate& tmpl, const ThinkingFormat& fmt, const PromptSpec& spec,
                           const ThinkingOptions& opts);
+// The user's question with the prompt-level policies' sentences (L1 Exact / Max, the prompt
+// budget) appended: what render_prompt puts in the last user message, and what the client backend
+// sends to another engine, whose server renders its own template.
+std::string with_policy_sentences(std::string question, const ThinkingOptions& opts);
 
 enum class VoteMode { kMajority, kWeighted };  // "majority", "weighted"
 std::string_view vote_mode_name(VoteMode m);

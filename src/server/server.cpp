@@ -11,6 +11,8 @@
 #include <thread>
 #include <utility>
 
+#include "core/build_info.h"
+
 namespace er::server {
 namespace {
 
@@ -157,6 +159,9 @@ void Server::routes() {
   h.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(dump(ordered_json{{"status", draining_.load() ? "shutting_down" : "ok"}}), kJson);
     if (draining_.load()) res.status = 503;
+  });
+  h.Get("/version", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump(ordered_json{{"engine", "edgereason"}, {"version", build_version()}}), kJson);
   });
   h.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     metrics_.count_request("/v1/models", 200);
