@@ -17,7 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include "cli/client_flags.h"
 #include "cli/commands.h"
+#include "client/load.h"
+#include "client/remote_ask.h"
 #include "cli/power_options.h"
 #include "cli/thinking_options.h"
 #include "reasoning/reasoner.h"
@@ -60,6 +63,13 @@ struct BenchOptions {
   std::string db;      // SQLite file to append the records to
   PowerOptions power;
   ThinkingFlags thinking;  // a thinking policy for the generating tests (plain decode when none)
+  ClientFlags client;      // --backend openai:URL: another engine's server is measured
+  // Load tests (remote backends): the engine as a server.
+  std::string concurrency;      // --concurrency LIST
+  double request_rate = 0;      // --request-rate R
+  int64_t num_prompts = 32;     // --num-prompts
+  double max_duration_s = 0;    // --max-duration
+  std::optional<double> slo_ttft_ms, slo_tpot_ms;
 };
 
 // The validated plan: what to run and how.
@@ -340,6 +350,314 @@ class Progress {
   bool tty_;
 };
 
+// ---- another engine's server (--backend openai:URL) ----
+
+// A prompt of about n tokens for a server that tokenizes it itself (" the" is one token in the
+// BPE vocabularies of the supported families); usage.prompt_tokens gives the exact count.
+std::string filler_prompt(int64_t n) {
+  std::string s = "The";
+  for (int64_t i = 1; i < n; ++i) s += " the";
+  return s;
+}
+
+// One repetition through the server: the request(s) for n_paths, timed at the client.
+Result<Sample> remote_sample(const client::Client& c, const std::string& prompt, int64_t max_tokens, int n_paths,
+                             const reasoning::ThinkingOptions& think, bool pp_only, bool whole, int64_t* n_prompt,
+                             int64_t* tokens) {
+  client::RemoteAsk a;
+  a.prompt = prompt;
+  a.chat = think.has_policy();  // a policy needs the server's chat template
+  a.think = think;
+  a.n_paths = n_paths;
+  a.max_tokens = max_tokens;
+  a.sampler.temperature = 0;
+  a.ignore_eos = !think.has_policy();
+  const std::vector<client::Completion> comps = client::complete_all(c, client::make_requests(c, a));
+  for (const client::Completion& comp : comps) {
+    if (!comp.ok()) {
+      return Status::io_error(std::string("the server failed a request (") + client::failure_name(comp.failure) +
+                              "): " + comp.error);
+    }
+  }
+  auto t0 = comps.front().t_sent;
+  for (const client::Completion& comp : comps) t0 = std::min(t0, comp.t_sent);
+  double ttft = -1, e2e = 0;
+  int64_t out = 0, longest = 0;
+  Sample smp;
+  *n_prompt = 0;
+  for (const client::Completion& comp : comps) {
+    const double shift = std::chrono::duration<double, std::milli>(comp.t_sent - t0).count();
+    if (comp.ttft_ms >= 0 && (ttft < 0 || comp.ttft_ms + shift < ttft)) ttft = comp.ttft_ms + shift;
+    e2e = std::max(e2e, comp.e2e_ms + shift);
+    out += comp.output_tokens();
+    for (const client::Choice& ch : comp.choices) {
+      longest = std::max(longest, comps.size() == 1 && comp.choices.size() == 1 ? comp.output_tokens()
+                                                                                  : ch.content_chunks + ch.reasoning_chunks);
+    }
+    smp.itl_ms.insert(smp.itl_ms.end(), comp.itl_ms.begin(), comp.itl_ms.end());
+    if (comp.usage.prompt_tokens) *n_prompt = std::max(*n_prompt, *comp.usage.prompt_tokens);
+  }
+  if (ttft < 0) return Status::io_error("the server sent no text (no first token to time)");
+  smp.ttft_ms = ttft;
+  smp.tpot_ms = longest >= 2 ? (e2e - ttft) / static_cast<double>(longest - 1) : 0;
+  if (pp_only) {
+    smp.ms = ttft;
+    smp.ttft_ms = -1;  // a pp test's figure is its rate; the client cannot see prefill's end apart from TTFT
+    smp.itl_ms.clear();
+  } else {
+    smp.ms = whole ? e2e : e2e - ttft;
+  }
+  *tokens = pp_only ? 0 : (whole ? out : out - n_paths);  // tg: not the first token of each path
+  telemetry::PhaseWindows w;
+  w.t_start = t0;
+  w.prefill_ms = ttft;
+  w.ttft_ms = ttft;
+  w.e2e_ms = pp_only ? ttft : e2e;
+  w.n_prefill_tokens = *n_prompt;
+  w.n_decode_tokens = pp_only ? 0 : out;
+  w.n_counted_tokens = pp_only ? *n_prompt : (whole ? *n_prompt + out : out);
+  w.count_prefill = pp_only || whole;
+  w.count_decode = !pp_only;
+  smp.windows = w;
+  return smp;
+}
+
+// The load test's (prompt, gen) sizes: --pg P,G when exactly one, else -p P and -n G.
+Result<std::pair<int64_t, int64_t>> load_sizes(const BenchPlan& plan) {
+  if (plan.pg.size() == 1) return plan.pg.front();
+  if (plan.pg.empty() && plan.n_prompt.size() == 1 && plan.n_gen.size() == 1) {
+    return std::pair{plan.n_prompt.front(), plan.n_gen.front()};
+  }
+  return Status::invalid("a load test (--concurrency, --request-rate) takes one prompt size and one generation "
+                         "length: --pg P,G, or -p P -n G");
+}
+
+// The load test's own flags given (they mean nothing without --concurrency or --request-rate).
+bool load_only_flag(CLI::App* sub) {
+  for (const char* flag : {"--num-prompts", "--max-duration", "--slo-ttft-ms", "--slo-tpot-ms"}) {
+    if (sub->get_option(flag)->count() > 0) return true;
+  }
+  return false;
+}
+
+Status run_bench_remote(BenchOptions& o, CLI::App* sub) {
+  for (const char* flag : {"-t", "-b", "--kv-type", "--isa", "--batch-invariant", "--device", "-m"}) {
+    if (sub->get_option(flag)->count() > 0) {
+      return Status::invalid(std::string(flag) + " configures the local engine; the server at --backend is configured where it runs");
+    }
+  }
+  BenchOptions local = o;
+  local.threads = "1";
+  ER_ASSIGN_OR_RETURN(BenchPlan plan, make_plan(local, false));
+  ER_ASSIGN_OR_RETURN(const reasoning::VoteOptions vote, finish_thinking_flags(o.thinking));
+  (void)vote;
+  const reasoning::ThinkingOptions& think = o.thinking.think;
+  ER_ASSIGN_OR_RETURN(const client::ClientOptions copts, client_options(o.client));
+  ER_RETURN_IF_ERROR(client::check_policy(copts.flavor, think));
+  const bool load = !o.concurrency.empty() || o.request_rate > 0;
+  std::vector<int64_t> concurrencies;
+  if (!o.concurrency.empty()) {
+    ER_ASSIGN_OR_RETURN(concurrencies, report::parse_int_list(o.concurrency, "--concurrency", 1));
+  }
+  client::LoadOptions lo;
+  lo.request_rate = o.request_rate;
+  lo.num_requests = o.num_prompts;
+  lo.max_duration_s = o.max_duration_s;
+  lo.slo_ttft_ms = o.slo_ttft_ms;
+  lo.slo_tpot_ms = o.slo_tpot_ms;
+  std::pair<int64_t, int64_t> sizes{0, 0};
+  if (load) {
+    lo.concurrency = concurrencies.empty() ? 0 : static_cast<int>(concurrencies.front());
+    ER_RETURN_IF_ERROR(client::validate_load_options(lo));
+    for (int64_t k : concurrencies) {
+      if (k > 4096) return Status::invalid("--concurrency must be in [1, 4096]");
+    }
+    ER_ASSIGN_OR_RETURN(sizes, load_sizes(plan));
+    if (think.has_policy()) return Status::invalid("a load test measures plain generation: no thinking policy");
+  } else if (load_only_flag(sub)) {
+    return Status::invalid("--num-prompts, --max-duration, --slo-ttft-ms and --slo-tpot-ms belong to a load test: "
+                           "give --concurrency K or --request-rate R");
+  }
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<client::Client> c, open_client(o.client));
+  ER_ASSIGN_OR_RETURN(session::StartedMeter started, start_energy_meter(plan.energy));
+  const std::shared_ptr<telemetry::EnergyMeter> meter = started.meter;
+
+  report::BenchRecord base;
+  base.build_commit = er::build_commit();
+  base.build_version = er::build_version();
+  base.cpu_info = perfmodel::read_host_info().cpu;
+  base.isa = "remote";
+  base.model_filename = c->model();
+  base.model_type = c->model();
+  base.n_warmup = o.warmup;
+  base.n_reps = o.reps;
+  base.backend = c->options().backend.text();
+  base.flavor = client::flavor_name(c->options().flavor);
+  base.server_version = c->info().version;
+  if (think.has_policy()) {
+    std::string desc;
+    for (const auto& [k, v] : describe_thinking_flags(o.thinking)) desc += (desc.empty() ? "" : " ") + k + "=" + v;
+    base.thinking = desc;
+  }
+
+  std::unique_ptr<report::RecordPrinter> printer = report::make_printer(plan.format, std::cout);
+  std::vector<report::BenchRecord> records;
+  Progress progress;
+  printer->begin();
+  auto emit = [&](report::BenchRecord rec) {
+    printer->record(rec);
+    records.push_back(std::move(rec));
+  };
+
+  auto run_all = [&]() -> Status {
+    if (load) {
+      const auto [np, ng] = sizes;
+      const std::string prompt = filler_prompt(np);
+      std::vector<int64_t> ks = concurrencies;
+      if (ks.empty()) ks.push_back(0);  // rate only, unbounded in flight
+      for (int64_t k : ks) {
+        client::LoadOptions l = lo;
+        l.concurrency = static_cast<int>(k);
+        report::BenchRecord rec = base;
+        rec.test = "serve";
+        if (o.request_rate > 0) rec.test += " r" + report::format_real(o.request_rate);
+        if (k > 0) rec.test += " c" + std::to_string(k);
+        rec.n_prompt = np;
+        rec.n_gen = ng;
+        rec.n_reps = 1;
+        rec.n_warmup = 0;
+        rec.test_time = perfmodel::iso8601_utc_now();
+        auto make = [&](int64_t) {
+          client::CompletionRequest r;
+          r.chat = false;
+          r.prompt = prompt;
+          r.max_tokens = ng;
+          r.temperature = 0;
+          r.ignore_eos = true;
+          return r;
+        };
+        const std::string what = rec.test + " (" + std::to_string(l.num_requests) + " requests)";
+        const client::LoadResult res = client::run_load(*c, make, l, nullptr, [&](int64_t done, int64_t) {
+          progress.rep(what, done - 1, l.num_requests, false);
+        });
+        std::fputs(res.to_text().c_str(), stderr);
+        if (res.n_completed == 0) {
+          return Status::io_error("every request of " + rec.test + " failed" +
+                                  (res.first_error.empty() ? std::string() : " (first: " + res.first_error + ")"));
+        }
+        if (k > 0) rec.concurrency = k;
+        if (o.request_rate > 0) rec.request_rate = o.request_rate;
+        rec.n_requests = res.n_sent;
+        rec.n_failed = res.n_failed;
+        rec.duration_s = res.duration_s;
+        rec.request_throughput = res.request_throughput;
+        rec.output_throughput = res.output_throughput;
+        rec.avg_ns = static_cast<int64_t>(res.duration_s * 1e9);
+        rec.samples_ns = {rec.avg_ns};
+        rec.avg_ts = rec.median_ts = rec.min_ts = rec.max_ts = res.output_throughput;
+        rec.samples_ts = {res.output_throughput};
+        rec.ttft_ms = rec.ttft_p50_ms = res.ttft_ms.p50;
+        rec.ttft_p99_ms = res.ttft_ms.p99;
+        rec.tpot_ms = rec.tpot_p50_ms = res.tpot_ms.p50;
+        rec.tpot_p99_ms = res.tpot_ms.p99;
+        rec.itl_p50_ms = res.itl_ms.p50;
+        rec.itl_p90_ms = res.itl_ms.p90;
+        rec.itl_p99_ms = res.itl_ms.p99;
+        rec.e2e_p50_ms = res.e2e_ms.p50;
+        rec.e2e_p99_ms = res.e2e_ms.p99;
+        rec.slo_ttft_ms = o.slo_ttft_ms;
+        rec.slo_tpot_ms = o.slo_tpot_ms;
+        rec.goodput = res.goodput;
+        meter->sample_now();
+        telemetry::PhaseWindows w;
+        w.t_start = res.t_start;
+        w.e2e_ms = res.duration_s * 1e3;
+        w.n_decode_tokens = w.n_counted_tokens = res.output_tokens;
+        w.count_prefill = false;
+        fill_bench_energy(*meter, {w}, rec);
+        progress.done(what, rec);
+        emit(std::move(rec));
+      }
+      return Status::ok();
+    }
+    // Single-stream tests, as for the local engine.
+    auto run_test = [&](report::BenchRecord rec, const std::function<Result<Sample>(int64_t*)>& once) -> Status {
+      const std::string what = rec.test + " (paths " + std::to_string(rec.n_paths) + ")";
+      rec.test_time = perfmodel::iso8601_utc_now();
+      int64_t counted = 0;
+      for (int64_t i = 0; i < o.warmup; ++i) {
+        progress.rep(what, i, o.warmup, true);
+        ER_RETURN_IF_ERROR(once(&counted).status());
+      }
+      std::vector<Sample> samples;
+      for (int64_t i = 0; i < o.reps; ++i) {
+        progress.rep(what, i, o.reps, false);
+        ER_ASSIGN_OR_RETURN(Sample smp, once(&counted));
+        samples.push_back(std::move(smp));
+      }
+      summarize(samples, counted, false, plan, rec);
+      meter->sample_now();
+      std::vector<telemetry::PhaseWindows> windows;
+      for (const Sample& smp : samples) windows.push_back(*smp.windows);
+      fill_bench_energy(*meter, windows, rec);
+      progress.done(what, rec);
+      emit(std::move(rec));
+      return Status::ok();
+    };
+    for (size_t pi = 0; pi < plan.paths.size(); ++pi) {
+      const int n_paths = static_cast<int>(plan.paths[pi]);
+      report::BenchRecord cfg = base;
+      if (pi == 0) {
+        for (int64_t np : plan.n_prompt) {
+          report::BenchRecord rec = cfg;
+          rec.test = "pp" + std::to_string(np);
+          rec.n_prompt = np;
+          const std::string prompt = filler_prompt(np);
+          ER_RETURN_IF_ERROR(run_test(rec, [&](int64_t* counted) -> Result<Sample> {
+            int64_t n_prompt = 0, tokens = 0;
+            ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, prompt, 1, 1, reasoning::ThinkingOptions{}, true, false,
+                                                          &n_prompt, &tokens));
+            *counted = n_prompt > 0 ? n_prompt : np;
+            return smp;
+          }));
+        }
+      }
+      cfg.n_paths = n_paths;
+      for (int64_t ng : plan.n_gen) {
+        report::BenchRecord rec = cfg;
+        rec.test = "tg" + std::to_string(ng);
+        rec.n_gen = ng;
+        ER_RETURN_IF_ERROR(run_test(rec, [&](int64_t* counted) -> Result<Sample> {
+          int64_t n_prompt = 0;
+          ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, "The", ng + 1, n_paths, think, false, false, &n_prompt, counted));
+          return smp;
+        }));
+      }
+      for (const auto& [np, ng] : plan.pg) {
+        report::BenchRecord rec = cfg;
+        rec.test = "pp" + std::to_string(np) + "+tg" + std::to_string(ng);
+        rec.n_prompt = np;
+        rec.n_gen = ng;
+        const std::string prompt = filler_prompt(np);
+        ER_RETURN_IF_ERROR(run_test(rec, [&](int64_t* counted) -> Result<Sample> {
+          int64_t n_prompt = 0, tokens = 0;
+          ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, prompt, ng, n_paths, think, false, true, &n_prompt, &tokens));
+          *counted = tokens + (n_prompt > 0 ? n_prompt : np);
+          return smp;
+        }));
+      }
+    }
+    return Status::ok();
+  };
+  const Status st = run_all();
+  printer->end();
+  if (!o.db.empty() && !records.empty()) {
+    const Status db = report::append_records(o.db, records).with_context("--db");
+    if (st.is_ok()) return db;
+  }
+  return st;
+}
+
 Status run_bench(BenchOptions& o, bool device_given) {
   ER_ASSIGN_OR_RETURN(BenchPlan plan, make_plan(o, device_given));
   ER_ASSIGN_OR_RETURN(const reasoning::VoteOptions vote, finish_thinking_flags(o.thinking));
@@ -490,7 +808,7 @@ Status run_bench(BenchOptions& o, bool device_given) {
 Command add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* sub = app.add_subcommand("bench", "Benchmark prompt processing and generation (llama-bench style)");
-  sub->add_option("-m,--model", o->model, "Model file or installed name")->required();
+  sub->add_option("-m,--model", o->model, "Model file or installed name (not with --backend openai:URL)");
   sub->add_option("-p,--n-prompt", o->n_prompt, "Prompt sizes LIST (a,b,c or first-last+step; 0 = none)")->capture_default_str();
   sub->add_option("-n,--n-gen", o->n_gen, "Generated-token counts LIST (0 = none)")->capture_default_str();
   sub->add_option("--pg", o->pg, "Combined test PROMPT,GEN (repeatable), e.g. --pg 512,128; or every pair of two "
@@ -513,6 +831,14 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("--db", o->db, "Also append the records to this SQLite database (table bench)");
   add_power_flags(sub, o->power);
   add_thinking_flags(sub, o->thinking);
+  add_client_flags(sub, o->client);
+  sub->add_option("--concurrency", o->concurrency,
+                  "Load test (--backend openai:URL): K clients in a closed loop, LIST (e.g. 1,2,4)");
+  sub->add_option("--request-rate", o->request_rate, "Load test: Poisson arrivals at R requests/s (with --concurrency: at most K in flight)");
+  sub->add_option("--num-prompts", o->num_prompts, "Load test: requests sent at most")->capture_default_str();
+  sub->add_option("--max-duration", o->max_duration_s, "Load test: stop sending after S seconds (0: no limit)")->capture_default_str();
+  sub->add_option("--slo-ttft-ms", o->slo_ttft_ms, "Load test: the TTFT objective goodput counts against");
+  sub->add_option("--slo-tpot-ms", o->slo_tpot_ms, "Load test: the TPOT objective goodput counts against");
   // Extras are collected (not rejected by the parser) so that llama-bench's `-pg 512,128`, which
   // reads as `-p g` plus a stray value, gets a message saying what to write instead.
   sub->allow_extras();
@@ -522,6 +848,15 @@ Command add_bench_command(CLI::App& app) {
             }
             if (!sub->remaining().empty()) {
               return Status::invalid("unexpected argument '" + sub->remaining().front() + "' (see bench --help)");
+            }
+            if (o->client.remote()) return run_bench_remote(*o, sub);
+            if (o->model.empty()) return Status::invalid("-m/--model is required (or --backend openai:URL to measure another engine)");
+            for (const char* flag : {"--concurrency", "--request-rate", "--num-prompts", "--max-duration", "--slo-ttft-ms",
+                                     "--slo-tpot-ms", "--served-model"}) {
+              if (sub->get_option(flag)->count() > 0) {
+                return Status::invalid(std::string(flag) + " needs --backend openai:URL (a server to measure; `edgereason "
+                                       "serve` serves this engine)");
+              }
             }
             return run_bench(*o, device->count() > 0);
           }};

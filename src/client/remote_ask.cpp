@@ -82,19 +82,23 @@ std::vector<eval::PathAnswer> paths_of(const Completion& c) {
   return paths;
 }
 
+std::vector<Completion> complete_all(const Client& c, const std::vector<CompletionRequest>& reqs,
+                                     const std::atomic<bool>* cancel) {
+  std::vector<Completion> out;
+  if (reqs.empty()) return out;
+  std::vector<std::future<Completion>> fs;
+  for (size_t i = 1; i < reqs.size(); ++i) {
+    fs.push_back(std::async(std::launch::async, [&c, &r = reqs[i], cancel] { return c.complete(r, cancel); }));
+  }
+  out.push_back(c.complete(reqs[0], cancel));
+  for (auto& f : fs) out.push_back(f.get());
+  return out;
+}
+
 RemoteOutcome ask_remote(const Client& c, const RemoteAsk& a, telemetry::EnergyMeter* meter,
                          const std::atomic<bool>* cancel) {
   RemoteOutcome out;
-  const std::vector<CompletionRequest> reqs = make_requests(c, a);
-  if (reqs.size() == 1) {
-    out.completions.push_back(c.complete(reqs[0], cancel));
-  } else {
-    std::vector<std::future<Completion>> fs;
-    for (const CompletionRequest& r : reqs) {
-      fs.push_back(std::async(std::launch::async, [&c, r, cancel] { return c.complete(r, cancel); }));
-    }
-    for (auto& f : fs) out.completions.push_back(f.get());
-  }
+  out.completions = complete_all(c, make_requests(c, a), cancel);
   for (const Completion& comp : out.completions) {
     if (comp.failure == Failure::kCancelled) out.solve.cancelled = true;
     if (!comp.ok() && out.ok()) {

@@ -48,6 +48,10 @@ struct RemoteOutcome {
 RemoteOutcome ask_remote(const Client& c, const RemoteAsk& a, telemetry::EnergyMeter* meter,
                          const std::atomic<bool>* cancel = nullptr);
 
+// Sends the requests concurrently (one thread each beyond the first); results in order.
+std::vector<Completion> complete_all(const Client& c, const std::vector<CompletionRequest>& reqs,
+                                     const std::atomic<bool>* cancel = nullptr);
+
 // One completion's choices as eval's paths (tokens from usage when one choice, else the stream's
 // text chunks, which these engines send one token each).
 std::vector<eval::PathAnswer> paths_of(const Completion& c);

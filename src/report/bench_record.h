@@ -81,6 +81,24 @@ struct BenchRecord {
   // plain decode of exactly n_gen tokens. With a policy n_gen is the cap per path, and the tokens
   // counted are those the paths generated (the policy may end them earlier).
   std::optional<std::string> thinking;
+  // Another engine measured through its OpenAI-compatible API (bench --backend openai:URL); null
+  // for the in-process engine. Timings are the client's (vLLM's serving-benchmark definitions).
+  std::optional<std::string> backend;         // "openai:http://127.0.0.1:8080"
+  std::optional<std::string> flavor;          // "llamacpp", "vllm", "sglang", "edgereason", "openai"
+  std::optional<std::string> server_version;  // what the server says it is ("unknown" when silent)
+  // A load test (test "serve c4" or "serve r2"): the engine as a server, many requests.
+  std::optional<int64_t> concurrency;         // requests in flight at most (null: unbounded)
+  std::optional<double> request_rate;         // Poisson arrivals, requests/s (null: closed loop)
+  std::optional<int64_t> n_requests;          // requests sent
+  std::optional<int64_t> n_failed;            // of them failed (timeout, HTTP error, broken stream, ...)
+  std::optional<double> duration_s;           // first request sent -> last ended
+  std::optional<double> request_throughput;   // completed requests / duration, req/s
+  std::optional<double> output_throughput;    // generated tokens / duration, tok/s
+  std::optional<double> ttft_p50_ms, ttft_p99_ms;
+  std::optional<double> tpot_p50_ms, tpot_p99_ms;
+  std::optional<double> e2e_p50_ms, e2e_p99_ms;
+  std::optional<double> slo_ttft_ms, slo_tpot_ms;  // the SLOs goodput counts against
+  std::optional<double> goodput;                   // requests meeting every SLO / duration, req/s
 };
 
 // The kinds of value a field holds, as the printers need to know them.
@@ -90,7 +108,8 @@ enum class FieldType { kText, kInt, kReal, kBool, kIntArray, kRealArray };
 using FieldMember =
     std::variant<std::string BenchRecord::*, int64_t BenchRecord::*, double BenchRecord::*,
                  std::vector<int64_t> BenchRecord::*, std::vector<double> BenchRecord::*,
-                 std::optional<std::string> BenchRecord::*, std::optional<double> BenchRecord::*,
+                 std::optional<std::string> BenchRecord::*, std::optional<int64_t> BenchRecord::*,
+                 std::optional<double> BenchRecord::*,
                  std::optional<bool> BenchRecord::*>;
 
 struct FieldDef {

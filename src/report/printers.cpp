@@ -105,9 +105,10 @@ std::string md_params(int64_t n) {
 std::vector<std::string> md_cells(const BenchRecord& r) {
   char ts[64];
   std::snprintf(ts, sizeof ts, "%.2f ± %.2f", r.median_ts, r.stddev_ts);
+  const bool remote = r.backend.has_value();  // another engine's server: its size is not known here
   return {r.model_type,
-          md_size(r.model_size),
-          md_params(r.model_n_params),
+          remote ? "-" : md_size(r.model_size),
+          remote ? "-" : md_params(r.model_n_params),
           r.isa,
           std::to_string(r.n_threads),
           std::to_string(r.n_paths),
@@ -229,6 +230,8 @@ class JsonlPrinter : public RecordPrinter {
 
 // ---- sql: CREATE TABLE IF NOT EXISTS, then one INSERT per record (SQLite dialect) ----
 
+}  // namespace
+
 const char* sql_type(FieldType t) {
   switch (t) {
     case FieldType::kInt:
@@ -240,6 +243,8 @@ const char* sql_type(FieldType t) {
   }
   return "TEXT";
 }
+
+namespace {
 
 class SqlPrinter : public RecordPrinter {
  public:

@@ -20,6 +20,8 @@ std::optional<OutputFormat> output_format_from_name(std::string_view s);  // inv
 
 // The table the sql printer creates and inserts into.
 inline constexpr const char* kSqlTable = "bench";
+// A field's column type in that table: INTEGER, REAL or TEXT (arrays as JSON text).
+const char* sql_type(FieldType t);
 
 // Streams records as they are measured: begin() once, record() per result, end() once. Every call
 // writes whole lines and flushes, so a reader of a pipe sees each record as soon as it exists.

@@ -22,6 +22,7 @@
 #include <httplib.h>
 
 #include "client/flavor.h"
+#include "client/load.h"
 #include "client/openai_client.h"
 #include "client/remote_ask.h"
 #include "eval/runner.h"
@@ -420,6 +421,100 @@ TEST(ClientBackend, AFailedPathFailsTheQuestion) {
   const RemoteOutcome out = ask_remote(*c, a, nullptr);
   EXPECT_EQ(out.failure, Failure::kHttp);
   EXPECT_NE(out.error.find("boom"), std::string::npos) << out.error;
+}
+
+TEST(ClientLoad, ClosedLoopCountsThroughputPercentilesAndGoodput) {
+  std::atomic<int> in_flight{0}, peak{0};
+  FakeServer s([&](const httplib::Request&, httplib::Response& res) {
+    const int now = ++in_flight;
+    int p = peak.load();
+    while (now > p && !peak.compare_exchange_weak(p, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    --in_flight;
+    res.set_content(good_stream(), "text/event-stream");
+  });
+  auto c = open_client(s);
+  LoadOptions o;
+  o.concurrency = 2;
+  o.num_requests = 6;
+  o.slo_ttft_ms = 60000;  // every request meets it
+  const LoadResult r = run_load(*c, [](int64_t) { return question("q"); }, o);
+  EXPECT_EQ(r.n_sent, 6);
+  EXPECT_EQ(r.n_completed, 6);
+  EXPECT_EQ(r.n_failed, 0);
+  EXPECT_LE(peak.load(), 2);  // never more than K in flight
+  EXPECT_EQ(r.output_tokens, 6 * 5);  // usage.completion_tokens
+  EXPECT_EQ(r.input_tokens, 6 * 10);
+  EXPECT_GT(r.duration_s, 0.05);
+  EXPECT_NEAR(r.request_throughput, 6 / r.duration_s, 1e-9);
+  EXPECT_NEAR(r.output_throughput, 30 / r.duration_s, 1e-9);
+  EXPECT_EQ(r.ttft_ms.n, 6);
+  EXPECT_LE(r.ttft_ms.p50, r.ttft_ms.p99);
+  EXPECT_EQ(r.itl_ms.n, 6 * 3);
+  ASSERT_TRUE(r.goodput.has_value());
+  EXPECT_EQ(r.n_good, 6);
+  EXPECT_NE(r.to_text().find("Request goodput"), std::string::npos);
+  // An SLO nobody meets: goodput 0, throughput unchanged.
+  o.slo_ttft_ms = 1e-6;
+  const LoadResult strict = run_load(*c, [](int64_t) { return question("q"); }, o);
+  EXPECT_EQ(strict.n_good, 0);
+  EXPECT_EQ(*strict.goodput, 0.0);
+}
+
+TEST(ClientLoad, PoissonArrivalsAndFailuresByKind) {
+  std::atomic<int> calls{0};
+  FakeServer s([&](const httplib::Request&, httplib::Response& res) {
+    if (calls.fetch_add(1) % 2 == 1) {
+      res.status = 500;
+      res.set_content("boom", "text/plain");
+      return;
+    }
+    res.set_content(good_stream(), "text/event-stream");
+  });
+  auto c = open_client(s);
+  LoadOptions o;
+  o.request_rate = 200;  // about 5 ms apart
+  o.num_requests = 6;
+  const LoadResult r = run_load(*c, [](int64_t) { return question("q"); }, o);
+  EXPECT_EQ(r.n_sent, 6);
+  EXPECT_EQ(r.n_completed, 3);
+  EXPECT_EQ(r.n_failed, 3);
+  EXPECT_EQ(r.failures.at("http"), 3);
+  EXPECT_NE(r.first_error.find("boom"), std::string::npos);
+  EXPECT_FALSE(r.goodput.has_value());
+  EXPECT_NE(r.to_text().find("Failed requests:                  3"), std::string::npos) << r.to_text();
+}
+
+TEST(ClientLoad, BoundedByTime) {
+  FakeServer s([](const httplib::Request&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    res.set_content(good_stream(), "text/event-stream");
+  });
+  auto c = open_client(s);
+  LoadOptions o;
+  o.concurrency = 1;
+  o.num_requests = 1000;
+  o.max_duration_s = 0.2;
+  const LoadResult r = run_load(*c, [](int64_t) { return question("q"); }, o);
+  EXPECT_GE(r.n_sent, 1);
+  EXPECT_LE(r.n_sent, 6);
+  EXPECT_EQ(r.n_completed, r.n_sent);
+}
+
+TEST(ClientLoad, OptionsAreChecked) {
+  LoadOptions o;
+  EXPECT_FALSE(validate_load_options(o).is_ok());  // neither K nor R
+  o.concurrency = 2;
+  EXPECT_TRUE(validate_load_options(o).is_ok());
+  o.num_requests = 0;
+  EXPECT_FALSE(validate_load_options(o).is_ok());
+  o.num_requests = 4;
+  o.request_rate = -1;
+  EXPECT_FALSE(validate_load_options(o).is_ok());
+  o.request_rate = 0;
+  o.slo_tpot_ms = 0;
+  EXPECT_FALSE(validate_load_options(o).is_ok());
 }
 
 // eval: a failed question gets a "failed" record with the reason, is not graded, and --resume

@@ -2,7 +2,9 @@
 // records, sql loaded into an in-memory SQLite database and queried; the field table itself.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <limits>
+#include <span>
 #include <set>
 #include <sstream>
 
@@ -117,19 +119,20 @@ TEST(ReportPrinters, CsvHeaderIsTheSchemaAndRowsQuoteText) {
       "avg_ts,stddev_ts,median_ts,min_ts,max_ts,samples_ns,samples_ts,ttft_ms,tpot_ms,itl_p50_ms,itl_p90_ms,"
       "itl_p99_ms,weight_bytes_read,kv_bytes_read,achieved_gbps,device_name,device_bandwidth_gbps,"
       "bandwidth_fraction,energy_source,prefill_j,decode_j,j_per_token,energy_estimated,"
-      "energy_rail,energy_interval_ms,prefill_w,decode_w,thinking\n";
+      "energy_rail,energy_interval_ms,prefill_w,decode_w,thinking,backend,flavor,server_version,concurrency,request_rate,n_requests,n_failed,duration_s,request_throughput,"
+      "output_throughput,ttft_p50_ms,ttft_p99_ms,tpot_p50_ms,tpot_p99_ms,e2e_p50_ms,e2e_p99_ms,slo_ttft_ms,slo_tpot_ms,goodput\n";
   const std::string row_tg =
       "\"abc1234\",\"0.1.0\",\"Test's CPU\",\"avx2\",\"/m/tiny.gguf\",\"llama 6M Q8_0\",6805504,6400000,512,"
       "2,\"f16\",\"f16\",160,4,1,2,\"tg128\",0,128,\"2025-01-02T03:04:05Z\",1500000000,707106781,"
       "384.0,181.25,384.0,256.0,512.0,\"1000000000 2000000000\",\"512.0 256.0\",1.5,12.25,12.0,13.5,"
       "20.25,1000,24,0.5,\"host\",50.0,"
-      "0.01,,,,,,,,,,\n";
+      "0.01,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n";
   const std::string row_pp =
       "\"abc1234\",\"0.1.0\",\"Test's CPU\",\"avx2\",\"/m/a \"\"b\"\",c.gguf\",\"llama 6M Q8_0\",6805504,6400000,512,"
       "2,\"f16\",\"f16\",160,1,1,2,\"pp16\",16,0,\"2025-01-02T03:04:05Z\",4000000,0,"
       "4000.0,0.0,4000.0,4000.0,4000.0,\"4000000\",\"4000.0\",,,,,"
       ",4096,0,,,,"
-      ",\"estimated\",0.5,,0.03125,true,\"cpu-activity\",20.0,2.5,,\n";
+      ",\"estimated\",0.5,,0.03125,true,\"cpu-activity\",20.0,2.5,,,,,,,,,,,,,,,,,,,,,\n";
   EXPECT_EQ(format_records(OutputFormat::kCsv, kRecords), header + row_tg + row_pp);
 }
 
@@ -197,12 +200,48 @@ std::vector<std::vector<std::string>> query(const std::string& sql, const std::s
   return rows;
 }
 
+// A database written before fields were added gains their columns (null in the old rows).
+TEST(ReportPrinters, AppendingToAnOlderTableAddsTheNewColumns) {
+  const std::string path = ::testing::TempDir() + "er_old_bench.sqlite";
+  std::remove(path.c_str());
+  ASSERT_TRUE(exec_sql_file(path, "CREATE TABLE bench (build_commit TEXT, test TEXT, avg_ts REAL);"
+                                  "INSERT INTO bench (build_commit, test, avg_ts) VALUES ('old', 'tg128', 10.5);").is_ok());
+  BenchRecord r;
+  r.build_commit = "new";
+  r.test = "serve c4";
+  r.backend = "openai:http://127.0.0.1:8080";
+  r.concurrency = 4;
+  const Status st = append_records(path, std::span<const BenchRecord>(&r, 1));
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT build_commit, backend, concurrency FROM bench ORDER BY rowid", -1, &q, nullptr), SQLITE_OK);
+  std::vector<std::string> rows;
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    std::string row;
+    for (int c = 0; c < 3; ++c) {
+      const unsigned char* t = sqlite3_column_text(q, c);
+      row += std::string(t != nullptr ? reinterpret_cast<const char*>(t) : "NULL") + "|";
+    }
+    rows.push_back(row);
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  std::remove(path.c_str());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], "old|NULL|NULL|");
+  EXPECT_EQ(rows[1], "new|openai:http://127.0.0.1:8080|4|");
+}
+
 TEST(ReportPrinters, SqlLoadsIntoSqliteAndQueriesBack) {
   const std::string sql = format_records(OutputFormat::kSql, kRecords);
   EXPECT_EQ(sql.rfind("CREATE TABLE IF NOT EXISTS bench (\n  build_commit TEXT,\n", 0), 0u) << sql;
   EXPECT_NE(sql.find("  avg_ns INTEGER,\n"), std::string::npos);
   EXPECT_NE(sql.find("  energy_estimated INTEGER,\n"), std::string::npos);
-  EXPECT_NE(sql.find("  decode_w REAL,\n  thinking TEXT\n);\n\nINSERT INTO bench ("), std::string::npos);
+  EXPECT_NE(sql.find("  decode_w REAL,\n  thinking TEXT,\n  backend TEXT,\n"), std::string::npos);
+  EXPECT_NE(sql.find("  concurrency INTEGER,\n"), std::string::npos);
+  EXPECT_NE(sql.find("  goodput REAL\n);\n\nINSERT INTO bench ("), std::string::npos);
   const auto rows = query(sql,
                           "SELECT test, n_paths, avg_ts, typeof(avg_ts), ttft_ms, cpu_info, model_filename, "
                           "samples_ns, energy_estimated, typeof(n_gen) FROM bench ORDER BY rowid");
