@@ -7,6 +7,8 @@
 #   scripts/llamacpp-venv.sh            # prints the venv's python on stdout (progress on stderr)
 #   py=$(scripts/llamacpp-venv.sh) && "$py" bench/llamacpp_peer.py -m smollm2
 #   scripts/llamacpp-venv.sh --describe # one line: version, build flags, AMX on/off, check result
+#   scripts/llamacpp-venv.sh --server   # also the server's packages (python -m llama_cpp.server),
+#                                       # the [server] extra's, pinned, without rebuilding llama.cpp
 #
 # Where: ${XDG_CACHE_HOME:-~/.cache}/edgereason/llamacpp-venv (outside the repository), or
 # $EDGEREASON_LLAMACPP_VENV. The build takes about 6 minutes on 2 cores; its log is kept beside
@@ -25,16 +27,20 @@ LLAMA_CPP_PYTHON_VERSION=0.3.36
 NUMPY_VERSION=2.4.6
 CMAKE_ARGS_PINNED="-DGGML_NATIVE=ON"
 NO_AMX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+# llama-cpp-python's [server] extra, pinned (installing the extra itself would rebuild llama.cpp).
+SERVER_PACKAGES="uvicorn==0.55.0 fastapi==0.165.0 pydantic-settings==2.16.3 sse-starlette==3.7.1 starlette-context==0.3.6 PyYAML==6.0.4"
 
 force=0
 no_amx=0
 describe=0
+server=0
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     --no-amx) no_amx=1 ;;
     --describe) describe=1 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --server) server=1 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "llamacpp-venv: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -149,6 +155,18 @@ check_or_fix() {
   esac
 }
 
+# The server's packages, when asked for and missing.
+ensure_server() {
+  [ "$server" = 1 ] || return 0
+  "$py" -c 'import llama_cpp.server.app' 2>/dev/null && return 0
+  echo "llamacpp-venv: installing the server's packages ($SERVER_PACKAGES)" >&2
+  # shellcheck disable=SC2086
+  "$py" -m pip install --quiet $SERVER_PACKAGES >>"$log" 2>&1 || {
+    echo "llamacpp-venv: installing the server's packages failed; see $log" >&2; exit 1; }
+  "$py" -c 'import llama_cpp.server.app' >>"$log" 2>&1 || {
+    echo "llamacpp-venv: llama_cpp.server does not import after installing its packages; see $log" >&2; exit 1; }
+}
+
 # One builder at a time (two benchmark scripts starting together must not both build).
 exec 9>"$venv.lock"
 flock 9
@@ -163,6 +181,7 @@ if [ "$force" = 0 ] && [ "$(installed_version || true)" = "$LLAMA_CPP_PYTHON_VER
     *) check_or_fix ;;
   esac
   echo "llamacpp-venv: llama-cpp-python $LLAMA_CPP_PYTHON_VERSION present in $venv ($(stamp_field build_flags || true))" >&2
+  ensure_server
   echo "$py"
   exit 0
 fi
@@ -173,5 +192,6 @@ command -v cmake >/dev/null || { echo "llamacpp-venv: cmake is missing (scripts/
 
 if [ "$no_amx" = 1 ]; then build off; else build on; fi
 check_or_fix
+ensure_server
 echo "llamacpp-venv: ready: $py" >&2
 echo "$py"

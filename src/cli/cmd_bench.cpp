@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -353,10 +354,13 @@ class Progress {
 // ---- another engine's server (--backend openai:URL) ----
 
 // A prompt of about n tokens for a server that tokenizes it itself (" the" is one token in the
-// BPE vocabularies of the supported families); usage.prompt_tokens gives the exact count.
+// BPE vocabularies of the supported families); usage.prompt_tokens gives the exact count. Each
+// request's prompt starts with its own number, so a server's prefix cache (llama.cpp keeps the
+// last prompt's KV) cannot turn the next repetition's prefill into a lookup.
 std::string filler_prompt(int64_t n) {
-  std::string s = "The";
-  for (int64_t i = 1; i < n; ++i) s += " the";
+  static std::atomic<int64_t> counter{0};
+  std::string s = std::to_string(counter.fetch_add(1) % 1000) + ":";
+  for (int64_t i = 2; i < n; ++i) s += " the";
   return s;
 }
 
@@ -377,6 +381,17 @@ Result<Sample> remote_sample(const client::Client& c, const std::string& prompt,
     if (!comp.ok()) {
       return Status::io_error(std::string("the server failed a request (") + client::failure_name(comp.failure) +
                               "): " + comp.error);
+    }
+  }
+  // A server that does not take ignore_eos (llama-cpp-python's) ends generations early: the
+  // tokens it generated are what the test counts, and the user is told once.
+  static std::atomic<bool> warned{false};
+  for (const client::Completion& comp : comps) {
+    for (const client::Choice& ch : comp.choices) {
+      if (a.ignore_eos && ch.finish_reason == "stop" && !pp_only && !warned.exchange(true)) {
+        std::fprintf(stderr, "bench: warning: the server stopped a generation at end-of-sequence although ignore_eos "
+                             "was sent (it does not take ignore_eos); tok/s and TPOT count the tokens it generated\n");
+      }
     }
   }
   auto t0 = comps.front().t_sent;
@@ -512,7 +527,6 @@ Status run_bench_remote(BenchOptions& o, CLI::App* sub) {
   auto run_all = [&]() -> Status {
     if (load) {
       const auto [np, ng] = sizes;
-      const std::string prompt = filler_prompt(np);
       std::vector<int64_t> ks = concurrencies;
       if (ks.empty()) ks.push_back(0);  // rate only, unbounded in flight
       for (int64_t k : ks) {
@@ -530,7 +544,7 @@ Status run_bench_remote(BenchOptions& o, CLI::App* sub) {
         auto make = [&](int64_t) {
           client::CompletionRequest r;
           r.chat = false;
-          r.prompt = prompt;
+          r.prompt = filler_prompt(np);
           r.max_tokens = ng;
           r.temperature = 0;
           r.ignore_eos = true;
@@ -612,10 +626,9 @@ Status run_bench_remote(BenchOptions& o, CLI::App* sub) {
           report::BenchRecord rec = cfg;
           rec.test = "pp" + std::to_string(np);
           rec.n_prompt = np;
-          const std::string prompt = filler_prompt(np);
           ER_RETURN_IF_ERROR(run_test(rec, [&](int64_t* counted) -> Result<Sample> {
             int64_t n_prompt = 0, tokens = 0;
-            ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, prompt, 1, 1, reasoning::ThinkingOptions{}, true, false,
+            ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, filler_prompt(np), 1, 1, reasoning::ThinkingOptions{}, true, false,
                                                           &n_prompt, &tokens));
             *counted = n_prompt > 0 ? n_prompt : np;
             return smp;
@@ -629,7 +642,7 @@ Status run_bench_remote(BenchOptions& o, CLI::App* sub) {
         rec.n_gen = ng;
         ER_RETURN_IF_ERROR(run_test(rec, [&](int64_t* counted) -> Result<Sample> {
           int64_t n_prompt = 0;
-          ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, "The", ng + 1, n_paths, think, false, false, &n_prompt, counted));
+          ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, filler_prompt(2), ng + 1, n_paths, think, false, false, &n_prompt, counted));
           return smp;
         }));
       }
@@ -638,10 +651,9 @@ Status run_bench_remote(BenchOptions& o, CLI::App* sub) {
         rec.test = "pp" + std::to_string(np) + "+tg" + std::to_string(ng);
         rec.n_prompt = np;
         rec.n_gen = ng;
-        const std::string prompt = filler_prompt(np);
         ER_RETURN_IF_ERROR(run_test(rec, [&](int64_t* counted) -> Result<Sample> {
           int64_t n_prompt = 0, tokens = 0;
-          ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, prompt, ng, n_paths, think, false, true, &n_prompt, &tokens));
+          ER_ASSIGN_OR_RETURN(Sample smp, remote_sample(*c, filler_prompt(np), ng, n_paths, think, false, true, &n_prompt, &tokens));
           *counted = tokens + (n_prompt > 0 ? n_prompt : np);
           return smp;
         }));

@@ -354,6 +354,13 @@ json Client::request_body(const CompletionRequest& r) const {
     if (r.min_p > 0.0f) j["min_p"] = r.min_p;
   }
   if (r.ignore_eos && caps.ignore_eos) j["ignore_eos"] = true;
+  switch (o_.flavor) {
+    case Flavor::kLlamaCpp:
+    case Flavor::kEdgereason: j["repeat_penalty"] = r.repeat_penalty; break;
+    case Flavor::kVllm:
+    case Flavor::kSglang: j["repetition_penalty"] = r.repeat_penalty; break;
+    case Flavor::kOpenAI: break;  // no such field (frequency/presence penalties differ)
+  }
   for (const auto& [k, v] : r.extra.items()) j[k] = v;
   return j;
 }
@@ -405,7 +412,8 @@ Result<std::unique_ptr<Client>> Client::open(const ClientOptions& o) {
       }
     }
   }
-  if (version.empty() && models->has_header("Server")) version = models->get_header_value("Server");
+  // A Server header names the HTTP layer (uvicorn for llama-cpp-python), not the engine's version.
+  if (version.empty() && models->has_header("Server")) version = "unknown (Server: " + models->get_header_value("Server") + ")";
   c->info_.version = version.empty() ? "unknown" : clip(version, 100);
   return c;
 }

@@ -71,6 +71,8 @@ struct CompletionRequest {
   float top_p = 1.0f;
   int32_t top_k = 0;   // 0 = not sent
   float min_p = 0.0f;  // 0 = not sent
+  // Always sent where the flavor has it: llama.cpp's server defaults to 1.1, not off.
+  float repeat_penalty = 1.0f;
   std::optional<uint64_t> seed;
   bool ignore_eos = false;
   nlohmann::json extra = nlohmann::json::object();  // merged into the body (policy_fields)

@@ -20,6 +20,16 @@ Status validate_remote_ask(const Client& c, const RemoteAsk& a) {
   ER_RETURN_IF_ERROR(reasoning::validate_thinking_options(a.think));
   ER_RETURN_IF_ERROR(check_policy(c.options().flavor, a.think));
   ER_RETURN_IF_ERROR(a.sampler.validate());
+  if (c.options().flavor == Flavor::kOpenAI) {
+    // The plain OpenAI API has no top_k, min_p or repetition penalty: refused, not dropped.
+    const bool sampled = !a.sampler.greedy();
+    if (sampled && (a.sampler.top_k > 0 || a.sampler.min_p > 0.0f)) {
+      return Status::invalid("the ${flavor} openai has no top_k or min_p: give ${top_k} 0 and ${min_p} 0 (or the server's own flavor)");
+    }
+    if (a.sampler.repeat_penalty != 1.0f) {
+      return Status::invalid("the ${flavor} openai has no repetition penalty: ${repeat_penalty} must be 1");
+    }
+  }
   if (a.n_paths < 1) return Status::invalid("${n_paths} must be at least 1");
   if (a.max_tokens < 1) return Status::invalid("${max_tokens} must be at least 1");
   if (!a.chat && a.think.has_policy()) {
@@ -38,6 +48,8 @@ std::vector<CompletionRequest> make_requests(const Client& c, const RemoteAsk& a
   r.top_p = a.sampler.top_p;
   r.top_k = a.sampler.top_k;
   r.min_p = a.sampler.min_p;
+  r.repeat_penalty = a.sampler.repeat_penalty;
+
   r.seed = a.sampler.seed;
   r.ignore_eos = a.ignore_eos;
   r.extra = policy_fields(c.options().flavor, a.think);
