@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
+#include "cli/client_flags.h"
+#include "client/remote_ask.h"
 #include "engine/generator.h"
 #include "eval/dataset.h"
 #include "eval/prompts.h"
@@ -39,6 +43,79 @@ session::Request request_for(const study::Cell& c) {
   return r;
 }
 
+// The record of one graded question (the same for the in-process engine and a server).
+study::QuestionRecord question_record(const eval::Question& q, const study::QuestionRef& ref, const eval::SolveOutcome& out,
+                                      const eval::GradedQuestion& g, int64_t n_prompt,
+                                      const std::vector<int64_t>& path_tokens) {
+  study::QuestionRecord r;
+  r.question_id = q.id;
+  r.index = ref.index;
+  r.gold = q.gold;
+  r.extracted = g.extracted.value_or("");
+  r.correct = g.correct;
+  r.n_prompt = n_prompt;
+  r.thinking_tokens = g.thinking_tokens;
+  r.answer_tokens = g.answer_tokens;
+  r.prefill_ms = out.prefill_ms;
+  r.ttft_ms = out.ttft_ms;
+  r.decode_ms = out.decode_ms;
+  r.e2e_ms = out.e2e_ms;
+  for (size_t i = 0; i < g.paths.size(); ++i) {
+    const eval::GradedPath& gp = g.paths[i];
+    study::PathRecord p;
+    p.index = static_cast<int64_t>(i);
+    p.extracted = gp.graded.extracted.value_or("");
+    p.correct = gp.graded.correct;
+    p.thinking_tokens = gp.thinking_tokens;
+    p.answer_tokens = gp.answer_tokens;
+    p.forced_close = gp.forced_close;
+    p.stop = gp.stop;
+    if (i < path_tokens.size()) r.max_path_tokens = std::max(r.max_path_tokens, path_tokens[i]);
+    r.paths.push_back(std::move(p));
+  }
+  const ordered_json& en = out.energy;
+  if (en.is_object() && en.value("source", std::string("none")) != "none" && en.contains("prefill_j") &&
+      en["prefill_j"].is_number() && en.contains("decode_j") && en["decode_j"].is_number()) {
+    study::PowerRecord w;
+    w.source = en["source"].get<std::string>();
+    w.estimated = en.value("estimated", false);
+    w.prefill_j = en["prefill_j"].get<double>();
+    w.decode_j = en["decode_j"].get<double>();
+    w.total_j = en.contains("total_j") && en["total_j"].is_number() ? en["total_j"].get<double>() : w.prefill_j + w.decode_j;
+    w.mean_w = r.e2e_ms > 0 ? w.total_j / (r.e2e_ms / 1000.0) : 0;
+    r.power = w;
+  }
+  return r;
+}
+
+// A backend's client, as the sweep's [[backends]] table gives it.
+Result<std::unique_ptr<client::Client>> open_backend(const std::string& url, const std::string& flavor,
+                                                     const std::string& served_model) {
+  client::ClientOptions o;
+  ER_ASSIGN_OR_RETURN(o.backend, client::parse_backend(url));
+  ER_ASSIGN_OR_RETURN(o.flavor, client::parse_flavor(flavor));
+  o.model = served_model;
+  if (const char* k = std::getenv("OPENAI_API_KEY"); k != nullptr) o.api_key = k;
+  return client::Client::open(o);
+}
+
+// The served model of a cell's "SERVED@BACKEND" ("default": the server's first).
+std::string served_model_of(const study::Cell& c) {
+  const std::string m = c.model.substr(0, c.model.rfind('@'));
+  return m == "default" ? std::string() : m;
+}
+
+client::RemoteAsk remote_ask_for(const study::Cell& c) {
+  const session::Request r = request_for(c);
+  client::RemoteAsk a;
+  a.chat = true;
+  a.think = r.think;
+  a.n_paths = r.gen.n_paths;
+  a.max_tokens = r.gen.max_new_tokens;
+  a.sampler = r.gen.sampler;
+  return a;
+}
+
 int64_t context_for(const study::Cell& c) { return std::max<int64_t>(2048, c.max_tokens + c.answer_budget + 1024); }
 
 class EvalCellBackend : public study::CellBackend {
@@ -71,6 +148,7 @@ class EvalCellBackend : public study::CellBackend {
   Result<study::QuestionRecord> run(const study::Cell& cell, const study::QuestionRef& ref) override {
     ER_ASSIGN_OR_RETURN(const eval::Dataset* ds, dataset(cell.slice.dataset));
     const eval::Question& q = ds->questions.at(static_cast<size_t>(ref.index));
+    if (!cell.backend.empty()) return run_remote(cell, ref, *ds, q);
     ER_RETURN_IF_ERROR(ensure_session(cell));
     session::Request req = request_for(cell);
     req.prompt = eval::task_prompt(ds->task, q);
@@ -80,49 +158,15 @@ class EvalCellBackend : public study::CellBackend {
     ER_ASSIGN_OR_RETURN(session::Outcome oc, session_->ask(req));
     const eval::SolveOutcome out = oc.solve_outcome();
     const eval::GradedQuestion g = eval::grade_question(*ds, q, out);
-
-    study::QuestionRecord r;
-    r.question_id = q.id;
-    r.index = ref.index;
-    r.gold = q.gold;
-    r.extracted = g.extracted.value_or("");
-    r.correct = g.correct;
-    r.n_prompt = oc.result.n_prompt;
-    r.thinking_tokens = g.thinking_tokens;
-    r.answer_tokens = g.answer_tokens;
-    r.prefill_ms = out.prefill_ms;
-    r.ttft_ms = out.ttft_ms;
-    r.decode_ms = out.decode_ms;
-    r.e2e_ms = out.e2e_ms;
-    for (size_t i = 0; i < g.paths.size(); ++i) {
-      const eval::GradedPath& gp = g.paths[i];
-      study::PathRecord p;
-      p.index = static_cast<int64_t>(i);
-      p.extracted = gp.graded.extracted.value_or("");
-      p.correct = gp.graded.correct;
-      p.thinking_tokens = gp.thinking_tokens;
-      p.answer_tokens = gp.answer_tokens;
-      p.forced_close = gp.forced_close;
-      p.stop = gp.stop;
-      r.max_path_tokens = std::max(r.max_path_tokens, static_cast<int64_t>(oc.result.paths[i].tokens.size()));
-      r.paths.push_back(std::move(p));
-    }
-    const telemetry::PhaseEnergy& energy = oc.energy;
-    if (energy.source != "none" && energy.prefill_j && energy.decode_j) {
-      study::PowerRecord w;
-      w.source = energy.source;
-      w.estimated = energy.estimated;
-      w.prefill_j = *energy.prefill_j;
-      w.decode_j = *energy.decode_j;
-      w.total_j = energy.total_j.value_or(w.prefill_j + w.decode_j);
-      w.mean_w = r.e2e_ms > 0 ? w.total_j / (r.e2e_ms / 1000.0) : 0;
-      r.power = w;
-    }
+    std::vector<int64_t> path_tokens;
+    for (const auto& p : oc.result.paths) path_tokens.push_back(static_cast<int64_t>(p.tokens.size()));
+    study::QuestionRecord r = question_record(q, ref, out, g, oc.result.n_prompt, path_tokens);
     return r;
   }
 
   // Prefill of a 128-token prompt and 64 decode steps per path, 3 repetitions, medians.
   Result<nlohmann::ordered_json> bench(const study::Cell& cell) override {
+    if (!cell.backend.empty()) return bench_remote(cell);
     ER_RETURN_IF_ERROR(ensure_session(cell));
     std::vector<tokenizer::TokenId> prompt(128, session_->tokenizer().bos() >= 0 ? session_->tokenizer().bos() : 1);
     engine::Generator gen(session_->context());
@@ -153,6 +197,7 @@ class EvalCellBackend : public study::CellBackend {
 
   // Measured once per (model, threads, paths): decode steps per second on a short generation.
   std::optional<double> estimate_seconds(const study::Cell& cell) override {
+    if (!cell.backend.empty()) return std::nullopt;  // a server's speed is not ours to predict
     const std::string key = cell.model + "|" + std::to_string(cell.threads) + "|" + std::to_string(cell.paths);
     auto it = step_s_.find(key);
     if (it == step_s_.end()) {
@@ -175,6 +220,78 @@ class EvalCellBackend : public study::CellBackend {
   }
 
  private:
+  // One question through another engine's server (client/remote_ask.h), graded as eval grades it.
+  // A failed request stops the sweep (the records so far stay; rerun it to resume).
+  Result<study::QuestionRecord> run_remote(const study::Cell& cell, const study::QuestionRef& ref,
+                                           const eval::Dataset& ds, const eval::Question& q) {
+    ER_ASSIGN_OR_RETURN(const client::Client* c, client_for(cell));
+    client::RemoteAsk a = remote_ask_for(cell);
+    a.prompt = eval::task_prompt(ds.task, q);
+    client::RemoteOutcome ro = client::ask_remote(*c, a, meter_.get());
+    if (!ro.ok()) {
+      return Status::io_error("backend '" + cell.backend + "' (" + cell.backend_url + ") failed (" +
+                              client::failure_name(ro.failure) + "): " + ro.error +
+                              "; the records so far are kept: run the sweep again to resume");
+    }
+    const eval::GradedQuestion g = eval::grade_question(ds, q, ro.solve);
+    std::vector<int64_t> path_tokens;
+    for (const eval::PathAnswer& p : ro.solve.paths) path_tokens.push_back(p.thinking_tokens + p.answer_tokens);
+    return question_record(q, ref, ro.solve, g, ro.solve.n_prompt, path_tokens);
+  }
+
+  // The bench row of a backend cell: a 128-token prompt and 64 generated tokens per path, through
+  // the server, 3 repetitions, medians (TTFT stands for prefill: the client sees no boundary).
+  Result<nlohmann::ordered_json> bench_remote(const study::Cell& cell) {
+    ER_ASSIGN_OR_RETURN(const client::Client* c, client_for(cell));
+    client::RemoteAsk a;
+    a.chat = false;
+    a.n_paths = static_cast<int>(cell.paths);
+    a.max_tokens = 64;
+    a.sampler.temperature = 0;
+    a.ignore_eos = true;
+    std::vector<double> pp, tg;
+    int64_t tokens = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      a.prompt = std::to_string(rep) + ":";
+      for (int i = 0; i < 126; ++i) a.prompt += " the";
+      const std::vector<client::Completion> comps = client::complete_all(*c, client::make_requests(*c, a));
+      double ttft = -1, e2e = 0;
+      tokens = 0;
+      for (const client::Completion& comp : comps) {
+        if (!comp.ok()) return Status::io_error("backend '" + cell.backend + "' failed a bench request: " + comp.error);
+        if (comp.ttft_ms >= 0 && (ttft < 0 || comp.ttft_ms < ttft)) ttft = comp.ttft_ms;
+        e2e = std::max(e2e, comp.e2e_ms);
+        tokens += comp.output_tokens();
+      }
+      pp.push_back(ttft);
+      tg.push_back(e2e - ttft);
+    }
+    std::sort(pp.begin(), pp.end());
+    std::sort(tg.begin(), tg.end());
+    ordered_json j;
+    j["n_prompt"] = 128;
+    j["n_gen"] = 64;
+    j["paths"] = cell.paths;
+    j["threads"] = cell.threads;
+    j["prefill_ms"] = pp[1];
+    j["decode_ms"] = tg[1];
+    j["prefill_tok_s"] = 128 * 1000.0 / pp[1];
+    j["decode_tok_s"] = static_cast<double>(std::max<int64_t>(0, tokens - cell.paths)) * 1000.0 / tg[1];
+    j["backend"] = cell.backend;
+    return j;
+  }
+
+  Result<const client::Client*> client_for(const study::Cell& cell) {
+    auto it = clients_.find(cell.backend);
+    if (it == clients_.end()) {
+      ER_ASSIGN_OR_RETURN(std::unique_ptr<client::Client> c, open_backend(cell.backend_url, cell.flavor, served_model_of(cell)));
+      std::fprintf(stderr, "backend %s: %s, flavor %s, model %s, server %s\n", cell.backend.c_str(), cell.backend_url.c_str(),
+                   cell.flavor.c_str(), c->model().c_str(), c->info().version.c_str());
+      it = clients_.emplace(cell.backend, std::move(c)).first;
+    }
+    return it->second.get();
+  }
+
   Result<const eval::Dataset*> dataset(const std::string& name) {
     auto it = datasets_.find(name);
     if (it == datasets_.end()) {
@@ -213,6 +330,7 @@ class EvalCellBackend : public study::CellBackend {
   std::map<std::string, eval::Dataset> datasets_;
   std::unique_ptr<session::Session> session_;
   std::map<std::string, std::pair<double, double>> step_s_;  // prefill s, s per decode step
+  std::map<std::string, std::unique_ptr<client::Client>> clients_;  // by backend name
 };
 
 }  // namespace
@@ -236,6 +354,18 @@ study::ConfigChecks study_config_checks(const StudyBackendOptions& o) {
     std::error_code ec;
     if (std::filesystem::is_regular_file(d, ec)) return Status::ok();
     return Status::not_found("dataset '" + d + "' is neither a built-in set (gsm8k, math500, mmlu_stem) nor a file");
+  };
+  c.backend = [](study::Backend& b, const std::vector<study::Cell>& probes) -> Status {
+    if (!client::parse_flavor(b.flavor).is_ok()) {
+      return Status::invalid("flavor '" + b.flavor + "' is not one of " + client::flavor_names());
+    }
+    ER_ASSIGN_OR_RETURN(std::unique_ptr<client::Client> cl, open_backend(b.url, b.flavor, b.served_model));
+    if (b.served_model.empty()) b.served_model = cl->model();
+    for (const study::Cell& cell : probes) {
+      const Status st = client::validate_remote_ask(*cl, remote_ask_for(cell));
+      if (!st.is_ok()) return Status::invalid("cannot run " + cell.label() + ": " + st.message());
+    }
+    return Status::ok();
   };
   return c;
 }

@@ -77,7 +77,8 @@ Result<std::vector<T>> get_list(const Errors& e, std::string_view key, const tom
 
 constexpr std::string_view kTopKeys[] = {"name",   "models",        "policies",    "budgets", "paths",
                                          "threads", "max_tokens",   "answer_budget", "temperature", "seed",
-                                         "vote",   "bench",         "slices"};
+                                         "vote",   "bench",         "slices",        "backends"};
+constexpr std::string_view kBackendKeys[] = {"name", "url", "flavor", "served_model"};
 constexpr std::string_view kSliceKeys[] = {"dataset", "offset", "limit"};
 
 template <size_t N>
@@ -128,19 +129,33 @@ Result<Slice> parse_slice(const Errors& e, const toml::table& t, const ConfigChe
 
 std::vector<Cell> SweepConfig::cells() const {
   std::vector<Cell> out;
+  // Local models, then the backends (one "model" each; no thread count of ours applies).
+  struct Target {
+    std::string model;
+    const Backend* backend = nullptr;
+  };
+  std::vector<Target> targets;
+  for (const std::string& m : models) targets.push_back({m, nullptr});
+  for (const Backend& b : backends) targets.push_back({(b.served_model.empty() ? std::string("default") : b.served_model) + "@" + b.name, &b});
   for (const Slice& sl : slices)
-    for (const std::string& m : models)
+    for (const Target& target : targets)
       for (Policy p : policies) {
         std::vector<std::optional<int64_t>> bs;
         if (policy_takes_budget(p))
           for (int64_t b : budgets) bs.push_back(b);
         else
           bs.push_back(std::nullopt);
+        const std::vector<int64_t> ts = target.backend ? std::vector<int64_t>{0} : threads;
         for (const auto& b : bs)
-          for (int64_t t : threads)
+          for (int64_t t : ts)
             for (int64_t n : paths) {
               Cell c;
-              c.model = m;
+              c.model = target.model;
+              if (target.backend) {
+                c.backend = target.backend->name;
+                c.backend_url = target.backend->url;
+                c.flavor = target.backend->flavor;
+              }
               c.slice = sl;
               c.policy = p;
               c.budget = b;
@@ -182,11 +197,46 @@ Result<SweepConfig> parse_sweep_config(std::string_view text, const std::string&
     ER_ASSIGN_OR_RETURN(c.name, get_string(e, "name", *n));
   }
   const toml::node* models = root.get("models");
-  if (!models) return e.at(top, "models", "is required (a model name or path, or a list of them)");
-  ER_ASSIGN_OR_RETURN(c.models, get_list<std::string>(e, "models", *models, [&](const toml::node& n) {
-                        return get_string(e, "models", n);
-                      }));
-  if (checks.model) {
+  const toml::node* backends = root.get("backends");
+  if (!models && !backends) {
+    return e.at(top, "models", "is required (a model name or path, or a list of them; or [[backends]] servers)");
+  }
+  if (models) {
+    ER_ASSIGN_OR_RETURN(c.models, get_list<std::string>(e, "models", *models, [&](const toml::node& n) {
+                          return get_string(e, "models", n);
+                        }));
+  }
+  if (backends) {
+    const toml::array* ba = backends->as_array();
+    if (!ba || ba->empty() || !ba->is_array_of_tables()) {
+      return e.at(backends->source(), "backends", "expected [[backends]] tables (name, url, flavor, served_model)");
+    }
+    for (const toml::node& el : *ba) {
+      const toml::table& t = *el.as_table();
+      for (auto&& [k, v] : t)
+        if (!known(k.str(), kBackendKeys))
+          return e.at(k.source(), "backends." + std::string(k.str()),
+                      "unknown key (a backend takes: " + list_keys(kBackendKeys) + ")");
+      Backend b;
+      const toml::node* name = t.get("name");
+      const toml::node* url = t.get("url");
+      if (!name) return e.at(t.source(), "backends.name", "is required in every [[backends]] table");
+      if (!url) return e.at(t.source(), "backends.url", "is required in every [[backends]] table (openai:http://host:port)");
+      ER_ASSIGN_OR_RETURN(b.name, get_string(e, "backends.name", *name));
+      ER_ASSIGN_OR_RETURN(b.url, get_string(e, "backends.url", *url));
+      if (b.url.starts_with("http://") || b.url.starts_with("https://")) b.url = "openai:" + b.url;
+      if (const toml::node* f = t.get("flavor")) {
+        ER_ASSIGN_OR_RETURN(b.flavor, get_string(e, "backends.flavor", *f));
+      }
+      if (const toml::node* m = t.get("served_model")) {
+        ER_ASSIGN_OR_RETURN(b.served_model, get_string(e, "backends.served_model", *m));
+      }
+      for (const Backend& o : c.backends)
+        if (o.name == b.name) return e.at(name->source(), "backends.name", "duplicate backend name '" + b.name + "'");
+      c.backends.push_back(std::move(b));
+    }
+  }
+  if (checks.model && models) {
     const toml::array* a = models->as_array();
     for (size_t i = 0; i < c.models.size(); ++i) {
       Status st = checks.model(c.models[i]);
@@ -267,6 +317,22 @@ Result<SweepConfig> parse_sweep_config(std::string_view text, const std::string&
       if (o.dataset == s.dataset && o.offset == s.offset && o.limit == s.limit)
         return e.at(el.source(), "slices", "duplicate slice");
     c.slices.push_back(std::move(s));
+  }
+
+  // Every backend answers and can express every policy of the grid (a probe cell per policy and
+  // budget), before anything runs.
+  if (checks.backend && !c.backends.empty()) {
+    const toml::array* ba = backends->as_array();
+    for (size_t i = 0; i < c.backends.size(); ++i) {
+      Backend& b = c.backends[i];
+      SweepConfig probe_cfg = c;
+      probe_cfg.models.clear();
+      probe_cfg.backends = {b};
+      probe_cfg.slices.resize(1);
+      probe_cfg.paths = {*std::max_element(c.paths.begin(), c.paths.end())};
+      Status st = checks.backend(b, probe_cfg.cells());
+      if (!st.is_ok()) return e.at((*ba)[i].source(), "backends", "'" + b.name + "': " + st.message());
+    }
   }
 
   // The engine context each model needs: the same size for every cell, for up to max(paths).

@@ -14,11 +14,21 @@
 
 namespace er::study {
 
+// Another engine's OpenAI-compatible server a sweep measures beside the local models
+// ([[backends]] tables): its cells go through the client backend.
+struct Backend {
+  std::string name;          // a label; its cells' model is "SERVED_MODEL@NAME"
+  std::string url;           // "openai:http://host:port" ("http://..." is taken as that)
+  std::string flavor = "openai";
+  std::string served_model;  // "" = the server's first model (filled by the checks)
+};
+
 struct SweepConfig {
   std::string path;         // the file it came from ("<built-in>" for study's own)
   std::string text;         // the TOML as read (echoed in the database and the report)
   std::string name = "sweep";
-  std::vector<std::string> models;
+  std::vector<std::string> models;    // the in-process engine's (may be empty with backends)
+  std::vector<Backend> backends;
   std::vector<Policy> policies = {Policy::kUnlimited};
   std::vector<int64_t> budgets;          // for the budgeted policies
   std::vector<int64_t> paths = {1};
@@ -31,7 +41,8 @@ struct SweepConfig {
   std::string vote = "majority";
   bool bench = false;
 
-  // The grid in a fixed order: slice, model, policy (× budget), threads, paths (outermost first).
+  // The grid in a fixed order: slice, model (the local ones, then the backends), policy (× budget),
+  // threads (local models only), paths (outermost first).
   std::vector<Cell> cells() const;
 };
 
@@ -50,6 +61,9 @@ struct ConfigChecks {
   // for n_seq paths, e.g. its KV cache fits this machine. Called once per model with the largest
   // number of paths (refusals name 'max_tokens' when one path does not fit either, else 'paths').
   std::function<Status(const std::string& model, int64_t n_ctx, int64_t n_seq)> context;
+  // A backend: its flavor is known, its server answers, it can express every cell's policy (a
+  // probe cell per policy is given); fills served_model when empty.
+  std::function<Status(Backend& backend, const std::vector<Cell>& policy_probes)> backend;
 };
 
 // Parses and validates: keys, types and ranges (threads within what the engine accepts,

@@ -39,7 +39,8 @@ std::string Cell::label() const {
   if (slice.limit >= 0) s.append(std::to_string(slice.offset + slice.limit));
   s.append("] ").append(policy_name(policy));
   if (budget) s.append("=").append(std::to_string(*budget));
-  s.append(" N=").append(std::to_string(paths)).append(" t=").append(std::to_string(threads));
+  s.append(" N=").append(std::to_string(paths));
+  if (backend.empty()) s.append(" t=").append(std::to_string(threads));
   return s;
 }
 
@@ -59,6 +60,10 @@ nlohmann::ordered_json Cell::to_json() const {
   j["seed"] = seed;
   j["vote"] = vote;
   j["bench"] = bench;
+  if (!backend.empty()) {  // absent for in-process cells, so their hashes stay what they were
+    j["backend"] = backend;
+    j["flavor"] = flavor;
+  }
   return j;
 }
 

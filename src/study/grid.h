@@ -28,7 +28,13 @@ struct Slice {
 };
 
 struct Cell {
-  std::string model;  // as configured: a name under the models directory or a path
+  std::string model;  // as configured: a name under the models directory or a path; for another
+                      // engine's server, "SERVED_MODEL@BACKEND"
+  // Another engine's server ([[backends]] in the sweep): empty for the in-process engine. Only the
+  // name and flavor are part of the cell's identity (a server may move to another port).
+  std::string backend;      // the backend's name
+  std::string backend_url;  // "openai:http://host:port"
+  std::string flavor;       // "llamacpp", "vllm", "sglang", "edgereason", "openai"
   Slice slice;
   Policy policy = Policy::kUnlimited;
   std::optional<int64_t> budget;  // set iff policy_takes_budget(policy)

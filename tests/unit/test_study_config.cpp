@@ -85,10 +85,68 @@ TEST(StudyConfig, HashIsStableAndCoversEveryField) {
   EXPECT_TRUE(changed([](Cell& c) { c.bench = true; }));
 }
 
+TEST(StudyConfig, BackendsAreCellsBesideTheLocalModels) {
+  const std::string text = R"(models = ["m1"]
+threads = [1, 2]
+[[backends]]
+name = "gpu"
+url = "http://127.0.0.1:8000"
+flavor = "vllm"
+served_model = "qwen3"
+[[backends]]
+name = "lcpp"
+url = "openai:http://127.0.0.1:8080"
+flavor = "llamacpp"
+[[slices]]
+dataset = "gsm8k"
+limit = 3
+)";
+  std::vector<std::string> checked;
+  ConfigChecks checks;
+  checks.backend = [&](Backend& b, const std::vector<Cell>& probes) -> Status {
+    checked.push_back(b.name + ":" + std::to_string(probes.size()));
+    if (b.served_model.empty()) b.served_model = "from-server";
+    return Status::ok();
+  };
+  auto r = parse(text, checks);
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(checked, (std::vector<std::string>{"gpu:1", "lcpp:1"}));
+  ASSERT_EQ(r->backends.size(), 2u);
+  EXPECT_EQ(r->backends[0].url, "openai:http://127.0.0.1:8000");  // http:// taken as openai:http://
+  const auto cells = r->cells();
+  ASSERT_EQ(cells.size(), 2u + 2u);  // the local model at 2 thread counts, each backend once
+  EXPECT_EQ(cells[0].label(), "m1 gsm8k[0:3] unlimited N=1 t=1");
+  EXPECT_EQ(cells[2].label(), "qwen3@gpu gsm8k[0:3] unlimited N=1");
+  EXPECT_EQ(cells[2].backend, "gpu");
+  EXPECT_EQ(cells[2].flavor, "vllm");
+  EXPECT_EQ(cells[3].model, "from-server@lcpp");
+  // A local cell's identity does not change with the backend fields (old databases resume);
+  // a backend cell's includes its name and flavor, not its URL.
+  EXPECT_FALSE(cells[0].to_json().contains("backend"));
+  Cell moved = cells[2];
+  moved.backend_url = "openai:http://10.0.0.2:8000";
+  EXPECT_EQ(moved.hash(), cells[2].hash());
+  moved.flavor = "sglang";
+  EXPECT_NE(moved.hash(), cells[2].hash());
+}
+
+TEST(StudyConfig, BackendErrorsNameLineAndKey) {
+  const std::string head = "[[slices]]\ndataset = \"gsm8k\"\n";
+  EXPECT_EQ(error_of(head + "[[backends]]\nurl = \"http://x:1\"\n"),
+            "s.toml:3: key 'backends.name': is required in every [[backends]] table");
+  EXPECT_EQ(error_of(head + "[[backends]]\nname = \"a\"\nport = 3\n"),
+            "s.toml:5: key 'backends.port': unknown key (a backend takes: name, url, flavor, served_model)");
+  EXPECT_EQ(error_of("backends = 3\n" + head), "s.toml:1: key 'backends': expected [[backends]] tables (name, url, flavor, served_model)");
+  ConfigChecks refuse;
+  refuse.backend = [](Backend&, const std::vector<Cell>&) { return Status::invalid("cannot reach it"); };
+  EXPECT_EQ(error_of(head + "[[backends]]\nname = \"a\"\nurl = \"http://x:1\"\n", refuse),
+            "s.toml:3: key 'backends': 'a': cannot reach it");
+}
+
 TEST(StudyConfig, UnknownKeyNamesLineAndKey) {
   EXPECT_EQ(error_of("models = [\"m\"]\n\nmax_token = 5\n[[slices]]\ndataset = \"gsm8k\"\n"),
             "s.toml:3: key 'max_token': unknown key (known: name, models, policies, budgets, paths, threads, "
-            "max_tokens, answer_budget, temperature, seed, vote, bench, slices)");
+            "max_tokens, answer_budget, temperature, seed, vote, bench, slices, backends)");
   const std::string e = error_of("models = \"m\"\n[[slices]]\ndataset = \"gsm8k\"\nlimt = 3\n");
   EXPECT_EQ(e.rfind("s.toml:4: key 'slices.limt': unknown key", 0), 0u) << e;
 }
@@ -118,7 +176,8 @@ TEST(StudyConfig, BadValuesNameLineAndKey) {
 }
 
 TEST(StudyConfig, MissingRequiredKeys) {
-  EXPECT_EQ(error_of("name = \"x\"\n"), "s.toml:1: key 'models': is required (a model name or path, or a list of them)");
+  EXPECT_EQ(error_of("name = \"x\"\n"),
+            "s.toml:1: key 'models': is required (a model name or path, or a list of them; or [[backends]] servers)");
   EXPECT_EQ(error_of("models = \"m\"\n"),
             "s.toml:1: key 'slices': is required: at least one [[slices]] table with a dataset");
   EXPECT_EQ(error_of("models = \"m\"\n[[slices]]\noffset = 2\n"),
