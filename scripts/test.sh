@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite: a Release build, the server against real clients, the aarch64 cross-build
 # under emulation, a fresh clone running the main job, an ASan+UBSan build, and the GGUF fuzzer.
-# Usage: scripts/test.sh [--quick] [--no-server] [--no-sanitize] [--no-fuzz] [--no-arm64] [--no-fresh-clone] [--fuzz-seconds N]
+# Usage: scripts/test.sh [--quick] [--no-server] [--no-engines] [--no-sanitize] [--no-fuzz] [--no-arm64] [--no-fresh-clone] [--fuzz-seconds N]
 #   --quick  the Release build's tests only
 set -euo pipefail
 
@@ -13,15 +13,17 @@ fuzz=1
 arm64=1
 fresh=1
 server=1
+engines=1
 fuzz_seconds=60
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) sanitize=0; fuzz=0; arm64=0; fresh=0; server=0 ;;
+    --quick) sanitize=0; fuzz=0; arm64=0; fresh=0; server=0; engines=0 ;;
     --no-sanitize) sanitize=0 ;;
     --no-fuzz) fuzz=0 ;;
     --no-arm64) arm64=0 ;;
     --no-fresh-clone) fresh=0 ;;
     --no-server) server=0 ;;
+    --no-engines) engines=0 ;;
     --fuzz-seconds) fuzz_seconds=${2:?}; shift ;;
     -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -56,6 +58,13 @@ run_suite build "" -DCMAKE_BUILD_TYPE=Release
 if [ "$server" = 1 ]; then
   step "serve against real clients: the openai package, curl, a schemathesis fuzz (scripts/test-server.sh)"
   scripts/test-server.sh --bin build/bin/edgereason
+fi
+
+if [ "$engines" = 1 ]; then
+  # The client backend against a server this project did not write: llama-cpp-python's
+  # llama_cpp.server (built from source once, about 6 minutes; cached outside the repository).
+  step "the client backend against llama.cpp's server and edgereason serve (scripts/compare-engines.sh --quick --check)"
+  scripts/compare-engines.sh --quick --check --bin build/bin/edgereason
 fi
 
 if [ "$arm64" = 1 ]; then
