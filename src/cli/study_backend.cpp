@@ -361,6 +361,7 @@ study::ConfigChecks study_config_checks(const StudyBackendOptions& o) {
     }
     ER_ASSIGN_OR_RETURN(std::unique_ptr<client::Client> cl, open_backend(b.url, b.flavor, b.served_model));
     if (b.served_model.empty()) b.served_model = cl->model();
+    b.server_version = cl->info().version;
     for (const study::Cell& cell : probes) {
       const Status st = client::validate_remote_ask(*cl, remote_ask_for(cell));
       if (!st.is_ok()) return Status::invalid("cannot run " + cell.label() + ": " + st.message());

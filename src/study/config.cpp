@@ -155,6 +155,7 @@ std::vector<Cell> SweepConfig::cells() const {
                 c.backend = target.backend->name;
                 c.backend_url = target.backend->url;
                 c.flavor = target.backend->flavor;
+                c.server_version = target.backend->server_version;
               }
               c.slice = sl;
               c.policy = p;

@@ -21,6 +21,7 @@ struct Backend {
   std::string url;           // "openai:http://host:port" ("http://..." is taken as that)
   std::string flavor = "openai";
   std::string served_model;  // "" = the server's first model (filled by the checks)
+  std::string server_version;  // filled by the checks
 };
 
 struct SweepConfig {
@@ -62,7 +63,7 @@ struct ConfigChecks {
   // number of paths (refusals name 'max_tokens' when one path does not fit either, else 'paths').
   std::function<Status(const std::string& model, int64_t n_ctx, int64_t n_seq)> context;
   // A backend: its flavor is known, its server answers, it can express every cell's policy (a
-  // probe cell per policy is given); fills served_model when empty.
+  // probe cell per policy is given); fills served_model when empty, and server_version.
   std::function<Status(Backend& backend, const std::vector<Cell>& policy_probes)> backend;
 };
 

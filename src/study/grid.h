@@ -35,6 +35,7 @@ struct Cell {
   std::string backend;      // the backend's name
   std::string backend_url;  // "openai:http://host:port"
   std::string flavor;       // "llamacpp", "vllm", "sglang", "edgereason", "openai"
+  std::string server_version;  // what the server reported (stored with the cell, not identity)
   Slice slice;
   Policy policy = Policy::kUnlimited;
   std::optional<int64_t> budget;  // set iff policy_takes_budget(policy)

@@ -384,6 +384,17 @@ Status Store::finish_run(int64_t run_id, const std::string& status) {
   return Status::ok();
 }
 
+namespace {
+
+// The stored form: the cell's identity (to_json) plus what describes but does not identify it.
+std::string stored_json(const Cell& c) {
+  nlohmann::ordered_json j = c.to_json();
+  if (!c.server_version.empty()) j["server_version"] = c.server_version;
+  return j.dump();
+}
+
+}  // namespace
+
 Result<int64_t> Store::ensure_configuration(const Cell& c, int64_t n_questions) {
   const std::string hash = c.hash();
   {
@@ -392,8 +403,8 @@ Result<int64_t> Store::ensure_configuration(const Cell& c, int64_t n_questions) 
     s.bind(1, hash);
     if (s.step() == SQLITE_ROW) {
       const int64_t id = s.i64(0);
-      Stmt u(db_, "UPDATE configurations SET n_questions = ? WHERE config_id = ?");
-      u.bind(1, n_questions).bind(2, id);
+      Stmt u(db_, "UPDATE configurations SET n_questions = ?, config_json = ? WHERE config_id = ?");
+      u.bind(1, n_questions).bind(2, stored_json(c)).bind(3, id);  // the server's latest version
       if (u.step() != SQLITE_DONE) return err("updating a configuration");
       return id;
     }
@@ -411,7 +422,7 @@ Result<int64_t> Store::ensure_configuration(const Cell& c, int64_t n_questions) 
     s.bind_null(8);
   s.bind(9, c.paths).bind(10, c.threads).bind(11, c.max_tokens).bind(12, c.answer_budget);
   s.bind(13, c.temperature).bind(14, static_cast<int64_t>(c.seed)).bind(15, c.vote).bind(16, n_questions);
-  s.bind(17, c.to_json().dump());
+  s.bind(17, stored_json(c));
   if (s.step() != SQLITE_DONE) return err("recording a configuration");
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
@@ -511,6 +522,11 @@ Result<Cell> cell_from_json(const nlohmann::json& j) {
     c.seed = j.at("seed").get<uint64_t>();
     c.vote = j.at("vote").get<std::string>();
     c.bench = j.at("bench").get<bool>();
+    if (j.contains("backend")) {  // another engine's server (absent for in-process cells)
+      c.backend = j.at("backend").get<std::string>();
+      c.flavor = j.at("flavor").get<std::string>();
+      if (j.contains("server_version")) c.server_version = j.at("server_version").get<std::string>();
+    }
     return c;
   } catch (const std::exception& e) {
     return Status::invalid(std::string("bad stored configuration: ") + e.what());

@@ -77,6 +77,37 @@ TEST(StudyStore, RoundTrip) {
   EXPECT_EQ(*s.integrity_check(), "ok");
 }
 
+// A backend cell comes back with its backend, flavor and the server's version (the version is
+// stored, not part of the identity, and follows the server's latest).
+TEST(StudyStore, BackendCellsKeepTheirServer) {
+  test::TempDir dir;
+  auto st = Store::open((dir / "b.db").string(), Store::Mode::kReadWrite);
+  ASSERT_TRUE(st.is_ok()) << st.status().message();
+  Store& s = **st;
+  Cell c = cell();
+  c.model = "qwen3@gpu";
+  c.threads = 0;
+  c.backend = "gpu";
+  c.backend_url = "openai:http://127.0.0.1:8000";
+  c.flavor = "vllm";
+  c.server_version = "vllm 0.9.1";
+  auto id = s.ensure_configuration(c, 5);
+  ASSERT_TRUE(id.is_ok()) << id.status().message();
+  c.server_version = "vllm 0.9.2";
+  auto id2 = s.ensure_configuration(c, 5);
+  ASSERT_TRUE(id2.is_ok());
+  EXPECT_EQ(*id, *id2);  // same identity
+  auto cfgs = s.configurations();
+  ASSERT_TRUE(cfgs.is_ok()) << cfgs.status().message();
+  ASSERT_EQ(cfgs->size(), 1u);
+  const Cell& back = (*cfgs)[0].cell;
+  EXPECT_EQ(back.backend, "gpu");
+  EXPECT_EQ(back.flavor, "vllm");
+  EXPECT_EQ(back.server_version, "vllm 0.9.2");
+  EXPECT_EQ(back.hash(), c.hash());
+  EXPECT_EQ(back.label(), "qwen3@gpu gsm8k[0:5] unlimited N=1");
+}
+
 TEST(StudyStore, DuplicateQuestionIsRefusedAndWritesNothing) {
   test::TempDir dir;
   auto st = Store::open((dir / "r.db").string(), Store::Mode::kReadWrite);
