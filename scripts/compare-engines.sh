@@ -28,7 +28,11 @@ for arg in "$@"; do
   esac
 done
 
-py=$(scripts/llamacpp-venv.sh --server)
+# On a CPU with AMX, llama-cpp-python's native build crashes on multi-token prompts (see
+# scripts/llamacpp-venv.sh): build it without AMX from the start rather than twice.
+venv_args=(--server)
+grep -qw amx_int8 /proc/cpuinfo 2>/dev/null && venv_args+=(--no-amx)
+py=$(scripts/llamacpp-venv.sh "${venv_args[@]}")
 echo "compare-engines: llama.cpp: $(scripts/llamacpp-venv.sh --describe)" >&2
 out=$(python3 bench/compare_engines.py --llamacpp-python "$py" "${args[@]}")
 echo "$out"
