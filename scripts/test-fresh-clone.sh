@@ -38,7 +38,8 @@ say "cloned $(git -C "$clone" rev-parse --short HEAD) into $clone"
 say "building the edgereason binary (Release, no tests)"
 # (The same flags as scripts/test.sh's Release build, so a compiler cache it filled is hit.)
 cmake -S "$clone" -B "$clone/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEDGEREASON_TESTS=OFF -DEDGEREASON_WERROR=ON >/dev/null
-cmake --build "$clone/build" --target edgereason -j "$(nproc)" >"$tmp/build.log" 2>&1 || {
+# CCACHE_BASEDIR: the clone's own root, so its compiles match the main tree's cache entries.
+CCACHE_BASEDIR="$clone" cmake --build "$clone/build" --target edgereason -j "$(nproc)" >"$tmp/build.log" 2>&1 || {
   tail -n 30 "$tmp/build.log" >&2; fail "build"; }
 
 # The main job from an unrelated directory, with nothing in the environment but a PATH.

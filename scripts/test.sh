@@ -36,11 +36,12 @@ started=$SECONDS
 step() { printf '\n== [%02d:%02d] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*" >&2; }
 
 # A compiler cache, where installed (scripts/setup.sh installs ccache): the fresh-clone stage then
-# compiles nothing the Release stage already compiled. Paths are rewritten relative to the build
-# directory so a clone elsewhere hits the same entries.
+# compiles nothing the Release stage already compiled. Paths inside the source tree are rewritten
+# relative to the build directory (CCACHE_BASEDIR = the tree's root; the fresh clone sets its own),
+# so a clone elsewhere hits the same entries; paths outside it (/usr/include) stay absolute.
 if command -v ccache >/dev/null; then
   export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
-  export CCACHE_BASEDIR=/ CCACHE_NOHASHDIR=1
+  export CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=1
 fi
 
 run_suite() {  # DIR CTEST_EXCLUDE_REGEX CMAKE_ARGS...
