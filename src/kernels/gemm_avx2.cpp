@@ -254,15 +254,17 @@ struct KernBlock32 {
     const __m256i ri = pair_index<NR, NC, true, 0>(), ci = pair_index<NR, NC, false, 0>();
     const int64_t nb = t.n / kQK8_0;
     for (int64_t b = 0; b < nb; ++b) {
-      __m128i wh = _mm_setzero_si128(), ah = _mm_setzero_si128();
+      // The scale words gathered through memory: _mm_insert_epi32 needs a constant lane, which
+      // these loop indices are only once unrolled (not at -O1, the sanitizer build's level).
+      alignas(16) int32_t wsw[4] = {0, 0, 0, 0}, asw[4] = {0, 0, 0, 0};
       const Block* blk[NR];
       for (int r = 0; r < NR; ++r) {
         blk[r] = reinterpret_cast<const Block*>(t.w + r * t.w_stride) + b;
-        wh = _mm_insert_epi32(wh, scale_word(blk[r]), r);
+        wsw[r] = scale_word(blk[r]);
       }
-      for (int c = 0; c < NC; ++c) {
-        ah = _mm_insert_epi32(ah, scale_word(reinterpret_cast<const Act*>(t.a + c * t.a_stride) + b), c);
-      }
+      for (int c = 0; c < NC; ++c) asw[c] = scale_word(reinterpret_cast<const Act*>(t.a + c * t.a_stride) + b);
+      const __m128i wh = _mm_load_si128(reinterpret_cast<const __m128i*>(wsw));
+      const __m128i ah = _mm_load_si128(reinterpret_cast<const __m128i*>(asw));
       const __m256 wf = _mm256_cvtph_ps(wh), af = _mm256_cvtph_ps(ah);
       _mm256_store_ps(dd, _mm256_mul_ps(_mm256_permutevar8x32_ps(wf, ri), _mm256_permutevar8x32_ps(af, ci)));
       if constexpr (kMins) {
