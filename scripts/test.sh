@@ -83,10 +83,14 @@ if [ "$sanitize" = 1 ]; then
   # The llama.cpp comparisons on the shipped models (one has 1.5 B parameters) take many minutes
   # unoptimized; the sanitizers still see the same code through the tiny-fixture comparisons.
   # -O1 (asserts kept): the sanitizers see the same code, and it runs several times faster than -O0.
+  # Warnings are the Release build's job (-Werror there): GCC 12's flow-sensitive warnings give
+  # false positives at -O1 under -fsanitize (std::function inside std::regex "may be used
+  # uninitialized"), so they do not fail this build.
   step "ASan + UBSan build and tests (build-asan/, -O1; unit and golden tests; the CLI integration tests, the real-model golden runs, the run/eval/sweep comparison on SmolLM2 and the 8192-token context are Release-only)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan 'RealModels/|LongContext\.|OnePipeline\.' -DCMAKE_BUILD_TYPE=Debug -DEDGEREASON_SANITIZE=ON \
-      -DEDGEREASON_BENCH=OFF -DEDGEREASON_INTEGRATION_TESTS=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" "-DCMAKE_C_FLAGS_DEBUG=-O1 -g1"
+      -DEDGEREASON_BENCH=OFF -DEDGEREASON_INTEGRATION_TESTS=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" "-DCMAKE_C_FLAGS_DEBUG=-O1 -g1" \
+      -DEDGEREASON_WERROR=OFF
 fi
 
 if [ "$fuzz" = 1 ]; then
