@@ -201,6 +201,13 @@ struct WQ5_1 {
   static __m256i q(const Block& b) { return _mm256_or_si256(nibbles_32(b.qs), fifth_bits(b.qh)); }
 };
 
+// f(0) .. f(N - 1) in lanes 0 .. N - 1, zeros above (N in [1, 4]).
+template <int N, typename F>
+inline __m128i lanes4(F f) {
+  static_assert(N >= 1 && N <= 4);
+  return _mm_setr_epi32(f(0), N > 1 ? f(1) : 0, N > 2 ? f(2) : 0, N > 3 ? f(3) : 0);
+}
+
 // Loads the first four bytes of a block: its f16 scale d and, for Q4_1/Q5_1 weights and Q8_1
 // activations, the f16 m or s beside it (for the other types the second half is unused).
 inline int32_t scale_word(const void* block) {
@@ -254,17 +261,13 @@ struct KernBlock32 {
     const __m256i ri = pair_index<NR, NC, true, 0>(), ci = pair_index<NR, NC, false, 0>();
     const int64_t nb = t.n / kQK8_0;
     for (int64_t b = 0; b < nb; ++b) {
-      // The scale words gathered through memory: _mm_insert_epi32 needs a constant lane, which
-      // these loop indices are only once unrolled (not at -O1, the sanitizer build's level).
-      alignas(16) int32_t wsw[4] = {0, 0, 0, 0}, asw[4] = {0, 0, 0, 0};
+      // The scale words of the tile's rows and columns, one 32-bit lane each (lanes are
+      // compile-time constants: _mm_insert_epi32 in a loop needs the unrolling of -O2 and up, and
+      // a gather through memory stalls store forwarding).
       const Block* blk[NR];
-      for (int r = 0; r < NR; ++r) {
-        blk[r] = reinterpret_cast<const Block*>(t.w + r * t.w_stride) + b;
-        wsw[r] = scale_word(blk[r]);
-      }
-      for (int c = 0; c < NC; ++c) asw[c] = scale_word(reinterpret_cast<const Act*>(t.a + c * t.a_stride) + b);
-      const __m128i wh = _mm_load_si128(reinterpret_cast<const __m128i*>(wsw));
-      const __m128i ah = _mm_load_si128(reinterpret_cast<const __m128i*>(asw));
+      for (int r = 0; r < NR; ++r) blk[r] = reinterpret_cast<const Block*>(t.w + r * t.w_stride) + b;
+      const __m128i wh = lanes4<NR>([&](int r) { return scale_word(blk[r]); });
+      const __m128i ah = lanes4<NC>([&](int c) { return scale_word(reinterpret_cast<const Act*>(t.a + c * t.a_stride) + b); });
       const __m256 wf = _mm256_cvtph_ps(wh), af = _mm256_cvtph_ps(ah);
       _mm256_store_ps(dd, _mm256_mul_ps(_mm256_permutevar8x32_ps(wf, ri), _mm256_permutevar8x32_ps(af, ci)));
       if constexpr (kMins) {
