@@ -201,102 +201,48 @@ struct WQ5_1 {
   static __m256i q(const Block& b) { return _mm256_or_si256(nibbles_32(b.qs), fifth_bits(b.qh)); }
 };
 
-// f(0) .. f(N - 1) in lanes 0 .. N - 1, zeros above (N in [1, 4]).
-template <int N, typename F>
-inline __m128i lanes4(F f) {
-  static_assert(N >= 1 && N <= 4);
-  return _mm_setr_epi32(f(0), N > 1 ? f(1) : 0, N > 2 ? f(2) : 0, N > 3 ? f(3) : 0);
-}
-
-// Loads the first four bytes of a block: its f16 scale d and, for Q4_1/Q5_1 weights and Q8_1
-// activations, the f16 m or s beside it (for the other types the second half is unused).
-inline int32_t scale_word(const void* block) {
-  int32_t v;
-  std::memcpy(&v, block, 4);
-  return v;
-}
-
-// Lane k = r * NC + c of an 8-lane permutation: 2 (k / NC) + odd (rows) or 2 (k % NC) + odd (columns)
-// picks d (odd = 0) or m / s (odd = 1) out of the converted scale words (lane 2 i = d_i, 2 i + 1 = m_i).
-template <int NR, int NC, bool kRows, int kOdd>
-inline __m256i pair_index() {
-  alignas(32) int32_t idx[8] = {};
-  for (int k = 0; k < NR * NC; ++k) idx[k] = 2 * (kRows ? k / NC : k % NC) + kOdd;
-  return _mm256_load_si256(reinterpret_cast<const __m256i*>(idx));
-}
-
-// The 32-element block types. Per output (r, c) and block this is llama.cpp's AVX2 vec_dot step,
-// acc = fma(float(isum), d_w d_a, acc) over 8 lanes, hsum at the end, plus (Q4_1/Q5_1) summs, the
-// in-order float sum of m_w s_a. A tile of up to 8 outputs computes the per-block scale products
-// d_w d_a (and m_w s_a) of all its outputs in one vector multiply from two f16 conversions, and
-// feeds the fma from a broadcast load: the same products and sums as one output at a time.
 template <typename W>
 struct KernBlock32 {
   static constexpr int kMaxRows = 4;
   static constexpr int kMaxCols = 4;
-  static constexpr bool kMins = !W::kSigned;  // Q4_1 / Q5_1: + sum of m_w s_a
   using Block = typename W::Block;
   using Act = typename W::Act;
   template <int NR, int NC>
   static void run(const TileArgs& t) {
-    if constexpr (NR * NC > 8) {  // at most 8 outputs per pass: rows 0-1, then the rest
-      run<2, NC>(t);
-      TileArgs rest = t;
-      rest.w += 2 * t.w_stride;
-      rest.y += 2;
-      run<NR - 2, NC>(rest);
-    } else {
-      run8<NR, NC>(t);
-    }
-  }
-
-  template <int NR, int NC>
-  static void run8(const TileArgs& t) {
-    static_assert(NR <= 4 && NC <= 4 && NR * NC <= 8);
     __m256 acc[NR][NC];
+    float summs[NR][NC] = {};  // Q4_1: sum over blocks of m * s
     for (int r = 0; r < NR; ++r)
       for (int c = 0; c < NC; ++c) acc[r][c] = _mm256_setzero_ps();
-    __m256 summs = _mm256_setzero_ps();  // lane r * NC + c
-    alignas(32) float dd[8];             // d_w d_a of output r * NC + c, this block
-    const __m256i ri = pair_index<NR, NC, true, 0>(), ci = pair_index<NR, NC, false, 0>();
     const int64_t nb = t.n / kQK8_0;
     for (int64_t b = 0; b < nb; ++b) {
-      // The scale words of the tile's rows and columns, one 32-bit lane each (lanes are
-      // compile-time constants: _mm_insert_epi32 in a loop needs the unrolling of -O2 and up, and
-      // a gather through memory stalls store forwarding).
-      const Block* blk[NR];
-      for (int r = 0; r < NR; ++r) blk[r] = reinterpret_cast<const Block*>(t.w + r * t.w_stride) + b;
-      const __m128i wh = lanes4<NR>([&](int r) { return scale_word(blk[r]); });
-      const __m128i ah = lanes4<NC>([&](int c) { return scale_word(reinterpret_cast<const Act*>(t.a + c * t.a_stride) + b); });
-      const __m256 wf = _mm256_cvtph_ps(wh), af = _mm256_cvtph_ps(ah);
-      _mm256_store_ps(dd, _mm256_mul_ps(_mm256_permutevar8x32_ps(wf, ri), _mm256_permutevar8x32_ps(af, ci)));
-      if constexpr (kMins) {
-        const __m256i one = _mm256_set1_epi32(1);
-        const __m256 ms = _mm256_mul_ps(_mm256_permutevar8x32_ps(wf, _mm256_add_epi32(ri, one)),
-                                        _mm256_permutevar8x32_ps(af, _mm256_add_epi32(ci, one)));
-        summs = _mm256_add_ps(summs, ms);
-      }
       __m256i wu[NR];  // unsigned operand: |q| (signed types) or q
       __m256i wq[NR];  // signed weights, for the sign trick
+      __m256 dx[NR];
       for (int r = 0; r < NR; ++r) {
-        prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(blk[r]) + NR * t.w_stride);
-        wq[r] = W::q(*blk[r]);
+        const Block& blk = reinterpret_cast<const Block*>(t.w + r * t.w_stride)[b];
+        prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(&blk) + NR * t.w_stride);
+        wq[r] = W::q(blk);
         wu[r] = W::kSigned ? _mm256_sign_epi8(wq[r], wq[r]) : wq[r];
+        dx[r] = _mm256_set1_ps(f16(blk.d));
       }
       for (int c = 0; c < NC; ++c) {
-        const __m256i aq = load256(reinterpret_cast<const Act*>(t.a + c * t.a_stride)[b].qs);
+        const Act& act = reinterpret_cast<const Act*>(t.a + c * t.a_stride)[b];
+        const __m256i aq = load256(act.qs);
+        const __m256 dy = _mm256_set1_ps(f16(act.d));
         for (int r = 0; r < NR; ++r) {
           // signed x signed as |w| x (a * sign(w)); unsigned nibbles multiply directly.
           const __m256i as = W::kSigned ? _mm256_sign_epi8(aq, wq[r]) : aq;
           const __m256 p = _mm256_cvtepi32_ps(dot_u8s8(wu[r], as));
-          acc[r][c] = _mm256_fmadd_ps(p, _mm256_broadcast_ss(&dd[r * NC + c]), acc[r][c]);
+          acc[r][c] = _mm256_fmadd_ps(p, _mm256_mul_ps(dx[r], dy), acc[r][c]);
+          if constexpr (!W::kSigned) {
+            const Block& blk = reinterpret_cast<const Block*>(t.w + r * t.w_stride)[b];
+            summs[r][c] += f16(blk.m) * f16(act.s);
+          }
         }
       }
     }
-    alignas(32) float sm[8];
-    _mm256_store_ps(sm, summs);  // all +0 for the signed types, as before
     for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = hsum(acc[r][c]) + sm[r * NC + c];
+      for (int c = 0; c < NC; ++c) t.y[c * t.y_stride + r] = hsum(acc[r][c]) + summs[r][c];
   }
 };
 
@@ -588,7 +534,7 @@ constexpr GemmKernel kAvx2[] = {
     {DType::kBF16, quant_bf16, tile_entry<KernFloat<LoadBF16>>, 4, 4, 2},
     {DType::kQ8_0, quant_q8_0, tile_entry<KernBlock32<WQ8_0>>, 2, 2, 2},
     {DType::kQ8_0, quant_q8_0, tile_entry<KernBlock32<WQ4_0>>, 2, 2, 2},
-    {DType::kQ8_1, quant_q8_1, tile_entry<KernBlock32<WQ4_1>>, 2, 2, 4},
+    {DType::kQ8_1, quant_q8_1, tile_entry<KernBlock32<WQ4_1>>, 2, 2, 2},
     {DType::kQ8_0, quant_q8_0, tile_entry<KernBlock32<WQ5_0>>, 2, 2, 2},
     {DType::kQ8_1, quant_q8_1, tile_entry<KernBlock32<WQ5_1>>, 2, 2, 2},
     {DType::kQ8_K, quant_q8_K, tile_entry<KernQ4K>, 2, 2, 2},
