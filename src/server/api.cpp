@@ -124,6 +124,9 @@ Status parse_sampling(const json& j, const ApiLimits& limits, ApiRequest& out) {
     const bool empty = (it->is_string() && it->get<std::string>().empty()) || (it->is_array() && it->empty());
     if (!empty) return bad("stop", "is not supported (generation ends at the model's end of turn or max_tokens)");
   }
+  // vLLM's and llama.cpp's field: generate max_tokens whatever the model's end of turn (benchmarks).
+  ER_ASSIGN_OR_RETURN(auto ignore_eos, get_bool(j, "ignore_eos"));
+  out.req.gen.ignore_eos = ignore_eos.value_or(false);
   return Status::ok();
 }
 

@@ -74,6 +74,20 @@ TEST(ServerApi, ThinkingFieldsUnderEveryClientsName) {
   EXPECT_TRUE(r->reasoning_in_content);
 }
 
+// ignore_eos (vLLM's and llama.cpp's field) on both endpoints: the client backend's bench sends it.
+TEST(ServerApi, IgnoreEosOnBothEndpoints) {
+  auto chat = parse_request(Endpoint::kChat, std::string("{") + kMsg + R"(,"ignore_eos":true})", ApiLimits{});
+  ASSERT_TRUE(chat.is_ok()) << chat.status().message();
+  EXPECT_TRUE(chat->req.gen.ignore_eos);
+  auto plain = parse_request(Endpoint::kCompletions, R"({"prompt":"hi","ignore_eos":true})", ApiLimits{});
+  ASSERT_TRUE(plain.is_ok()) << plain.status().message();
+  EXPECT_TRUE(plain->req.gen.ignore_eos);
+  auto off = parse_request(Endpoint::kCompletions, R"({"prompt":"hi"})", ApiLimits{});
+  ASSERT_TRUE(off.is_ok());
+  EXPECT_FALSE(off->req.gen.ignore_eos);
+  EXPECT_EQ(param_of(Endpoint::kCompletions, R"({"prompt":"hi","ignore_eos":3})"), "ignore_eos");
+}
+
 TEST(ServerApi, BadRequestsNameTheField) {
   EXPECT_EQ(param_of(Endpoint::kChat, "{bad"), "<null>");
   EXPECT_EQ(param_of(Endpoint::kChat, "[1,2]"), "<null>");
