@@ -97,7 +97,10 @@ def main():
                                       stdout=serve_log, stderr=subprocess.STDOUT))
         procs.append(subprocess.Popen([a.llamacpp_python, "-m", "llama_cpp.server", "--model", model_path,
                                        "--model_alias", name, "--port", str(p_lcpp), "--n_threads", str(a.threads),
-                                       "--n_threads_batch", str(a.threads), "--n_ctx", "2048"],
+                                       "--n_threads_batch", str(a.threads), "--n_ctx", "2048",
+                                       # by default a new request cancels the one being served; a server under
+                                       # load must queue them instead
+                                       "--interrupt_requests", "False"],
                                       stdout=lcpp_log, stderr=subprocess.STDOUT))
         u_serve, u_lcpp = f"http://127.0.0.1:{p_serve}", f"http://127.0.0.1:{p_lcpp}"
         wait_ready(u_serve, procs[0], "edgereason serve")
@@ -191,6 +194,10 @@ def main():
             lines.append(f"| {e} | {r['concurrency']} | {r['n_requests']} ({r['n_failed']}) | {fmt(per, '.1f')} | {fmt(r['request_throughput'], '.2f')} | "
                          f"{fmt(r['output_throughput'], '.1f')} | {fmt(r['ttft_p50_ms'])} / {fmt(r['ttft_p99_ms'])} | "
                          f"{fmt(r['tpot_p50_ms'], '.2f')} / {fmt(r['tpot_p99_ms'], '.2f')} | {fmt(r['e2e_p50_ms'], '.0f')} |")
+        lines.append("")
+        lines.append("`edgereason serve --parallel 4` decodes concurrent requests in one batch; llama-cpp-python's server "
+                     "serves one request at a time (started with `--interrupt_requests False` so that a new request "
+                     "queues instead of cancelling the one being served).")
     table = "\n".join(lines) + "\n"
     open(os.path.join(a.out, "compare.md"), "w").write(table)
     print(table)
