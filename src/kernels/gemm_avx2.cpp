@@ -16,6 +16,13 @@ namespace {
 
 inline float f16(uint16_t h) { return _cvtsh_ss(h); }
 
+// The two f16 at p (a block's d and m, or d and s) as floats in lanes 0 and 1.
+inline __m128 f16_pair(const uint16_t* p) {
+  int32_t w;
+  std::memcpy(&w, p, 4);
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(w));
+}
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -215,29 +222,44 @@ struct KernBlock32 {
       for (int c = 0; c < NC; ++c) acc[r][c] = _mm256_setzero_ps();
     const int64_t nb = t.n / kQK8_0;
     for (int64_t b = 0; b < nb; ++b) {
-      __m256i wu[NR];  // unsigned operand: |q| (signed types) or q
-      __m256i wq[NR];  // signed weights, for the sign trick
-      __m256 dx[NR];
+      // The block's scales, converted once per block (not once per product): the weight rows'
+      // d (and m), the activation columns' d (and s); the unsigned types keep d and m (d and s)
+      // in one 32-bit word, converted together.
+      __m256i wq[NR];  // signed weights (for the sign trick) or the unsigned nibbles
+      float dw[NR], mw[NR], da[NC], sa[NC];
       for (int r = 0; r < NR; ++r) {
         const Block& blk = reinterpret_cast<const Block*>(t.w + r * t.w_stride)[b];
         prefetch_lines<sizeof(Block)>(reinterpret_cast<const uint8_t*>(&blk) + NR * t.w_stride);
         wq[r] = W::q(blk);
-        wu[r] = W::kSigned ? _mm256_sign_epi8(wq[r], wq[r]) : wq[r];
-        dx[r] = _mm256_set1_ps(f16(blk.d));
+        if constexpr (W::kSigned) {
+          dw[r] = f16(blk.d);
+        } else {
+          const __m128 dm = f16_pair(&blk.d);
+          dw[r] = _mm_cvtss_f32(dm);
+          mw[r] = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+        }
+      }
+      for (int c = 0; c < NC; ++c) {
+        const Act& act = reinterpret_cast<const Act*>(t.a + c * t.a_stride)[b];
+        if constexpr (W::kSigned) {
+          da[c] = f16(act.d);
+        } else {
+          const __m128 ds = f16_pair(&act.d);
+          da[c] = _mm_cvtss_f32(ds);
+          sa[c] = _mm_cvtss_f32(_mm_movehdup_ps(ds));
+        }
       }
       for (int c = 0; c < NC; ++c) {
         const Act& act = reinterpret_cast<const Act*>(t.a + c * t.a_stride)[b];
         const __m256i aq = load256(act.qs);
-        const __m256 dy = _mm256_set1_ps(f16(act.d));
         for (int r = 0; r < NR; ++r) {
           // signed x signed as |w| x (a * sign(w)); unsigned nibbles multiply directly.
+          const __m256i wu = W::kSigned ? _mm256_sign_epi8(wq[r], wq[r]) : wq[r];
           const __m256i as = W::kSigned ? _mm256_sign_epi8(aq, wq[r]) : aq;
-          const __m256 p = _mm256_cvtepi32_ps(dot_u8s8(wu[r], as));
-          acc[r][c] = _mm256_fmadd_ps(p, _mm256_mul_ps(dx[r], dy), acc[r][c]);
-          if constexpr (!W::kSigned) {
-            const Block& blk = reinterpret_cast<const Block*>(t.w + r * t.w_stride)[b];
-            summs[r][c] += f16(blk.m) * f16(act.s);
-          }
+          const __m256 p = _mm256_cvtepi32_ps(dot_u8s8(wu, as));
+          // (d_w * d_a rounded once, as llama.cpp's _mm256_mul_ps of the two broadcasts)
+          acc[r][c] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw[r] * da[c]), acc[r][c]);
+          if constexpr (!W::kSigned) summs[r][c] += mw[r] * sa[c];
         }
       }
     }
