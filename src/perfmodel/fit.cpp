@@ -78,6 +78,116 @@ Result<std::vector<double>> least_squares(const std::vector<std::vector<double>>
   return x;
 }
 
+Result<std::vector<double>> nonnegative_least_squares(const std::vector<std::vector<double>>& a,
+                                                      std::span<const double> y, std::span<const double> w,
+                                                      const std::vector<bool>& nonneg) {
+  // The unconstrained optimum first: it checks the inputs and the rank, and when it already has
+  // the required signs it is the constrained optimum too.
+  ER_ASSIGN_OR_RETURN(std::vector<double> x0, least_squares(a, y, w));
+  const size_t n = a.size(), k = a[0].size();
+  if (!nonneg.empty() && nonneg.size() != k) return Status::invalid("non-negative least squares: sign mask size differs");
+  const auto constrained = [&](size_t j) { return nonneg.empty() || nonneg[j]; };
+  bool feasible = true;
+  for (size_t j = 0; j < k; ++j) feasible = feasible && (!constrained(j) || x0[j] >= 0);
+  if (feasible) return x0;
+
+  // B z = b: rows scaled by sqrt(w), columns to unit norm (z_j = s_j·x_j keeps every sign).
+  std::vector<std::vector<double>> bm(n, std::vector<double>(k));
+  std::vector<double> b(n), scale(k, 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    const double s = w.empty() ? 1.0 : std::sqrt(w[i]);
+    for (size_t j = 0; j < k; ++j) bm[i][j] = a[i][j] * s;
+    b[i] = y[i] * s;
+  }
+  for (size_t j = 0; j < k; ++j) {
+    for (size_t i = 0; i < n; ++i) scale[j] += bm[i][j] * bm[i][j];
+    scale[j] = std::sqrt(scale[j]);  // > 0: least_squares refused all-zero columns
+    for (size_t i = 0; i < n; ++i) bm[i][j] /= scale[j];
+  }
+  double b_norm = 0;
+  for (double v : b) b_norm += v * v;
+  b_norm = std::sqrt(b_norm);
+  const double grad_tol = 1e-11 * std::max(b_norm, 1e-300);
+
+  // The least-squares solution on the passive columns, 0 on the others. A has full column rank,
+  // so every subset of its columns does too.
+  const auto solve_on = [&](const std::vector<bool>& passive) -> Result<std::vector<double>> {
+    std::vector<size_t> cols;
+    for (size_t j = 0; j < k; ++j)
+      if (passive[j]) cols.push_back(j);
+    std::vector<double> z(k, 0.0);
+    if (cols.empty()) return z;
+    std::vector<std::vector<double>> sub(n, std::vector<double>(cols.size()));
+    for (size_t i = 0; i < n; ++i)
+      for (size_t c = 0; c < cols.size(); ++c) sub[i][c] = bm[i][cols[c]];
+    Result<std::vector<double>> s = least_squares(sub, b);
+    if (!s.is_ok()) return s.status().with_context("non-negative least squares");
+    for (size_t c = 0; c < cols.size(); ++c) z[cols[c]] = (*s)[c];
+    return z;
+  };
+
+  // Lawson–Hanson: free coefficients are always passive; a constrained one enters the passive set
+  // while the objective's gradient pulls it above 0, and leaves it when a step would make it negative.
+  std::vector<bool> passive(k);
+  for (size_t j = 0; j < k; ++j) passive[j] = !constrained(j);
+  ER_ASSIGN_OR_RETURN(std::vector<double> z, solve_on(passive));
+  const int max_iter = 30 * static_cast<int>(k) + 30;
+  bool converged = false;
+  for (int outer = 0; outer < max_iter && !converged; ++outer) {
+    std::vector<double> r = b;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < k; ++j) r[i] -= bm[i][j] * z[j];
+    size_t enter = k;
+    double best = grad_tol;
+    for (size_t j = 0; j < k; ++j) {
+      if (passive[j]) continue;
+      double g = 0;
+      for (size_t i = 0; i < n; ++i) g += bm[i][j] * r[i];
+      if (g > best) {
+        best = g;
+        enter = j;
+      }
+    }
+    if (enter == k) {
+      converged = true;
+      break;
+    }
+    passive[enter] = true;
+    bool first = true;
+    for (int inner = 0; inner < max_iter; ++inner) {
+      ER_ASSIGN_OR_RETURN(std::vector<double> s, solve_on(passive));
+      if (first && s[enter] <= 0) {  // the gradient test was rounding: nothing improves
+        passive[enter] = false;
+        converged = true;
+        break;
+      }
+      first = false;
+      bool ok = true;
+      double alpha = 1;
+      for (size_t j = 0; j < k; ++j) {
+        if (!passive[j] || !constrained(j) || s[j] > 0) continue;
+        ok = false;
+        alpha = std::min(alpha, z[j] / (z[j] - s[j]));
+      }
+      if (ok) {
+        z = s;
+        break;
+      }
+      for (size_t j = 0; j < k; ++j) {
+        z[j] += alpha * (s[j] - z[j]);
+        if (passive[j] && constrained(j) && z[j] <= 1e-13 * b_norm) {
+          passive[j] = false;
+          z[j] = 0;
+        }
+      }
+    }
+  }
+  if (!converged) return Status::internal("non-negative least squares did not converge");
+  std::vector<double> x(k, 0.0);
+  for (size_t j = 0; j < k; ++j) x[j] = passive[j] ? z[j] / scale[j] : 0.0;
+  return x;
+}
+
 double mape_pct(std::span<const double> predicted, std::span<const double> actual) {
   ER_CHECK(predicted.size() == actual.size() && !actual.empty());
   double sum = 0;
@@ -155,7 +265,7 @@ Result<PrefillLatencyModel> fit_prefill_latency(std::span<const PrefillSample> s
   }
   ER_RETURN_IF_ERROR(check_positive(y, "prefill fit"));
   const std::vector<double> w = relative_weights(y);
-  Result<std::vector<double>> c = least_squares(a, y, w);
+  Result<std::vector<double>> c = nonnegative_least_squares(a, y, w);
   if (!c.is_ok()) return c.status().with_context("prefill latency fit (needs 3 distinct padded prompt sizes)");
   PrefillLatencyModel m;
   m.a = (*c)[0];
@@ -177,7 +287,7 @@ Result<DecodeLatencyModel> fit_decode_latency(std::span<const DecodeSample> s) {
   }
   ER_RETURN_IF_ERROR(check_positive(y, "decode fit"));
   const std::vector<double> w = relative_weights(y);
-  Result<std::vector<double>> c = least_squares(a, y, w);
+  Result<std::vector<double>> c = nonnegative_least_squares(a, y, w);
   if (!c.is_ok()) return c.status().with_context("decode latency fit (needs several contexts I + O/2)");
   return DecodeLatencyModel{(*c)[0], (*c)[1]};
 }
@@ -192,7 +302,7 @@ Result<LogPowerModel> fit_log_power(std::span<const PowerSample> s) {
   }
   ER_RETURN_IF_ERROR(check_positive(y, "power fit"));
   const std::vector<double> w = relative_weights(y);
-  Result<std::vector<double>> c = least_squares(a, y, w);
+  Result<std::vector<double>> c = nonnegative_least_squares(a, y, w);
   if (!c.is_ok()) return c.status().with_context("log power fit (needs 2 distinct token counts)");
   return LogPowerModel{(*c)[0], (*c)[1]};
 }
@@ -252,7 +362,8 @@ WarmupTry warmup_at(std::span<const EnergySample> s, double tau) {
     y.push_back(p.joules);
   }
   const std::vector<double> w = relative_weights(y);
-  Result<std::vector<double>> c = least_squares(a, y, w);
+  // P∞ >= 0; ΔP keeps its sign free (power may warm up or settle down).
+  Result<std::vector<double>> c = nonnegative_least_squares(a, y, w, {true, false});
   WarmupTry t;
   if (!c.is_ok()) return t;
   t.model = {(*c)[0], (*c)[1], tau};

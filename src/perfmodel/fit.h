@@ -1,9 +1,13 @@
 // Fitting the analytic models (analytic.h) to measurements: linear least squares by Householder QR
-// in double, the deterministic hold-out split, and MAPE / R² on held-out points.
+// in double, non-negative least squares (Lawson–Hanson) on top of it, the deterministic hold-out
+// split, and MAPE / R² on held-out points.
 //
 // Every fit minimises the squared *relative* error Σ((model − y)/y)², the quantity MAPE reports,
 // so a 20 ms prefill counts as much as a 2 s one. Each model is linear in its coefficients given
-// the inputs (the warm-up power model given τ, which a 1-D search picks).
+// the inputs (the warm-up power model given τ, which a 1-D search picks). Coefficients keep their
+// physical signs: latency coefficients (a, b, c; m, n), the log power models' a and b and the
+// warm-up model's P∞ are >= 0, so a noisy or narrow set of points gives a coefficient of 0 (the
+// constrained optimum), never a time that falls as the context grows.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,15 @@ namespace er::perfmodel {
 // a combination of the others, e.g. every point at one input size).
 Result<std::vector<double>> least_squares(const std::vector<std::vector<double>>& a, std::span<const double> y,
                                           std::span<const double> w = {});
+
+// x minimising the same objective subject to x_j >= 0 for every j with nonneg[j] (nonneg empty:
+// every coefficient). Lawson–Hanson's active-set method on the weighted, column-scaled system;
+// exact (to rounding) for these 2–3 coefficient problems. Errors as least_squares: A must have
+// full column rank, so that the constrained optimum is unique. Coefficients held at their bound
+// are exactly 0.
+Result<std::vector<double>> nonnegative_least_squares(const std::vector<std::vector<double>>& a,
+                                                      std::span<const double> y, std::span<const double> w = {},
+                                                      const std::vector<bool>& nonneg = {});
 
 // Mean absolute percentage error, 100·mean(|p − a| / |a|). REQUIRES: same sizes, non-empty, a ≠ 0.
 double mape_pct(std::span<const double> predicted, std::span<const double> actual);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "perfmodel/fit.h"
@@ -63,6 +64,149 @@ TEST(PerfmodelFit, LeastSquaresRefusesUnderdeterminedAndRankDeficientSystems) {
   ASSERT_FALSE(r.is_ok());
   EXPECT_TRUE(r.status().is_bad_input());
   EXPECT_FALSE(least_squares({{1, 0}, {2, 0}}, std::vector<double>{1, 2}).is_ok());  // zero column
+}
+
+// Σ w·(A·x − y)² (w empty: 1).
+double objective(const std::vector<std::vector<double>>& a, const std::vector<double>& y, const std::vector<double>& w,
+                 const std::vector<double>& x) {
+  double f = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    double r = -y[i];
+    for (size_t j = 0; j < x.size(); ++j) r += a[i][j] * x[j];
+    f += (w.empty() ? 1.0 : w[i]) * r * r;
+  }
+  return f;
+}
+
+// The constrained optimum by brute force: for every set of constrained coefficients held at 0,
+// the least-squares solution on the others; the best one with the required signs.
+std::vector<double> brute_force_nnls(const std::vector<std::vector<double>>& a, const std::vector<double>& y,
+                                     const std::vector<double>& w, const std::vector<bool>& nonneg) {
+  const size_t k = a[0].size();
+  std::vector<double> best;
+  double best_f = std::numeric_limits<double>::infinity();
+  for (uint32_t mask = 0; mask < (1u << k); ++mask) {  // bit j set: coefficient j held at 0
+    bool valid = true;
+    std::vector<size_t> cols;
+    for (size_t j = 0; j < k; ++j) {
+      if (mask & (1u << j)) valid = valid && nonneg[j];
+      else cols.push_back(j);
+    }
+    if (!valid) continue;
+    std::vector<double> x(k, 0.0);
+    if (!cols.empty()) {
+      std::vector<std::vector<double>> sub(a.size());
+      for (size_t i = 0; i < a.size(); ++i)
+        for (size_t c : cols) sub[i].push_back(a[i][c]);
+      Result<std::vector<double>> s = least_squares(sub, y, w);
+      if (!s.is_ok()) continue;
+      for (size_t c = 0; c < cols.size(); ++c) x[cols[c]] = (*s)[c];
+    }
+    bool feasible = true;
+    for (size_t j = 0; j < k; ++j) feasible = feasible && (!nonneg[j] || x[j] >= 0);
+    if (!feasible) continue;
+    const double f = objective(a, y, w, x);
+    if (f < best_f) {
+      best_f = f;
+      best = x;
+    }
+  }
+  return best;
+}
+
+TEST(PerfmodelFit, NonNegativeLeastSquaresGivesTheConstrainedOptimum) {
+  // y falls with x: OLS fits y = b·x + c with b = −0.5; with b, c >= 0 the best is b = 0 and c the
+  // mean of y (2), by hand.
+  const std::vector<std::vector<double>> a = {{0, 1}, {1, 1}, {2, 1}, {3, 1}};
+  const std::vector<double> y = {2.75, 2.25, 1.75, 1.25};
+  Result<std::vector<double>> ols = least_squares(a, y);
+  ASSERT_TRUE(ols.is_ok());
+  EXPECT_NEAR((*ols)[0], -0.5, 1e-12);
+  Result<std::vector<double>> x = nonnegative_least_squares(a, y);
+  ASSERT_TRUE(x.is_ok()) << x.status().message();
+  EXPECT_EQ((*x)[0], 0.0);  // held at the bound exactly
+  EXPECT_NEAR((*x)[1], 2.0, 1e-12);
+  // With the slope free, the OLS solution is kept.
+  Result<std::vector<double>> free_b = nonnegative_least_squares(a, y, {}, {false, true});
+  ASSERT_TRUE(free_b.is_ok());
+  EXPECT_NEAR((*free_b)[0], -0.5, 1e-12);
+  EXPECT_NEAR((*free_b)[1], 2.75, 1e-12);
+  // A feasible OLS solution is returned as is.
+  Result<std::vector<double>> pos = nonnegative_least_squares(a, std::vector<double>{1, 2, 3, 4});
+  ASSERT_TRUE(pos.is_ok());
+  EXPECT_NEAR((*pos)[0], 1, 1e-12);
+  EXPECT_NEAR((*pos)[1], 1, 1e-12);
+  // Errors as least squares: rank deficiency, a wrong mask size.
+  EXPECT_FALSE(nonnegative_least_squares({{1, 2}, {2, 4}, {3, 6}}, std::vector<double>{1, 2, 3}).is_ok());
+  EXPECT_FALSE(nonnegative_least_squares(a, y, {}, {true}).is_ok());
+}
+
+TEST(PerfmodelFit, NonNegativeLeastSquaresMatchesBruteForceOverActiveSets) {
+  // Random 2- and 3-coefficient problems, weighted and not, with scaled columns like prefill's
+  // (Î², Î, 1): Lawson–Hanson's answer equals the best of all active sets, and at least some of
+  // them have a coefficient held at 0.
+  Noise rng(7);
+  int n_bound = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const size_t k = trial % 2 == 0 ? 3 : 2;
+    const size_t n = 4 + static_cast<size_t>(trial % 5);
+    std::vector<std::vector<double>> a(n, std::vector<double>(k));
+    std::vector<double> y(n), w;
+    for (size_t i = 0; i < n; ++i) {
+      const double x = 50 + 1000 * (rng.factor(1) / 2);
+      if (k == 3) {
+        a[i] = {x * x, x, 1.0};
+      } else {
+        a[i] = {rng.factor(1), rng.factor(1) * 100};
+      }
+      y[i] = rng.factor(1) * 10;  // any sign
+      if (trial % 3 == 0) w.push_back(rng.factor(0.9));
+    }
+    std::vector<bool> nonneg(k, true);
+    if (trial % 4 == 1) nonneg[0] = false;
+    Result<std::vector<double>> x = nonnegative_least_squares(a, y, w, nonneg);
+    ASSERT_TRUE(x.is_ok()) << "trial " << trial << ": " << x.status().message();
+    const std::vector<double> want = brute_force_nnls(a, y, w, nonneg);
+    ASSERT_EQ(want.size(), k) << "trial " << trial;
+    const double f = objective(a, y, w, *x), fw = objective(a, y, w, want);
+    EXPECT_LE(f, fw * (1 + 1e-9) + 1e-12) << "trial " << trial;
+    for (size_t j = 0; j < k; ++j) {
+      double col_max = 0;  // a coefficient's absolute tolerance in units of its column
+      for (size_t i = 0; i < n; ++i) col_max = std::max(col_max, std::fabs(a[i][j]));
+      if (nonneg[j]) {
+        EXPECT_GE((*x)[j], 0.0) << "trial " << trial;
+      }
+      EXPECT_NEAR((*x)[j], want[j], 1e-6 * std::fabs(want[j]) + 1e-8 / col_max) << "trial " << trial << " j " << j;
+      if (nonneg[j] && (*x)[j] == 0.0) ++n_bound;
+    }
+  }
+  EXPECT_GT(n_bound, 50);
+}
+
+TEST(PerfmodelFit, DecodeFitNeverLetsTimeFallWithContext) {
+  // The symptom of study --quick: decode times that shrink as the context grows (timing noise over
+  // a narrow range). OLS gives m < 0; the fit holds m at 0 and n at the constrained optimum.
+  std::vector<DecodeSample> s;
+  for (int64_t i : {90, 120, 150, 180, 210, 240}) {
+    for (int64_t o : {20, 60, 100, 140}) {
+      const double per_step = 0.006 - 2e-6 * static_cast<double>(i + o / 2);  // falls with context
+      s.push_back({i, o, per_step * static_cast<double>(o)});
+    }
+  }
+  Result<DecodeLatencyModel> m = fit_decode_latency(s);
+  ASSERT_TRUE(m.is_ok()) << m.status().message();
+  EXPECT_EQ(m->m, 0.0);
+  EXPECT_GT(m->n, 0.0);
+  EXPECT_GE(m->seconds(200, 2000), m->seconds(200, 1000));
+  // Prefill: times falling with the prompt length give a = b = 0 or at least a, b, c >= 0.
+  std::vector<PrefillSample> p;
+  for (int64_t i : {100, 150, 200, 250, 300}) p.push_back({i, 0.3 - 1e-6 * static_cast<double>(i * i)});
+  Result<PrefillLatencyModel> pm = fit_prefill_latency(p, 1);
+  ASSERT_TRUE(pm.is_ok()) << pm.status().message();
+  EXPECT_GE(pm->a, 0.0);
+  EXPECT_GE(pm->b, 0.0);
+  EXPECT_GE(pm->c, 0.0);
+  EXPECT_GE(pm->seconds(4000), pm->seconds(300));
 }
 
 TEST(PerfmodelFit, MapeAndR2ByHand) {
