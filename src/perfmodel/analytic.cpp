@@ -122,7 +122,40 @@ Result<LogPowerModel> log_from_json(const json& j, const std::string& where) {
   return l;
 }
 
+Result<TokenRange> token_range(const json& j, const std::string& where, const char* key) {
+  const auto it = j.find(key);
+  const std::string name = where + "." + key;
+  if (it == j.end() || !it->is_array() || it->size() != 2 || !(*it)[0].is_number_integer() ||
+      !(*it)[1].is_number_integer() || (*it)[0].get<int64_t>() < 0 || (*it)[1].get<int64_t>() < (*it)[0].get<int64_t>()) {
+    return Status::invalid("field '" + name + "' must be [min, max] (integers, 0 <= min <= max)");
+  }
+  return TokenRange{(*it)[0].get<int64_t>(), (*it)[1].get<int64_t>()};
+}
+
 }  // namespace
+
+ordered_json to_json(const FitRange& r) {
+  ordered_json j;
+  j["n_points"] = r.n_points;
+  j["n_prompt"] = {r.n_prompt.min, r.n_prompt.max};
+  if (r.n_gen) j["n_gen"] = {r.n_gen->min, r.n_gen->max};
+  if (r.context) j["context"] = {r.context->min, r.context->max};
+  return j;
+}
+
+Result<FitRange> fit_range_from_json(const json& j, const std::string& where) {
+  ER_RETURN_IF_ERROR(require_object(j, where));
+  FitRange r;
+  ER_ASSIGN_OR_RETURN(r.n_points, integer(j, where, "n_points", 0));
+  ER_ASSIGN_OR_RETURN(r.n_prompt, token_range(j, where, "n_prompt"));
+  if (j.contains("n_gen")) {
+    ER_ASSIGN_OR_RETURN(r.n_gen, token_range(j, where, "n_gen"));
+  }
+  if (j.contains("context")) {
+    ER_ASSIGN_OR_RETURN(r.context, token_range(j, where, "context"));
+  }
+  return r;
+}
 
 ordered_json to_json(const ModelCoefficients& c) {
   ordered_json j;
@@ -176,6 +209,11 @@ ordered_json to_json(const ModelCoefficients& c) {
       arr.push_back(e);
     }
     j["measured"] = arr;
+  }
+  if (!c.ranges.empty()) {
+    ordered_json r = ordered_json::object();
+    for (const auto& [q, range] : c.ranges) r[q] = to_json(range);
+    j["ranges"] = r;
   }
   if (!c.fit.is_null()) j["fit"] = c.fit;
   return j;
@@ -271,6 +309,12 @@ Result<ModelCoefficients> model_coefficients_from_json(const json& j) {
       ER_ASSIGN_OR_RETURN(p.decode_w, optional_number(e, where, "decode_w"));
       if (const auto w = e.find("what"); w != e.end() && w->is_string()) p.what = w->get<std::string>();
       c.measured.push_back(p);
+    }
+  }
+  if (const auto it = j.find("ranges"); it != j.end() && !it->is_null()) {
+    ER_RETURN_IF_ERROR(require_object(*it, "ranges"));
+    for (const auto& [q, value] : it->items()) {
+      ER_ASSIGN_OR_RETURN(c.ranges[q], fit_range_from_json(value, "ranges." + q));
     }
   }
   if (const auto it = j.find("fit"); it != j.end()) c.fit = *it;

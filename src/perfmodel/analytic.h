@@ -100,6 +100,21 @@ struct MeasuredPoint {
   std::string what;                 // "ttft", "bench pp+tg median", "study", ...
 };
 
+// The inputs a fit saw (all its points, fitted and held out), in tokens: where its model holds.
+struct TokenRange {
+  int64_t min = 0;
+  int64_t max = 0;
+};
+struct FitRange {
+  int64_t n_points = 0;
+  TokenRange n_prompt;                // I
+  std::optional<TokenRange> n_gen;    // O (decode quantities)
+  std::optional<TokenRange> context;  // the contexts decoded: shortest I to longest I + O (decode latency)
+};
+nlohmann::ordered_json to_json(const FitRange& r);
+// Errors name the field under `where` ("ranges.decode_latency.context must be [min, max]").
+Result<FitRange> fit_range_from_json(const nlohmann::json& j, const std::string& where);
+
 // Everything a profile knows about one model on its device.
 struct ModelCoefficients {
   std::optional<PrefillLatencyModel> prefill;
@@ -109,6 +124,10 @@ struct ModelCoefficients {
   std::optional<DecodePowerModel> decode_power;
   std::optional<ModelShape> shape;
   std::vector<MeasuredPoint> measured;
+  // The range each fitted quantity saw, by quantity ("prefill_latency", "decode_latency",
+  // "decode_latency_paths_4", "prefill_power", "decode_power_short", "decode_energy_long"); empty
+  // for coefficients entered by hand or fitted before ranges were recorded.
+  std::map<std::string, FitRange> ranges;
   nlohmann::ordered_json fit;  // fit report (metrics, points, date); null when entered by hand
   std::string source;          // "edgereason fit ...", "EdgeReasoning study (arXiv 2511.01866)"
 };

@@ -241,6 +241,8 @@ ordered_json to_json(const QuantityFit& f) {
   j["holdout_r2"] = opt(f.r2);
   j["train_mape_pct"] = opt(f.train_mape_pct);
   j["coefficients"] = f.coefficients;
+  if (!f.at_zero.empty()) j["at_zero"] = f.at_zero;
+  if (f.range) j["range"] = to_json(*f.range);
   if (!f.error.empty()) j["error"] = f.error;
   if (!f.held_out.is_null()) j["held_out"] = f.held_out;
   return j;
@@ -262,12 +264,36 @@ struct Point {
 using Predictor = std::function<double(const Point&)>;
 using FitFn = std::function<Result<std::pair<Predictor, ordered_json>>(const std::vector<Point>&)>;
 
+// Which inputs a quantity's model depends on (what its range records).
+enum class RangeKind { kPrompt, kPromptGen, kDecode };
+
+FitRange range_of(const std::vector<Point>& points, RangeKind kind) {
+  FitRange r;
+  r.n_points = static_cast<int64_t>(points.size());
+  if (points.empty()) return r;
+  r.n_prompt = {points[0].n_prompt, points[0].n_prompt};
+  TokenRange gen{points[0].n_gen, points[0].n_gen};
+  TokenRange ctx{points[0].n_prompt, points[0].n_prompt + points[0].n_gen};
+  for (const Point& p : points) {
+    r.n_prompt.min = std::min(r.n_prompt.min, p.n_prompt);
+    r.n_prompt.max = std::max(r.n_prompt.max, p.n_prompt);
+    gen.min = std::min(gen.min, p.n_gen);
+    gen.max = std::max(gen.max, p.n_gen);
+    ctx.min = std::min(ctx.min, p.n_prompt);
+    ctx.max = std::max(ctx.max, p.n_prompt + p.n_gen);
+  }
+  if (kind != RangeKind::kPrompt) r.n_gen = gen;
+  if (kind == RangeKind::kDecode) r.context = ctx;
+  return r;
+}
+
 QuantityFit fit_quantity(const std::string& quantity, const std::string& unit, const std::vector<Point>& points,
-                         size_t n_coefficients, const FitOptions& o, const FitFn& fit) {
+                         size_t n_coefficients, RangeKind kind, const FitOptions& o, const FitFn& fit) {
   QuantityFit q;
   q.quantity = quantity;
   q.unit = unit;
   q.n_points = static_cast<int64_t>(points.size());
+  q.range = range_of(points, kind);
   const HoldoutSplit split = holdout_split(points.size(), o.holdout, o.seed, n_coefficients + 1);
   std::vector<Point> train, test;
   for (size_t i : split.train) train.push_back(points[i]);
@@ -281,6 +307,10 @@ QuantityFit fit_quantity(const std::string& quantity, const std::string& unit, c
   }
   const Predictor& predict = r->first;
   q.coefficients = r->second;
+  // The non-negative fits leave a coefficient held at its bound at exactly 0.
+  for (const auto& [name, v] : q.coefficients.items()) {
+    if (v.is_number_float() && v.get<double>() == 0.0) q.at_zero.push_back(name);
+  }
   std::vector<double> p, a;
   for (const Point& x : train) {
     p.push_back(predict(x));
@@ -349,7 +379,7 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
     prefill.push_back({x->n_prompt, 0, *x->prefill_s});
   }
   if (!prefill.empty()) {
-    QuantityFit q = fit_quantity("prefill_latency", "s", prefill, 3, o, [&](const std::vector<Point>& pts) -> Result<std::pair<Predictor, ordered_json>> {
+    QuantityFit q = fit_quantity("prefill_latency", "s", prefill, 3, RangeKind::kPrompt, o, [&](const std::vector<Point>& pts) -> Result<std::pair<Predictor, ordered_json>> {
       std::vector<PrefillSample> s;
       for (const Point& p : pts) s.push_back({p.n_prompt, p.actual});
       ER_ASSIGN_OR_RETURN(PrefillLatencyModel m, fit_prefill_latency(s, o.pad));
@@ -370,7 +400,7 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
   }
   for (const auto& [paths, pts] : decode) {
     const std::string name = paths == 1 ? "decode_latency" : "decode_latency_paths_" + std::to_string(paths);
-    rep.fits.push_back(fit_quantity(name, "s", pts, 2, o, [&, paths = paths](const std::vector<Point>& train) -> Result<std::pair<Predictor, ordered_json>> {
+    rep.fits.push_back(fit_quantity(name, "s", pts, 2, RangeKind::kDecode, o, [&, paths = paths](const std::vector<Point>& train) -> Result<std::pair<Predictor, ordered_json>> {
       std::vector<DecodeSample> s;
       for (const Point& p : train) s.push_back({p.n_prompt, p.n_gen, p.actual});
       ER_ASSIGN_OR_RETURN(DecodeLatencyModel m, fit_decode_latency(s));
@@ -396,7 +426,7 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
     rep.notes.push_back("no energy in the records; power models not fitted");
   } else {
     if (!prefill_w.empty()) {
-      rep.fits.push_back(fit_quantity("prefill_power", "W", prefill_w, 3, o, [&](const std::vector<Point>& train) -> Result<std::pair<Predictor, ordered_json>> {
+      rep.fits.push_back(fit_quantity("prefill_power", "W", prefill_w, 3, RangeKind::kPrompt, o, [&](const std::vector<Point>& train) -> Result<std::pair<Predictor, ordered_json>> {
         std::vector<PowerSample> s;
         for (const Point& p : train) s.push_back({p.n_prompt, p.actual});
         ER_ASSIGN_OR_RETURN(PrefillPowerModel m, fit_prefill_power(s));
@@ -408,7 +438,7 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
     DecodePowerModel dp;
     dp.short_max_tokens = o.short_max_tokens;
     if (!decode_short_w.empty()) {
-      rep.fits.push_back(fit_quantity("decode_power_short", "W", decode_short_w, 2, o, [&](const std::vector<Point>& train) -> Result<std::pair<Predictor, ordered_json>> {
+      rep.fits.push_back(fit_quantity("decode_power_short", "W", decode_short_w, 2, RangeKind::kPromptGen, o, [&](const std::vector<Point>& train) -> Result<std::pair<Predictor, ordered_json>> {
         std::vector<PowerSample> s;
         for (const Point& p : train) s.push_back({p.n_gen, p.actual});
         ER_ASSIGN_OR_RETURN(LogPowerModel m, fit_log_power(s));
@@ -417,7 +447,7 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
       }));
     }
     if (!decode_long_j.empty()) {
-      rep.fits.push_back(fit_quantity("decode_energy_long", "J", decode_long_j, 3, o, [&](const std::vector<Point>& train) -> Result<std::pair<Predictor, ordered_json>> {
+      rep.fits.push_back(fit_quantity("decode_energy_long", "J", decode_long_j, 3, RangeKind::kPromptGen, o, [&](const std::vector<Point>& train) -> Result<std::pair<Predictor, ordered_json>> {
         std::vector<EnergySample> s;
         for (const Point& p : train) s.push_back({p.seconds, p.actual});
         ER_ASSIGN_OR_RETURN(WarmupPowerModel m, fit_warmup_energy(s));
@@ -427,6 +457,9 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
       }));
     }
     if (dp.short_run || dp.long_run) c.decode_power = dp;
+  }
+  for (const QuantityFit& q : rep.fits) {
+    if (q.error.empty() && q.range) c.ranges[q.quantity] = *q.range;
   }
   c.measured = measured_points(obs);
   return rep;

@@ -63,6 +63,8 @@ struct QuantityFit {
   std::optional<double> r2;              // on held-out points
   std::optional<double> train_mape_pct;  // on the points fitted (for comparison only)
   std::string error;                     // why it was not fitted ("" when fitted)
+  std::optional<FitRange> range;         // the inputs of its points (fitted and held out)
+  std::vector<std::string> at_zero;      // coefficients held at their bound 0 (non-negative fit)
   nlohmann::ordered_json coefficients;   // as stored in the profile
   nlohmann::ordered_json held_out;       // [{n_prompt, n_gen, actual, predicted, error_pct}]
 };
@@ -75,7 +77,8 @@ struct ModelFitReport {
   ModelCoefficients coefficients;  // what goes into the profile (fits + measured points)
 };
 
-// Fits every model per model key (sorted). Errors only when nothing at all could be fitted.
+// Fits every model per model key (sorted); each fitted quantity's range goes into the model's
+// coefficients (ModelCoefficients::ranges). Errors only when nothing at all could be fitted.
 Result<std::vector<ModelFitReport>> fit_observations(const std::vector<Observation>& obs, const FitOptions& o);
 
 nlohmann::ordered_json to_json(const QuantityFit& f);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "perfmodel/extrapolation.h"
 #include "perfmodel/fit_records.h"
 #include "report/bench_record.h"
 
@@ -180,6 +181,79 @@ TEST(PerfmodelFitRecords, SyntheticRecordsGiveBackTheirModels) {
   // The same inputs and seed give the same fit.
   Result<std::vector<ModelFitReport>> again = fit_observations(*obs, o);
   EXPECT_EQ(to_json(find_fit((*again)[0], "prefill_latency")), to_json(pf));
+}
+
+TEST(PerfmodelFitRecords, FitsRecordTheirRangesAndExtrapolationIsNamed) {
+  Result<std::vector<Observation>> obs = parse_observations(synthetic_jsonl(false), "x", nullptr);
+  ASSERT_TRUE(obs.is_ok());
+  Result<std::vector<ModelFitReport>> reps = fit_observations(*obs, FitOptions{});
+  ASSERT_TRUE(reps.is_ok()) << reps.status().message();
+  const ModelCoefficients& c = (*reps)[0].coefficients;
+  // pp32..pp1024; pp+tg at I in {16 .. 2048}, O in {8 .. 256}: contexts 16 to 2048 + 256.
+  ASSERT_EQ(c.ranges.count("prefill_latency"), 1u);
+  const FitRange& pr = c.ranges.at("prefill_latency");
+  EXPECT_EQ(pr.n_points, 32);
+  EXPECT_EQ(pr.n_prompt.min, 32);
+  EXPECT_EQ(pr.n_prompt.max, 1024);
+  EXPECT_FALSE(pr.n_gen.has_value());
+  ASSERT_EQ(c.ranges.count("decode_latency"), 1u);
+  const FitRange& dr = c.ranges.at("decode_latency");
+  EXPECT_EQ(dr.n_points, 20);
+  ASSERT_TRUE(dr.n_gen && dr.context);
+  EXPECT_EQ(dr.n_gen->min, 8);
+  EXPECT_EQ(dr.n_gen->max, 256);
+  EXPECT_EQ(dr.context->min, 16);
+  EXPECT_EQ(dr.context->max, 2304);
+  // The fit report carries it too, and the coefficients' JSON round-trips it.
+  const nlohmann::ordered_json fj = to_json(find_fit((*reps)[0], "decode_latency"));
+  EXPECT_EQ(fj["range"]["context"], nlohmann::json::array({16, 2304})) << fj.dump();
+  Result<ModelCoefficients> back = model_coefficients_from_json(nlohmann::json::parse(to_json(c).dump()));
+  ASSERT_TRUE(back.is_ok()) << back.status().message();
+  ASSERT_EQ(back->ranges.size(), c.ranges.size());
+  EXPECT_EQ(back->ranges.at("decode_latency").context->max, 2304);
+  EXPECT_EQ(to_json(back->ranges.at("prefill_latency")), to_json(pr));
+
+  // Inside every range: nothing to say.
+  ExtrapolationCheck inside(c, "smollm2");
+  inside.add(512, 128, 1);
+  inside.add(32, 8, 1);
+  EXPECT_TRUE(inside.warnings().empty());
+  // A 4096-token prompt with a 16-token answer leaves both latency fits; the lines name the model,
+  // the fit, its range and the point.
+  ExtrapolationCheck out(c, "smollm2");
+  out.add(4096, 16, 1);
+  const std::vector<std::string> w = out.warnings();
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0], "extrapolating: smollm2 decode_latency was fitted on context 16-2304 tokens (prompt 16-2048, "
+                  "output 8-256) (20 points); requested prompt 4096, output 16 (context 4096-4112)");
+  EXPECT_EQ(w[1], "extrapolating: smollm2 prefill_latency was fitted on prompt 32-1024 tokens (32 points); "
+                  "requested prompt 4096");
+  // Several points: the farthest one, and how many were outside.
+  ExtrapolationCheck many(c, "smollm2");
+  many.add(100, 2300, 1);
+  many.add(100, 100, 1);
+  many.add(100, 3000, 1);
+  const std::vector<std::string> wm = many.warnings();
+  ASSERT_EQ(wm.size(), 1u);
+  EXPECT_NE(wm[0].find("requested prompt 100, output 3000 (context 100-3100) (the farthest of 2 of 3 points outside)"),
+            std::string::npos) << wm[0];
+  // Four paths: no four-path fit, so the one-path fit's range applies.
+  ExtrapolationCheck paths(c, "smollm2");
+  paths.add(100, 3000, 4);
+  EXPECT_EQ(paths.warnings().size(), 1u);
+
+  // Coefficients fitted before ranges were recorded: unknown, not silently in range.
+  ModelCoefficients old = c;
+  old.ranges.clear();
+  old.fit = {{"date", "2026-01-01"}};
+  EXPECT_TRUE(ExtrapolationCheck(old, "smollm2").ranges_unknown());
+  EXPECT_FALSE(ExtrapolationCheck(c, "smollm2").ranges_unknown());
+  // A damaged range is named.
+  nlohmann::json bad = nlohmann::json::parse(to_json(c).dump());
+  bad["ranges"]["decode_latency"]["context"] = {300, 10};
+  Result<ModelCoefficients> b = model_coefficients_from_json(bad);
+  ASSERT_FALSE(b.is_ok());
+  EXPECT_NE(b.status().message().find("ranges.decode_latency.context"), std::string::npos) << b.status().message();
 }
 
 TEST(PerfmodelFitRecords, EnergyRecordsGivePowerModels) {
