@@ -1,6 +1,7 @@
 // `edgereason predict`: prefill, decode and total latency, power, energy and cost of one query on a
 // device, from the profile's fitted models where it has them, else from the roofline; with the
-// model's error where the profile holds a measurement of the same point.
+// model's error where the profile holds a measurement of the same point, and a warning for each
+// fit used outside the range of inputs it was fitted on.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "model/model_summary.h"
 #include "perfmodel/analytic.h"
 #include "perfmodel/builtin_profiles.h"
+#include "perfmodel/extrapolation.h"
 #include "perfmodel/fit_records.h"
 #include "perfmodel/model_shape.h"
 #include "perfmodel/roofline.h"
@@ -184,6 +186,17 @@ Status run_predict(const PredictOptions& o, bool params_given) {
     cost = *cost_energy + cost_hw;
   }
   const double gen_tokens = static_cast<double>(o.n_gen * o.n_paths);
+  // Fits used outside the inputs they were fitted on.
+  std::vector<std::string> extrapolation;
+  if (fitted != nullptr) {
+    perfmodel::ExtrapolationCheck check(*fitted, key);
+    check.add(o.n_prompt, o.n_gen, o.n_paths);
+    extrapolation = check.warnings();
+    if (check.ranges_unknown()) {
+      notes.push_back("the profile's fits for " + key +
+                      " record no input ranges (fitted before ranges were kept): refit to check for extrapolation");
+    }
+  }
 
   // Measurements of the same point, with the model's error.
   ordered_json measured = ordered_json::array();
@@ -246,6 +259,7 @@ Status run_predict(const PredictOptions& o, bool params_given) {
       j["roofline"] = nullptr;
     }
     j["measured"] = measured;
+    j["extrapolation"] = extrapolation;
     j["notes"] = notes;
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return Status::ok();
@@ -275,6 +289,7 @@ Status run_predict(const PredictOptions& o, bool params_given) {
                 m["measured"].get<double>(), m["what"].get<std::string>().c_str(), m["predicted"].get<double>(),
                 m["error_pct"].get<double>());
   }
+  for (const std::string& w : extrapolation) std::printf("warning: %s\n", w.c_str());
   for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
   return Status::ok();
 }
@@ -283,7 +298,7 @@ Status run_predict(const PredictOptions& o, bool params_given) {
 
 Command add_predict_command(CLI::App& app) {
   auto o = std::make_shared<PredictOptions>();
-  CLI::App* sub = app.add_subcommand("predict", "Predict latency, power, energy and cost of a query on a device");
+  CLI::App* sub = app.add_subcommand("predict", "Predict latency, power, energy and cost of a query on a device (warns when a fit is used outside the inputs it was fitted on)");
   sub->add_option("--device", o->device, "Built-in profile name (host, jetson-*, orin-agx-64-vllm-fp16) or a JSON path")->required();
   sub->add_option("-m,--model", o->model, "Model: a name in the profile's models, a GGUF path or an installed name");
   CLI::Option* params = sub->add_option("--params", o->params, "Parameters multiplied per token (e.g. 1.5e9) instead of -m");

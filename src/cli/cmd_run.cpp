@@ -160,8 +160,12 @@ Status run(RunOptions& o) {
   if (stream) req.stream = [&](int p, std::string_view s, bool thinking) { if (p == 0) out.put(s, thinking); };
 
   ER_RETURN_IF_ERROR(sess->validate(req));
-  ER_RETURN_IF_ERROR(sess->encode(req).status());
+  ER_ASSIGN_OR_RETURN(const std::vector<engine::TokenId> prompt_tokens, sess->encode(req));
   std::fprintf(stderr, "%s\n", meter.note.c_str());
+  if (const std::string w = deadline_extrapolation(o.thinking, static_cast<int64_t>(prompt_tokens.size()), o.n_predict);
+      !w.empty()) {
+    std::fprintf(stderr, "warning: %s\n", w.c_str());
+  }
 
   session::Ticket ticket;
   g_ticket.store(&ticket);

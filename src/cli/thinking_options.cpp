@@ -8,6 +8,8 @@
 
 #include "perfmodel/analytic.h"
 #include "perfmodel/device_profile.h"
+#include "perfmodel/extrapolation.h"
+#include "reasoning/deadline.h"
 
 namespace er::cli {
 
@@ -29,7 +31,8 @@ void add_thinking_flags(CLI::App* app, ThinkingFlags& f) {
   opt_int("--l1-max", t.l1_max, "L1 Max: append \"Think for maximum N tokens.\"");
   opt_int("--min-think", t.min_think, "s1: replace an end of thinking before N thinking tokens by \"Wait\"");
   app->add_option_function<double>("--deadline", [&t](const double& v) { t.deadline_s = v; },
-                                    "Answer within SECONDS: the thinking budget follows the measured decode rate")
+                                    "Answer within SECONDS: the thinking budget follows the measured decode rate (the plan warns when a "
+                                    "profile decode fit is used beyond the contexts it was fitted on)")
       ->type_name("SECONDS")
       ->group(group);
   app->add_option("--deadline-step-ms", f.deadline_step_ms,
@@ -86,9 +89,32 @@ std::string apply_profile_decode_model(ThinkingFlags& f, const std::string& mode
   }
   f.think.deadline_step_s = d->n;
   f.think.deadline_step_per_ctx_s = d->m;
+  perfmodel::ModelCoefficients fit;  // the decode fit alone: the deadline uses nothing else
+  fit.decode = *d;
+  if (const auto r = it->second.ranges.find("decode_latency"); r != it->second.ranges.end()) fit.ranges.insert(*r);
+  fit.fit = it->second.fit;
+  f.deadline_fit = std::move(fit);
+  f.deadline_fit_model = name;
   char buf[160];
   std::snprintf(buf, sizeof buf, "n = %.3f ms/step, m = %.3g ms per context token", d->n * 1000.0, d->m * 1000.0);
   return "deadline: decode step model from '" + profile_path + "' (" + buf + "), re-checked while decoding";
+}
+
+std::string deadline_extrapolation(const ThinkingFlags& f, int64_t n_prompt, int64_t max_new_tokens) {
+  if (!f.deadline_fit || !f.think.deadline_s) return "";
+  const perfmodel::DecodeLatencyModel& d = *f.deadline_fit->decode;
+  // The steps the plan expects to fit in the whole deadline, from the first step's context.
+  const double first_step = d.n + d.m * static_cast<double>(n_prompt);
+  const int64_t steps = std::min(max_new_tokens, reasoning::deadline_steps(*f.think.deadline_s, first_step, d.m));
+  perfmodel::ExtrapolationCheck check(*f.deadline_fit, f.deadline_fit_model);
+  check.add(n_prompt, steps, 1);
+  const std::vector<std::string> w = check.warnings();
+  if (!w.empty()) return "deadline: " + w[0] + " (the deadline's plan; its step model may be off there)";
+  if (check.ranges_unknown()) {
+    return "deadline: the decode fit for " + f.deadline_fit_model +
+           " records no range (fitted before ranges were kept): refit to check the plan for extrapolation";
+  }
+  return "";
 }
 
 std::vector<std::pair<std::string, std::string>> describe_thinking_flags(const ThinkingFlags& f) {

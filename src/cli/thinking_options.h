@@ -3,6 +3,7 @@
 // decode step model --deadline-step-ms / --deadline-step-per-ctx-ms), --vote, --early-stop.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/status.h"
+#include "perfmodel/analytic.h"
 #include "reasoning/reasoner.h"
 
 namespace er::cli {
@@ -20,6 +22,11 @@ struct ThinkingFlags {
   bool early_stop = false;
   double deadline_step_ms = 0;          // → think.deadline_step_s
   double deadline_step_per_ctx_ms = 0;  // → think.deadline_step_per_ctx_s
+  // Set by apply_profile_decode_model when the deadline plans with a profile's decode fit: that
+  // fit (its one-path decode model and range only) and the model's name, for
+  // deadline_extrapolation.
+  std::optional<perfmodel::ModelCoefficients> deadline_fit;
+  std::string deadline_fit_model;
 };
 
 // Registers the flags on `app`, writing into `flags` (which must outlive the parse).
@@ -36,6 +43,11 @@ Result<reasoning::VoteOptions> finish_thinking_flags(ThinkingFlags& flags);
 // rate comes from ("" when no deadline). A missing or unreadable profile is not an error: the
 // deadline policy then measures the rate while decoding.
 std::string apply_profile_decode_model(ThinkingFlags& flags, const std::string& model_path);
+
+// With a deadline planned from a profile's decode fit: a warning line when the plan for this
+// request leaves the range of contexts the fit saw (the prompt of n_prompt tokens, then as many
+// decode steps as the fit says the deadline allows, at most max_new_tokens); "" otherwise.
+std::string deadline_extrapolation(const ThinkingFlags& flags, int64_t n_prompt, int64_t max_new_tokens);
 
 // The flags as given, for a record's echo of its configuration (nlohmann-free: key, value text).
 std::vector<std::pair<std::string, std::string>> describe_thinking_flags(const ThinkingFlags& flags);

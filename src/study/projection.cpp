@@ -9,6 +9,7 @@
 #include "model/model_registry.h"
 #include "model/model_summary.h"
 #include "perfmodel/builtin_profiles.h"
+#include "perfmodel/extrapolation.h"
 #include "perfmodel/fit_records.h"
 #include "perfmodel/model_shape.h"
 #include "perfmodel/roofline.h"
@@ -26,7 +27,8 @@ struct ModelView {
 }  // namespace
 
 Result<std::string> project_onto_device(const std::string& device, const std::vector<ConfigRow>& configs,
-                                        const std::vector<QuestionRow>& questions, std::vector<ConfigSummary>& summaries) {
+                                        const std::vector<QuestionRow>& questions, std::vector<ConfigSummary>& summaries,
+                                        std::vector<std::string>* warnings) {
   std::string resolve_note;
   Result<perfmodel::DeviceProfile> dev_or = perfmodel::resolve_device(device, &resolve_note);
   if (!dev_or.is_ok()) return dev_or.status().with_context("${device}");
@@ -35,6 +37,7 @@ Result<std::string> project_onto_device(const std::string& device, const std::ve
   for (const ConfigRow& c : configs) by_id[c.id] = &c;
 
   std::map<std::string, ModelView> views;
+  std::map<std::string, perfmodel::ExtrapolationCheck> checks;  // per model with fitted coefficients
   std::set<std::string> sources;
   auto view_for = [&](const std::string& model) -> Result<const ModelView*> {
     auto it = views.find(model);
@@ -77,6 +80,10 @@ Result<std::string> project_onto_device(const std::string& device, const std::ve
     if (v->shape) {
       roof = perfmodel::roofline(dev, *v->shape, I, O, N);
       if (N > 1) roof_one = perfmodel::roofline(dev, *v->shape, I, O, 1);
+    }
+    if (v->fitted) {
+      auto ck = checks.try_emplace(cell.model, *v->fitted, perfmodel::model_key(cell.model)).first;
+      ck->second.add(I, O, N);
     }
     P p;
     if (v->fitted && v->fitted->prefill) {
@@ -135,6 +142,11 @@ Result<std::string> project_onto_device(const std::string& device, const std::ve
   note.resize(note.size() - 2);
   for (ConfigSummary& s : summaries)
     if (s.projected) s.projection_note = note;
+  if (warnings != nullptr) {
+    for (const auto& [model, check] : checks) {
+      for (const std::string& w : check.warnings()) warnings->push_back(w + " (profile '" + dev.name + "')");
+    }
+  }
   return note;
 }
 

@@ -14,8 +14,11 @@ namespace er::study {
 
 // Replaces the summaries' latencies (mean, p50, p90, prefill, decode) and energy by projections
 // for `device` (a built-in profile name or a profile JSON path) and marks them projected. Returns
-// a one-line note on how (which model per quantity).
+// a one-line note on how (which model per quantity). With `warnings`, one line per fitted model
+// used outside the range of inputs it was fitted on (perfmodel::ExtrapolationCheck over every
+// question's point) is appended to it.
 Result<std::string> project_onto_device(const std::string& device, const std::vector<ConfigRow>& configs,
-                                        const std::vector<QuestionRow>& questions, std::vector<ConfigSummary>& summaries);
+                                        const std::vector<QuestionRow>& questions, std::vector<ConfigSummary>& summaries,
+                                        std::vector<std::string>* warnings = nullptr);
 
 }  // namespace er::study

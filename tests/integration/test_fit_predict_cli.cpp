@@ -110,6 +110,27 @@ TEST(CliFitPredict, FitWritesAProfileThatPredictUses) {
   ASSERT_GE(m.size(), 2u) << m.dump();
   EXPECT_LT(std::fabs(m[0]["error_pct"].get<double>()), 0.1) << m.dump();
 
+  // Inside the fits' ranges: no warning. Beyond them (prompts 64-1024, contexts 64-1152): one
+  // warning per fit, naming the fit, its range and the point.
+  r = run_cli("predict --device " + shell_quote(profile.string()) + " -m tinymodel -I 300 -O 50 --json");
+  EXPECT_TRUE(json::parse(r.out)["extrapolation"].empty()) << r.out;
+  EXPECT_EQ(r.out.find("extrapolating"), std::string::npos);
+  r = run_cli("predict --device " + shell_quote(profile.string()) + " -m tinymodel -I 2000 -O 2000");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("warning: extrapolating: tinymodel decode_latency was fitted on context 64-1152 tokens "
+                       "(prompt 64-1024, output 16-128) (9 points); requested prompt 2000, output 2000 "
+                       "(context 2000-4000)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("warning: extrapolating: tinymodel prefill_latency was fitted on prompt 64-1024 tokens "
+                       "(16 points); requested prompt 2000"),
+            std::string::npos)
+      << r.out;
+  r = run_cli("predict --device " + shell_quote(profile.string()) + " -m tinymodel -I 2000 -O 2000 --json");
+  EXPECT_EQ(json::parse(r.out)["extrapolation"].size(), 2u) << r.out;
+  // The profile keeps the ranges with the coefficients.
+  EXPECT_EQ(p->models.at("tinymodel").ranges.at("decode_latency").context->max, 1152);
+
   // Re-fitting into the same file merges (keeps the device, replaces the model).
   r = run_cli("fit " + shell_quote(in.string()) + " -o " + shell_quote(profile.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
