@@ -2,7 +2,10 @@
 // known decode and prefill coefficients from exact synthetic measurements.
 #include <gtest/gtest.h>
 
+#include "perfmodel/builtin_profiles.h"
+#include "perfmodel/device_profile.h"
 #include "study/fit_bridge.h"
+#include "study/projection.h"
 #include "study/store.h"
 #include "support/test_support.h"
 
@@ -60,6 +63,46 @@ TEST(StudyFit, EmptyDatabaseIsANoteNotAnError) {
   auto note = fit_and_store(**st);
   ASSERT_TRUE(note.is_ok());
   EXPECT_EQ(*note, "fit: no questions to fit");
+}
+
+TEST(StudyProjection, WarnsWhenAFitIsUsedOutsideItsRange) {
+  test::TempDir dir;
+  std::string note;
+  Result<perfmodel::DeviceProfile> dev = perfmodel::resolve_device("jetson-orin-nano-8gb", &note);
+  ASSERT_TRUE(dev.is_ok());
+  perfmodel::ModelCoefficients c;
+  c.prefill = perfmodel::PrefillLatencyModel{0, 1e-3, 0.01, 1};
+  c.decode = perfmodel::DecodeLatencyModel{1e-6, 0.01};
+  c.ranges["prefill_latency"] = {10, {50, 300}, std::nullopt, std::nullopt};
+  c.ranges["decode_latency"] = {10, {50, 300}, perfmodel::TokenRange{1, 100}, perfmodel::TokenRange{50, 400}};
+  dev->models["tiny"] = c;
+  const std::string path = (dir / "dev.json").string();
+  ASSERT_TRUE(perfmodel::save_device_profile(*dev, path).is_ok());
+
+  ConfigRow cfg;
+  cfg.id = 1;
+  cfg.cell.model = "tiny";
+  cfg.cell.slice.dataset = "d";
+  cfg.n_questions = 3;
+  std::vector<QuestionRow> qs;
+  for (const auto& [prompt, tokens] : std::vector<std::pair<int64_t, int64_t>>{{100, 51}, {200, 101}, {250, 401}}) {
+    QuestionRow r;
+    r.config_id = 1;
+    r.q.question_id = "q" + std::to_string(prompt);
+    r.q.n_prompt = prompt;
+    r.q.max_path_tokens = tokens;  // decode steps = tokens - 1
+    r.q.e2e_ms = 1000;
+    qs.push_back(r);
+  }
+  std::vector<ConfigSummary> sums = summarize({cfg}, qs);
+  std::vector<std::string> warnings;
+  Result<std::string> proj = project_onto_device(path, {cfg}, qs, sums, &warnings);
+  ASSERT_TRUE(proj.is_ok()) << proj.status().message();
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0],
+            "extrapolating: tiny decode_latency was fitted on context 50-400 tokens (prompt 50-300, output 1-100) "
+            "(10 points); requested prompt 250, output 400 (context 250-650) (the farthest of 1 of 3 points outside) "
+            "(profile 'jetson-orin-nano-8gb')");
 }
 
 }  // namespace
