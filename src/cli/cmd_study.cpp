@@ -1,6 +1,7 @@
 // `edgereason study [-m MODEL] [--quick]`: the main job. A built-in sweep on GSM8K (thinking
-// policies × budgets × N paths) into results.db, the analytic models fitted on it, report.html,
-// and the plan for 1, 2, 5 and 10 s deadlines. Resumable like sweep.
+// policies × budgets × N paths) into results.db, a short bench grid where the questions do not
+// reach the contexts the cells decode, the analytic models fitted on both (non-negative, with
+// their ranges), report.html, and the plan for 1, 2, 5 and 10 s deadlines. Resumable like sweep.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -103,8 +104,20 @@ Status run_study(const StudyCliOptions& o) {
   ER_ASSIGN_OR_RETURN(study::SweepSummary sum, study::run_sweep(cfg, *store, *backend, so));
   if (sum.interrupted) return Status::io_error("interrupted; rerun the same command to continue");
 
+  // Where the questions do not reach the contexts the cells decode (prompt + max_tokens), a short
+  // bench grid per model and path count measures them, so that the fits hold where they are used.
+  ER_ASSIGN_OR_RETURN(std::vector<study::GridRequest> grid, study::bench_grid_plan(cfg.cells(), *store));
+  std::vector<study::GridPoint> grid_points;
+  if (!grid.empty()) {
+    std::printf("bench grid: %zu points where the questions do not reach the contexts the configurations decode\n",
+                grid.size());
+    std::fflush(stdout);
+    std::string grid_note;
+    grid_points = study::run_bench_grid(grid, *backend, so.interrupted, stdout, &grid_note);
+    if (!grid_note.empty()) std::printf("%s; the fits use what was measured\n", grid_note.c_str());
+  }
   // Fit the analytic models on what was measured and keep them with the results.
-  ER_ASSIGN_OR_RETURN(std::string fit_note, study::fit_and_store(*store));
+  ER_ASSIGN_OR_RETURN(std::string fit_note, study::fit_and_store(*store, grid_points));
   std::printf("%s\n", fit_note.c_str());
   store.reset();
 
@@ -123,7 +136,8 @@ Status run_study(const StudyCliOptions& o) {
 Command add_study_command(CLI::App& app) {
   auto o = std::make_shared<StudyCliOptions>();
   CLI::App* sub = app.add_subcommand(
-      "study", "The main job: a built-in GSM8K sweep, fitted models, results.db, report.html and plans for 1-10 s");
+      "study", "The main job: a built-in GSM8K sweep, a short bench grid where the questions do not reach the contexts "
+      "the configurations decode, fitted models (with their ranges), results.db, report.html and plans for 1-10 s");
   sub->add_option("-m,--model", o->model, "Model (a name under the models directory or a .gguf path)")->capture_default_str();
   sub->add_flag("--quick", o->quick, "A smaller sweep (12 questions per cell, 160 tokens max) that ends within 10 minutes on 2 cores");
   sub->add_option("--db", o->db, "Results database (continued if it exists)")->capture_default_str();

@@ -167,32 +167,30 @@ class EvalCellBackend : public study::CellBackend {
   // Prefill of a 128-token prompt and 64 decode steps per path, 3 repetitions, medians.
   Result<nlohmann::ordered_json> bench(const study::Cell& cell) override {
     if (!cell.backend.empty()) return bench_remote(cell);
-    ER_RETURN_IF_ERROR(ensure_session(cell));
-    std::vector<tokenizer::TokenId> prompt(128, session_->tokenizer().bos() >= 0 ? session_->tokenizer().bos() : 1);
-    engine::Generator gen(session_->context());
-    engine::GenerateOptions g;
-    g.max_new_tokens = 64;
-    g.n_paths = static_cast<int>(cell.paths);
-    g.ignore_eos = true;
-    g.sampler.temperature = 0;
-    std::vector<double> pp, tg;
-    for (int rep = 0; rep < 3; ++rep) {
-      ER_ASSIGN_OR_RETURN(engine::GenerateResult r, gen.generate(prompt, g, [](int, tokenizer::TokenId) { return true; }));
-      pp.push_back(r.prefill_ms);
-      tg.push_back(r.decode_ms);
-    }
-    std::sort(pp.begin(), pp.end());
-    std::sort(tg.begin(), tg.end());
+    ER_ASSIGN_OR_RETURN(auto runs, timed_runs(cell, 128, 64, 3));
+    const auto [pp, tg] = medians(runs);
     ordered_json j;
     j["n_prompt"] = 128;
     j["n_gen"] = 64;
     j["paths"] = cell.paths;
     j["threads"] = cell.threads;
-    j["prefill_ms"] = pp[1];
-    j["decode_ms"] = tg[1];
-    j["prefill_tok_s"] = 128 * 1000.0 / pp[1];
-    j["decode_tok_s"] = static_cast<double>(63 * cell.paths) * 1000.0 / tg[1];
+    j["prefill_ms"] = pp;
+    j["decode_ms"] = tg;
+    j["prefill_tok_s"] = 128 * 1000.0 / pp;
+    j["decode_tok_s"] = static_cast<double>(63 * cell.paths) * 1000.0 / tg;
     return j;
+  }
+
+  // One point of the study's bench grid: the same timed generation as bench, once, at any size.
+  Result<study::BenchTiming> bench_point(const study::Cell& cell, int64_t n_prompt, int64_t n_gen) override {
+    if (n_prompt < 1 || n_gen < 2) return Status::invalid("bench grid: needs a prompt and at least 2 tokens");
+    std::vector<std::pair<double, double>> runs;
+    if (!cell.backend.empty()) {
+      ER_ASSIGN_OR_RETURN(runs, timed_runs_remote(cell, n_prompt, n_gen, 1, nullptr));
+    } else {
+      ER_ASSIGN_OR_RETURN(runs, timed_runs(cell, n_prompt, n_gen, 1));
+    }
+    return study::BenchTiming{runs[0].first, runs[0].second};
   }
 
   // Measured once per (model, threads, paths): decode steps per second on a short generation.
@@ -242,43 +240,84 @@ class EvalCellBackend : public study::CellBackend {
   // The bench row of a backend cell: a 128-token prompt and 64 generated tokens per path, through
   // the server, 3 repetitions, medians (TTFT stands for prefill: the client sees no boundary).
   Result<nlohmann::ordered_json> bench_remote(const study::Cell& cell) {
-    ER_ASSIGN_OR_RETURN(const client::Client* c, client_for(cell));
-    client::RemoteAsk a;
-    a.chat = false;
-    a.n_paths = static_cast<int>(cell.paths);
-    a.max_tokens = 64;
-    a.sampler.temperature = 0;
-    a.ignore_eos = true;
-    std::vector<double> pp, tg;
     int64_t tokens = 0;
-    for (int rep = 0; rep < 3; ++rep) {
-      a.prompt = std::to_string(rep) + ":";
-      for (int i = 0; i < 126; ++i) a.prompt += " the";
-      const std::vector<client::Completion> comps = client::complete_all(*c, client::make_requests(*c, a));
-      double ttft = -1, e2e = 0;
-      tokens = 0;
-      for (const client::Completion& comp : comps) {
-        if (!comp.ok()) return Status::io_error("backend '" + cell.backend + "' failed a bench request: " + comp.error);
-        if (comp.ttft_ms >= 0 && (ttft < 0 || comp.ttft_ms < ttft)) ttft = comp.ttft_ms;
-        e2e = std::max(e2e, comp.e2e_ms);
-        tokens += comp.output_tokens();
-      }
-      pp.push_back(ttft);
-      tg.push_back(e2e - ttft);
-    }
-    std::sort(pp.begin(), pp.end());
-    std::sort(tg.begin(), tg.end());
+    ER_ASSIGN_OR_RETURN(auto runs, timed_runs_remote(cell, 128, 64, 3, &tokens));
+    const auto [pp, tg] = medians(runs);
     ordered_json j;
     j["n_prompt"] = 128;
     j["n_gen"] = 64;
     j["paths"] = cell.paths;
     j["threads"] = cell.threads;
-    j["prefill_ms"] = pp[1];
-    j["decode_ms"] = tg[1];
-    j["prefill_tok_s"] = 128 * 1000.0 / pp[1];
-    j["decode_tok_s"] = static_cast<double>(std::max<int64_t>(0, tokens - cell.paths)) * 1000.0 / tg[1];
+    j["prefill_ms"] = pp;
+    j["decode_ms"] = tg;
+    j["prefill_tok_s"] = 128 * 1000.0 / pp;
+    j["decode_tok_s"] = static_cast<double>(std::max<int64_t>(0, tokens - cell.paths)) * 1000.0 / tg;
     j["backend"] = cell.backend;
     return j;
+  }
+
+  // (prefill ms, decode ms) medians of timed runs.
+  static std::pair<double, double> medians(std::vector<std::pair<double, double>> runs) {
+    std::vector<double> pp, tg;
+    for (const auto& [p, t] : runs) {
+      pp.push_back(p);
+      tg.push_back(t);
+    }
+    std::sort(pp.begin(), pp.end());
+    std::sort(tg.begin(), tg.end());
+    return {pp[pp.size() / 2], tg[tg.size() / 2]};
+  }
+
+  // `reps` generations in process of an n_prompt-token prompt (BOS repeated) and n_gen tokens per
+  // path, greedy, end of sequence ignored: (prefill ms, decode ms) of each.
+  Result<std::vector<std::pair<double, double>>> timed_runs(const study::Cell& cell, int64_t n_prompt, int64_t n_gen,
+                                                            int reps) {
+    ER_RETURN_IF_ERROR(ensure_session(cell));
+    std::vector<tokenizer::TokenId> prompt(static_cast<size_t>(n_prompt),
+                                           session_->tokenizer().bos() >= 0 ? session_->tokenizer().bos() : 1);
+    engine::Generator gen(session_->context());
+    engine::GenerateOptions g;
+    g.max_new_tokens = static_cast<int>(n_gen);
+    g.n_paths = static_cast<int>(cell.paths);
+    g.ignore_eos = true;
+    g.sampler.temperature = 0;
+    std::vector<std::pair<double, double>> out;
+    for (int rep = 0; rep < reps; ++rep) {
+      ER_ASSIGN_OR_RETURN(engine::GenerateResult r, gen.generate(prompt, g, [](int, tokenizer::TokenId) { return true; }));
+      out.emplace_back(r.prefill_ms, r.decode_ms);
+    }
+    return out;
+  }
+
+  // The same through a backend cell's server: a prompt of about n_prompt tokens ("N:" and " the"
+  // repeated), n_gen tokens per path; TTFT stands for prefill, the rest of the slowest path for
+  // decode. *tokens: the generated tokens of the last repetition, all paths.
+  Result<std::vector<std::pair<double, double>>> timed_runs_remote(const study::Cell& cell, int64_t n_prompt,
+                                                                   int64_t n_gen, int reps, int64_t* tokens) {
+    ER_ASSIGN_OR_RETURN(const client::Client* c, client_for(cell));
+    client::RemoteAsk a;
+    a.chat = false;
+    a.n_paths = static_cast<int>(cell.paths);
+    a.max_tokens = static_cast<int>(n_gen);
+    a.sampler.temperature = 0;
+    a.ignore_eos = true;
+    std::vector<std::pair<double, double>> out;
+    for (int rep = 0; rep < reps; ++rep) {
+      a.prompt = std::to_string(rep) + ":";
+      for (int64_t i = 0; i < n_prompt - 2; ++i) a.prompt += " the";
+      const std::vector<client::Completion> comps = client::complete_all(*c, client::make_requests(*c, a));
+      double ttft = -1, e2e = 0;
+      int64_t n = 0;
+      for (const client::Completion& comp : comps) {
+        if (!comp.ok()) return Status::io_error("backend '" + cell.backend + "' failed a bench request: " + comp.error);
+        if (comp.ttft_ms >= 0 && (ttft < 0 || comp.ttft_ms < ttft)) ttft = comp.ttft_ms;
+        e2e = std::max(e2e, comp.e2e_ms);
+        n += comp.output_tokens();
+      }
+      if (tokens != nullptr) *tokens = n;
+      out.emplace_back(ttft, e2e - ttft);
+    }
+    return out;
   }
 
   Result<const client::Client*> client_for(const study::Cell& cell) {

@@ -23,6 +23,12 @@ struct QuestionRef {
   int64_t index = 0;  // position in the dataset file
 };
 
+// Milliseconds of one bench_point generation: prefill (to the first token) and decode (the rest).
+struct BenchTiming {
+  double prefill_ms = 0;
+  double decode_ms = 0;
+};
+
 // What the runner needs from the eval machinery.
 class CellBackend {
  public:
@@ -33,6 +39,14 @@ class CellBackend {
   virtual Result<QuestionRecord> run(const Cell& cell, const QuestionRef& q) = 0;
   // For cells with bench = true: one bench record (JSON). Default: unsupported.
   virtual Result<nlohmann::ordered_json> bench(const Cell& cell);
+  // One timed generation for the study's bench grid (fit_bridge.h): a prompt of n_prompt tokens,
+  // then n_gen tokens per path with end of sequence ignored, under the cell's model, threads and
+  // paths. Default: unsupported.
+  virtual Result<BenchTiming> bench_point(const Cell& cell, int64_t n_prompt, int64_t n_gen) {
+    (void)n_prompt;
+    (void)n_gen;
+    return Status::unsupported("the bench grid is not available in this sweep backend (cell " + cell.label() + ")");
+  }
   // Seconds one question of `cell` is expected to take at most (every path to its token cap), for
   // the estimate printed before a sweep; nullopt when unknown. Default: unknown.
   virtual std::optional<double> estimate_seconds(const Cell& cell);

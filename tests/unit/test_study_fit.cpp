@@ -8,6 +8,7 @@
 #include "study/projection.h"
 #include "study/store.h"
 #include "support/test_support.h"
+#include "unit/study_fake.h"
 
 namespace er::study {
 namespace {
@@ -54,6 +55,100 @@ TEST(StudyFit, RecoversKnownCoefficients) {
   EXPECT_NEAR(co["prefill"]["a"].get<double>(), a, 1e-10);
   EXPECT_NEAR(co["prefill"]["b"].get<double>(), b, 1e-7);
   EXPECT_NEAR(co["prefill"]["c"].get<double>(), cc, 1e-5);
+}
+
+// Timings of the synthetic models for the bench grid (a fake backend).
+class GridBackend : public testing::FakeBackend {
+ public:
+  static constexpr double kM = 2e-6, kN = 4e-3;  // decode: s per context token per step, s per step
+  Result<BenchTiming> bench_point(const Cell&, int64_t n_prompt, int64_t n_gen) override {
+    ++calls;
+    const double I = static_cast<double>(n_prompt), O = static_cast<double>(n_gen - 1);
+    return BenchTiming{1000 * (0.01 + 4e-4 * I), 1000 * (kN * O + kM * (I * O + O * (O - 1) / 2))};
+  }
+  int calls = 0;
+};
+
+TEST(StudyFit, BenchGridMeasuresTheContextsTheQuestionsDoNotReach) {
+  test::TempDir dir;
+  auto st = Store::open((dir / "r.db").string(), Store::Mode::kReadWrite);
+  ASSERT_TRUE(st.is_ok());
+  Store& s = **st;
+  const int64_t run = *s.begin_run("t", "t", "");
+  Cell c;
+  c.model = "models/tiny.gguf";
+  c.slice.dataset = "d";
+  c.max_tokens = 160;
+  c.threads = 2;
+  const int64_t id = *s.ensure_configuration(c, 30);
+  // Short answers over a narrow prompt range, timed with noise that makes time fall with the
+  // context: OLS would give m < 0.
+  for (int i = 0; i < 30; ++i) {
+    QuestionRecord q;
+    q.question_id = "q" + std::to_string(i);
+    q.index = i;
+    q.n_prompt = 100 + 5 * i;
+    q.max_path_tokens = 20 + (i * 7) % 30;
+    const double I = static_cast<double>(q.n_prompt), O = static_cast<double>(q.max_path_tokens - 1);
+    q.decode_ms = 1000 * O * (0.006 - 1e-5 * (I + O / 2 - 140));
+    q.prefill_ms = 1000 * (0.01 + 4e-4 * I);
+    q.e2e_ms = q.decode_ms + q.prefill_ms;
+    q.paths.push_back({0, "", false, 0, q.max_path_tokens, false, "eog"});
+    ASSERT_TRUE(s.add_question(id, run, q).is_ok());
+  }
+  auto fit0 = fit_and_store(s);
+  ASSERT_TRUE(fit0.is_ok());
+  EXPECT_NE(fit0->find("(m held at 0)"), std::string::npos) << *fit0;
+
+  // The questions decode up to 245 + 48 = 293 tokens of context; the cells decode up to
+  // 245 + 159 = 404: the grid asks for the shortest and the longest prompt at max_tokens.
+  auto plan = bench_grid_plan({c}, s);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  ASSERT_EQ(plan->size(), 2u);
+  EXPECT_EQ((*plan)[0].n_prompt, 100);
+  EXPECT_EQ((*plan)[1].n_prompt, 245);
+  EXPECT_EQ((*plan)[0].n_gen, 160);
+  EXPECT_EQ((*plan)[0].cell.threads, 2);
+
+  GridBackend backend;
+  std::string note;
+  std::vector<GridPoint> pts = run_bench_grid(*plan, backend, {}, nullptr, &note);
+  EXPECT_EQ(note, "");
+  ASSERT_EQ(pts.size(), 2u);
+  EXPECT_EQ(pts[1].model, "tiny");
+  EXPECT_EQ(pts[1].threads, 2);
+  auto fit1 = fit_and_store(s, pts);
+  ASSERT_TRUE(fit1.is_ok()) << fit1.status().message();
+  EXPECT_NE(fit1->find("fit tiny (30 questions + 2 bench grid points)"), std::string::npos) << *fit1;
+  auto fits = s.fits();
+  ASSERT_TRUE(fits.is_ok());
+  const auto& j = (*fits)[0].json;
+  EXPECT_EQ(j["bench_grid"].size(), 2u) << j.dump();
+  // m >= 0 always; the decode fit's range now reaches the contexts the cells decode.
+  const auto& co = j["coefficients"];
+  EXPECT_GE(co["decode"]["m"].get<double>(), 0.0);
+  EXPECT_EQ(co["ranges"]["decode_latency"]["context"][1], 404) << co["ranges"].dump();
+  EXPECT_EQ(co["ranges"]["decode_latency"]["n_points"], 32);
+  // Covered now (by the stored grid): a rerun measures nothing, and refitting keeps the grid.
+  auto again = bench_grid_plan({c}, s);
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_TRUE(again->empty());
+  ASSERT_TRUE(fit_and_store(s).is_ok());
+  EXPECT_EQ((*s.fits())[0].json["bench_grid"].size(), 2u);
+  // A longer cap asks again.
+  Cell longer = c;
+  longer.max_tokens = 512;
+  EXPECT_EQ(bench_grid_plan({longer}, s)->size(), 2u);
+
+  // A backend without a bench grid: nothing measured, and the note says why.
+  testing::FakeBackend plain;
+  std::vector<GridPoint> none = run_bench_grid(*plan, plain, {}, nullptr, &note);
+  EXPECT_TRUE(none.empty());
+  EXPECT_NE(note.find("not available"), std::string::npos) << note;
+  // Interrupted before the first point.
+  none = run_bench_grid(*plan, backend, [] { return true; }, nullptr, &note);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(note, "bench grid interrupted");
 }
 
 TEST(StudyFit, EmptyDatabaseIsANoteNotAnError) {
