@@ -43,6 +43,7 @@ svg.chart{display:block;margin:10px 0;background:#fff}
 svg .grid{stroke:#e6e6e6;stroke-width:1}svg .tick{stroke:#444}svg .frame{fill:none;stroke:#444}
 svg text{font-size:12px;fill:#222}svg .ctitle{font-size:14px;font-weight:600}svg .alabel{font-size:13px}
 svg .legend{font-size:12px}svg .nodata{fill:#999;font-size:14px}
+details summary{cursor:pointer;color:#555;font-size:0.92em}
 )css";
 
 // Records script errors into the page (the headless test reads them back with --dump-dom).
@@ -94,6 +95,70 @@ std::optional<std::pair<double, double>> fitted_decode(const std::vector<study::
       return std::make_pair((*d)["m"].get<double>(), (*d)["n"].get<double>());
   }
   return std::nullopt;
+}
+
+// "a=1.2e-07 b=0.0004": a fit's coefficients, numbers with 4 significant digits.
+std::string coefficients_text(const nlohmann::ordered_json& c) {
+  std::string out;
+  if (!c.is_object()) return out;
+  for (const auto& [k, v] : c.items()) {
+    std::string val;
+    if (v.is_number_integer()) val = std::to_string(v.get<int64_t>());
+    else if (v.is_number()) val = f("%.4g", v.get<double>());
+    else continue;
+    out += (out.empty() ? "" : " ") + k + "=" + val;
+  }
+  return out;
+}
+
+// "87–419" from a [min, max] pair; "—" when missing.
+std::string range_text(const nlohmann::ordered_json& r, const char* key) {
+  if (!r.is_object() || !r.contains(key) || !r[key].is_array() || r[key].size() != 2) return "—";
+  const auto& a = r[key];
+  if (!a[0].is_number_integer() || !a[1].is_number_integer()) return "—";
+  return a[0] == a[1] ? std::to_string(a[0].get<int64_t>())
+                      : std::to_string(a[0].get<int64_t>()) + "–" + std::to_string(a[1].get<int64_t>());
+}
+
+// The fitted models as a table: one row per model and quantity, with the coefficients (those held
+// at 0 by the non-negative fit marked), the points, the ranges of inputs and the held-out MAPE.
+// Fits stored without a report (older or hand-made) show their latency coefficients alone.
+std::string fits_table(const std::vector<study::FitRow>& fits) {
+  std::string o = "<table id=\"fits-table\"><tr><th class=\"l\">model</th><th class=\"l\">quantity</th>"
+                  "<th class=\"l\">coefficients</th><th>points (fitted + held out)</th><th>prompt I</th>"
+                  "<th>output O</th><th>context</th><th>held-out MAPE</th></tr>\n";
+  for (const study::FitRow& r : fits) {
+    const auto it = r.json.find("fits");
+    if (it != r.json.end() && it->is_array()) {
+      for (const auto& q : *it) {
+        const std::string quantity = q.value("quantity", std::string("?"));
+        std::string coef = q.contains("error") ? "not fitted: " + q.value("error", std::string())
+                                               : coefficients_text(q.value("coefficients", nlohmann::ordered_json()));
+        if (q.contains("at_zero") && q["at_zero"].is_array() && !q["at_zero"].empty()) {
+          std::string z;
+          for (const auto& n : q["at_zero"]) z += (z.empty() ? "" : ", ") + n.get<std::string>();
+          coef += " (" + z + " held at 0)";
+        }
+        const nlohmann::ordered_json range = q.value("range", nlohmann::ordered_json());
+        const auto mape = q.find("holdout_mape_pct");
+        o += "<tr><td class=\"l\">" + escape(r.model) + "</td><td class=\"l\">" + escape(quantity) +
+             "</td><td class=\"l\">" + escape(coef) + "</td><td>" + std::to_string(q.value("n_train", 0)) + " + " +
+             std::to_string(q.value("n_test", 0)) + "</td><td>" + range_text(range, "n_prompt") + "</td><td>" +
+             range_text(range, "n_gen") + "</td><td>" + range_text(range, "context") + "</td><td>" +
+             (mape != q.end() && mape->is_number() ? f("%.1f%%", mape->get<double>()) : std::string("—")) +
+             "</td></tr>\n";
+      }
+      continue;
+    }
+    const auto& co = r.json.contains("coefficients") ? r.json["coefficients"] : r.json;
+    for (const char* quantity : {"prefill", "decode"}) {
+      if (!co.contains(quantity)) continue;
+      o += "<tr><td class=\"l\">" + escape(r.model) + "</td><td class=\"l\">" + quantity +
+           "_latency</td><td class=\"l\">" + escape(coefficients_text(co[quantity])) +
+           "</td><td>—</td><td>—</td><td>—</td><td>—</td><td>—</td></tr>\n";
+    }
+  }
+  return o + "</table>\n";
 }
 
 // perfmodel's fit keys models by file stem ("models/x.gguf" → "x").
@@ -363,8 +428,16 @@ std::string render_html_report(const HtmlReportInput& in) {
   // 9. Configuration echo.
   o += "<h2 id=\"echo\">Configuration echo</h2>\n";
   if (!in.fits.empty()) {
-    o += "<p class=\"note\">Fitted models stored with the results:</p>\n";
+    o += "<p class=\"note\">Fitted models stored with the results (<code>edgereason study</code> fits them on the "
+         "questions and its bench grid by non-negative least squares: a coefficient the points would make negative "
+         "is held at 0). Each holds on the ranges of inputs it was fitted on; <code>plan --device</code>, "
+         "<code>predict</code> and <code>run --deadline</code> warn when a fit is used beyond them. MAPE on the "
+         "held-out points.</p>\n";
+    o += fits_table(in.fits);
+    o += "<details id=\"fits-raw\"><summary>Fit records (coefficients, measured and held-out points, bench grid)"
+         "</summary>\n";
     for (const auto& fr : in.fits) o += "<pre>" + escape(fr.model + ": " + fr.json.dump(2)) + "</pre>\n";
+    o += "</details>\n";
   }
   std::set<std::string> shown;
   for (auto it = in.runs.rbegin(); it != in.runs.rend(); ++it) {

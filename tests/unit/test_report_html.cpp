@@ -113,6 +113,14 @@ TEST(HtmlReport, SelfContainedWellFormedWithEveryChart) {
   // Recommendation rows for 1, 2, 5, 10 and 30 s.
   for (const char* d : {"<td>1.00 s</td>", "<td>2.00 s</td>", "<td>5.00 s</td>", "<td>10.00 s</td>", "<td>30.00 s</td>"})
     EXPECT_NE(html.find(d), std::string::npos) << d;
+  // The fitted models as a table (a fit stored without a report: its latency coefficients), the
+  // raw records collapsed.
+  EXPECT_NE(html.find("id=\"fits-table\""), std::string::npos);
+  EXPECT_NE(html.find("decode_latency</td><td class=\"l\">m=1e-06 n=0.002</td>"), std::string::npos);
+  const size_t details = html.find("<details id=\"fits-raw\">");
+  ASSERT_NE(details, std::string::npos);
+  EXPECT_GT(html.find("&quot;coefficients&quot;", details), details);
+  EXPECT_LT(html.find("&quot;coefficients&quot;", details), html.find("</details>", details));
   // Configuration echo: the sweep's TOML.
   EXPECT_NE(html.find("name = &quot;report-test&quot;"), std::string::npos);
   // No network: the only URL is the SVG namespace; no external resources.
@@ -122,6 +130,36 @@ TEST(HtmlReport, SelfContainedWellFormedWithEveryChart) {
   EXPECT_EQ(html.find(" src="), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
   EXPECT_EQ(html.find("@import"), std::string::npos);
+}
+
+TEST(HtmlReport, FitTableShowsCoefficientsRangesAndHeldOutError) {
+  HtmlReportInput in;
+  study::FitRow r;
+  r.model = "smollm2";
+  r.json = nlohmann::ordered_json::parse(R"({
+    "coefficients": {"decode": {"m": 0.0, "n": 0.0061}},
+    "fits": [{"quantity": "decode_latency", "unit": "s", "n_points": 50, "n_train": 40, "n_test": 10,
+              "holdout_mape_pct": 7.25, "coefficients": {"m": 0.0, "n": 0.0061}, "at_zero": ["m"],
+              "range": {"n_points": 50, "n_prompt": [87, 260], "n_gen": [3, 159], "context": [87, 419]},
+              "held_out": [{"n_prompt": 90, "n_gen": 20, "actual": 0.12, "predicted": 0.122, "error_pct": 1.6}]},
+             {"quantity": "prefill_latency", "unit": "s", "n_points": 2, "n_train": 2, "n_test": 0,
+              "holdout_mape_pct": null, "coefficients": null, "error": "needs 3 distinct prompt sizes"}],
+    "bench_grid": [{"model": "smollm2", "paths": 1, "threads": 2, "n_prompt": 87, "n_gen": 160,
+                    "prefill_ms": 40, "decode_ms": 1000}]})");
+  in.fits.push_back(r);
+  const std::string html = render_html_report(in);
+  EXPECT_EQ(check_balanced(html), "");
+  EXPECT_NE(html.find("<tr><td class=\"l\">smollm2</td><td class=\"l\">decode_latency</td><td class=\"l\">m=0 "
+                      "n=0.0061 (m held at 0)</td><td>40 + 10</td><td>87–260</td><td>3–159</td><td>87–419</td>"
+                      "<td>7.2%</td></tr>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("not fitted: needs 3 distinct prompt sizes"), std::string::npos);
+  // The measured points only inside the collapsed records.
+  const size_t details = html.find("<details id=\"fits-raw\">");
+  ASSERT_NE(details, std::string::npos);
+  EXPECT_GT(html.find("&quot;held_out&quot;"), details);
+  EXPECT_GT(html.find("&quot;bench_grid&quot;"), details);
 }
 
 TEST(HtmlReport, EmptyDatabaseStillRenders) {
