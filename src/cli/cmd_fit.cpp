@@ -1,5 +1,7 @@
 // `edgereason fit`: fits the study's analytic models (prefill / decode latency, power, energy) to
-// bench or eval records, scores them on held-out points, and writes them into a device profile.
+// bench or eval records by non-negative least squares (coefficients keep their physical signs),
+// scores them on held-out points, and writes them, with the range of inputs each saw, into a
+// device profile.
 #include <unistd.h>
 
 #include <cstdint>
@@ -48,6 +50,15 @@ std::string coefficients_text(const ordered_json& c) {
   return s;
 }
 
+// "I 64-1024" (prefill, power) or "ctx 64-1152" (decode latency) or "O 8-64" (decode power).
+std::string range_text(const std::optional<perfmodel::FitRange>& r) {
+  if (!r || r->n_points == 0) return "-";
+  auto span = [](const perfmodel::TokenRange& t) { return std::to_string(t.min) + "-" + std::to_string(t.max); };
+  if (r->context) return "ctx " + span(*r->context) + ", I " + span(r->n_prompt);
+  if (r->n_gen) return "O " + span(*r->n_gen);
+  return "I " + span(r->n_prompt);
+}
+
 void print_text(const std::vector<perfmodel::ModelFitReport>& reports, const FitCliOptions& o, int64_t n_obs,
                 int64_t skipped, const std::string& saved_to) {
   std::printf("%lld records used, %lld skipped; hold-out %.0f%% (seed %llu), prefill pad %lld\n",
@@ -55,17 +66,18 @@ void print_text(const std::vector<perfmodel::ModelFitReport>& reports, const Fit
               static_cast<unsigned long long>(o.fit.seed), static_cast<long long>(o.fit.pad));
   for (const perfmodel::ModelFitReport& r : reports) {
     std::printf("\nmodel %s (%lld records)\n", r.model.c_str(), static_cast<long long>(r.n_observations));
-    std::printf("| %-26s | %5s | %5s | %-44s | %13s | %8s | %10s |\n", "quantity", "train", "test", "coefficients",
-                "held-out MAPE", "held R2", "train MAPE");
-    std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(28, '-').c_str(), std::string(7, '-').c_str(),
+    std::printf("| %-26s | %5s | %5s | %-44s | %13s | %8s | %10s | %-24s |\n", "quantity", "train", "test",
+                "coefficients", "held-out MAPE", "held R2", "train MAPE", "fitted on (tokens)");
+    std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(28, '-').c_str(), std::string(7, '-').c_str(),
                 std::string(7, '-').c_str(), std::string(46, '-').c_str(), std::string(15, '-').c_str(),
-                std::string(10, '-').c_str(), std::string(12, '-').c_str());
+                std::string(10, '-').c_str(), std::string(12, '-').c_str(), std::string(26, '-').c_str());
     for (const perfmodel::QuantityFit& q : r.fits) {
-      const std::string coef = q.error.empty() ? coefficients_text(q.coefficients) : "not fitted: " + q.error;
-      std::printf("| %-26s | %5lld | %5lld | %-44s | %13s | %8s | %10s |\n", (q.quantity + " [" + q.unit + "]").c_str(),
+      std::string coef = q.error.empty() ? coefficients_text(q.coefficients) : "not fitted: " + q.error;
+      for (const std::string& z : q.at_zero) coef += " (" + z + " held at 0)";
+      std::printf("| %-26s | %5lld | %5lld | %-44s | %13s | %8s | %10s | %-24s |\n", (q.quantity + " [" + q.unit + "]").c_str(),
                   static_cast<long long>(q.n_train), static_cast<long long>(q.n_test), coef.c_str(),
                   fmt_opt(q.mape_pct, "%.2f%%").c_str(), fmt_opt(q.r2, "%.4f").c_str(),
-                  fmt_opt(q.train_mape_pct, "%.2f%%").c_str());
+                  fmt_opt(q.train_mape_pct, "%.2f%%").c_str(), range_text(q.range).c_str());
     }
     for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
   }
@@ -157,7 +169,8 @@ Status run_fit(const FitCliOptions& o) {
 
 Command add_fit_command(CLI::App& app) {
   auto o = std::make_shared<FitCliOptions>();
-  CLI::App* sub = app.add_subcommand("fit", "Fit the study's latency / power / energy models to bench or eval records");
+  CLI::App* sub = app.add_subcommand("fit", "Fit the study's latency / power / energy models to bench or eval records (non-negative "
+      "coefficients; each fit keeps the range of inputs it saw)");
   sub->add_option("RESULTS", o->inputs, "bench records (-o json or jsonl) or eval JSONL files")->required();
   sub->add_option("--holdout", o->fit.holdout, "Fraction of each fit's points held out for scoring")->capture_default_str();
   sub->add_option("--seed", o->fit.seed, "Seed of the hold-out split")->capture_default_str();
