@@ -203,6 +203,23 @@ TEST(RunThinking, DeadlineTakesTheDecodeFitFromTheHostProfile) {
   EXPECT_EQ(fitted.exit_code, 0) << fitted.err;
   EXPECT_NE(fitted.err.find("decode step model from"), std::string::npos) << fitted.err;
   EXPECT_NE(fitted.err.find("n = 4.000 ms/step"), std::string::npos) << fitted.err;
+  EXPECT_EQ(fitted.err.find("extrapolating"), std::string::npos) << fitted.err;  // no range recorded: nothing to say
+  // A fit that saw contexts 1000-2000 only: the plan for this short prompt lies below its range.
+  prof["models"]["tiny-llama-q8_0"]["ranges"] = {
+      {"decode_latency", {{"n_points", 12}, {"n_prompt", {1000, 1500}}, {"n_gen", {16, 500}}, {"context", {1000, 2000}}}}};
+  test::write_text(tmp.path() / "edgereason" / "host-profile.json", prof.dump());
+  const test::CliResult outside = run_cli(args);
+  EXPECT_EQ(outside.exit_code, 0) << outside.err;
+  EXPECT_NE(outside.err.find("warning: deadline: extrapolating: tiny-llama-q8_0 decode_latency was fitted on context "
+                             "1000-2000 tokens (prompt 1000-1500, output 16-500) (12 points); requested prompt "),
+            std::string::npos)
+      << outside.err;
+  EXPECT_NE(outside.err.find(", output 16 (context "), std::string::npos) << outside.err;  // -n 16 caps the plan
+  // A range that holds the plan: no warning.
+  prof["models"]["tiny-llama-q8_0"]["ranges"]["decode_latency"]["context"] = {1, 100000};
+  test::write_text(tmp.path() / "edgereason" / "host-profile.json", prof.dump());
+  const test::CliResult inside = run_cli(args);
+  EXPECT_EQ(inside.err.find("extrapolating"), std::string::npos) << inside.err;
   if (old != nullptr) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1); else ::unsetenv("XDG_CACHE_HOME");
 }
 
