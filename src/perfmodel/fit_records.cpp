@@ -257,6 +257,7 @@ struct Point {
   int64_t n_gen = 0;
   double actual = 0;
   double seconds = 0;  // decode time, for the warm-up energy model
+  bool pinned = false;  // always fitted, never held out (Observation::fit_only)
 };
 
 // Splits `points`, fits on the training part with `fit` (which returns the predictor and the
@@ -294,10 +295,17 @@ QuantityFit fit_quantity(const std::string& quantity, const std::string& unit, c
   q.unit = unit;
   q.n_points = static_cast<int64_t>(points.size());
   q.range = range_of(points, kind);
-  const HoldoutSplit split = holdout_split(points.size(), o.holdout, o.seed, n_coefficients + 1);
+  // Pinned points are always fitted; the others are split (as all were before pinning existed).
+  std::vector<size_t> open_idx;
   std::vector<Point> train, test;
-  for (size_t i : split.train) train.push_back(points[i]);
-  for (size_t i : split.test) test.push_back(points[i]);
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (points[i].pinned) train.push_back(points[i]);
+    else open_idx.push_back(i);
+  }
+  const size_t min_train = train.size() >= n_coefficients + 1 ? 0 : n_coefficients + 1 - train.size();
+  const HoldoutSplit split = holdout_split(open_idx.size(), o.holdout, o.seed, min_train);
+  for (size_t i : split.train) train.push_back(points[open_idx[i]]);
+  for (size_t i : split.test) test.push_back(points[open_idx[i]]);
   q.n_train = static_cast<int64_t>(train.size());
   q.n_test = static_cast<int64_t>(test.size());
   Result<std::pair<Predictor, ordered_json>> r = fit(train);
@@ -376,7 +384,7 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
   std::vector<Point> prefill;
   for (const Observation* x : obs) {
     if (!x->prefill_s || x->n_paths != 1 || (have_pp && x->kind != "bench pp")) continue;
-    prefill.push_back({x->n_prompt, 0, *x->prefill_s});
+    prefill.push_back({x->n_prompt, 0, *x->prefill_s, 0, x->fit_only});
   }
   if (!prefill.empty()) {
     QuantityFit q = fit_quantity("prefill_latency", "s", prefill, 3, RangeKind::kPrompt, o, [&](const std::vector<Point>& pts) -> Result<std::pair<Predictor, ordered_json>> {
@@ -396,7 +404,7 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
   // Decode latency per path count.
   std::map<int64_t, std::vector<Point>> decode;
   for (const Observation* x : obs) {
-    if (x->decode_s && x->n_gen >= 1) decode[x->n_paths].push_back({x->n_prompt, x->n_gen, *x->decode_s});
+    if (x->decode_s && x->n_gen >= 1) decode[x->n_paths].push_back({x->n_prompt, x->n_gen, *x->decode_s, 0, x->fit_only});
   }
   for (const auto& [paths, pts] : decode) {
     const std::string name = paths == 1 ? "decode_latency" : "decode_latency_paths_" + std::to_string(paths);
@@ -416,10 +424,10 @@ ModelFitReport fit_model(const std::string& model, const std::vector<const Obser
   std::vector<Point> prefill_w, decode_short_w, decode_long_j;
   for (const Observation* x : obs) {
     if (x->n_paths != 1) continue;
-    if (x->prefill_s && x->prefill_j && *x->prefill_j > 0) prefill_w.push_back({x->n_prompt, 0, *x->prefill_j / *x->prefill_s});
+    if (x->prefill_s && x->prefill_j && *x->prefill_j > 0) prefill_w.push_back({x->n_prompt, 0, *x->prefill_j / *x->prefill_s, 0, x->fit_only});
     if (x->decode_s && x->decode_j && *x->decode_j > 0) {
-      if (x->n_gen <= o.short_max_tokens) decode_short_w.push_back({x->n_prompt, x->n_gen, *x->decode_j / *x->decode_s});
-      else decode_long_j.push_back({x->n_prompt, x->n_gen, *x->decode_j, *x->decode_s});  // scored on energy
+      if (x->n_gen <= o.short_max_tokens) decode_short_w.push_back({x->n_prompt, x->n_gen, *x->decode_j / *x->decode_s, 0, x->fit_only});
+      else decode_long_j.push_back({x->n_prompt, x->n_gen, *x->decode_j, *x->decode_s, x->fit_only});  // scored on energy
     }
   }
   if (prefill_w.empty() && decode_short_w.empty() && decode_long_j.empty()) {

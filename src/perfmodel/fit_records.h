@@ -28,6 +28,9 @@ struct Observation {
   std::optional<double> decode_j;
   std::string kind;    // "bench pp", "bench tg", "bench pp+tg", "eval"
   std::string origin;  // "FILE:LINE" (jsonl) or "FILE[i]" (json array)
+  // Always among the fitted points, never held out: measurements made to extend a fit's range
+  // (the study's bench grid), which a held-out split must not take away from the fit.
+  bool fit_only = false;
 };
 
 // "models/smollm2.gguf" -> "smollm2"; a name without ".gguf" is kept as is (directory dropped).

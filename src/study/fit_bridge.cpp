@@ -181,6 +181,7 @@ Result<std::string> fit_and_store(Store& store, const std::vector<GridPoint>& ne
     o.prefill_s = g.prefill_ms / 1000.0;
     o.decode_s = g.decode_ms / 1000.0;
     o.kind = "study bench grid";
+    o.fit_only = true;  // they exist to extend the range: never held out
     o.origin = "bench grid " + g.model + " N=" + std::to_string(g.paths) + " I=" + std::to_string(g.n_prompt);
     obs.push_back(std::move(o));
     grid_json[g.model].push_back(to_json(g));

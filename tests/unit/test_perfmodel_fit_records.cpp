@@ -256,6 +256,32 @@ TEST(PerfmodelFitRecords, FitsRecordTheirRangesAndExtrapolationIsNamed) {
   EXPECT_NE(b.status().message().find("ranges.decode_latency.context"), std::string::npos) << b.status().message();
 }
 
+TEST(PerfmodelFitRecords, FitOnlyPointsAreNeverHeldOut) {
+  // Ten decode points marked fit_only (O = 100..109) and ten others (O = 10..19), half held out:
+  // only the others are ever held out, and the fit_only ones count in the range.
+  std::vector<Observation> obs;
+  for (int64_t k = 0; k < 20; ++k) {
+    Observation x;
+    x.model = "m";
+    x.n_prompt = 50 + 10 * k;
+    x.n_gen = k < 10 ? 100 + k : k;
+    x.decode_s = kDecode.seconds(x.n_prompt, x.n_gen);
+    x.fit_only = k < 10;
+    x.kind = "test";
+    obs.push_back(x);
+  }
+  FitOptions o;
+  o.holdout = 0.5;
+  Result<std::vector<ModelFitReport>> reps = fit_observations(obs, o);
+  ASSERT_TRUE(reps.is_ok()) << reps.status().message();
+  const QuantityFit& df = find_fit((*reps)[0], "decode_latency");
+  EXPECT_EQ(df.n_test, 5);
+  EXPECT_EQ(df.n_train, 15);
+  for (const auto& h : df.held_out) EXPECT_LT(h["n_gen"].get<int64_t>(), 100) << df.held_out.dump();
+  EXPECT_EQ(df.range->n_gen->max, 109);
+  EXPECT_EQ(df.range->context->max, 240 + 19);  // the longest I + O
+}
+
 TEST(PerfmodelFitRecords, EnergyRecordsGivePowerModels) {
   Result<std::vector<Observation>> obs = parse_observations(synthetic_jsonl(true), "x", nullptr);
   ASSERT_TRUE(obs.is_ok());

@@ -129,6 +129,12 @@ TEST(StudyFit, BenchGridMeasuresTheContextsTheQuestionsDoNotReach) {
   EXPECT_GE(co["decode"]["m"].get<double>(), 0.0);
   EXPECT_EQ(co["ranges"]["decode_latency"]["context"][1], 404) << co["ranges"].dump();
   EXPECT_EQ(co["ranges"]["decode_latency"]["n_points"], 32);
+  // The grid points are always fitted, never held out.
+  for (const auto& f : j["fits"]) {
+    if (f["quantity"] != "decode_latency") continue;
+    EXPECT_GT(f["n_test"].get<int>(), 0);
+    for (const auto& h : f["held_out"]) EXPECT_NE(h["n_gen"], 159) << f.dump();
+  }
   // Covered now (by the stored grid): a rerun measures nothing, and refitting keeps the grid.
   auto again = bench_grid_plan({c}, s);
   ASSERT_TRUE(again.is_ok());
