@@ -104,7 +104,6 @@ Status run_study(const StudyCliOptions& o) {
   so.interrupted = [stop] { return stop->load(); };
   so.print_estimate = true;
   so.shard = shard;
-  if (shard) so.command += " --shard " + shard->text();
   ER_ASSIGN_OR_RETURN(study::SweepSummary sum, study::run_sweep(cfg, *store, *backend, so));
   if (sum.interrupted) return Status::io_error("interrupted; rerun the same command to continue");
   if (shard) {  // the fits, report and plans need every shard: after merge

@@ -59,7 +59,7 @@ Status run_sweep_cmd(const SweepCliOptions& o) {
   ER_ASSIGN_OR_RETURN(auto store, study::Store::open(o.db, study::Store::Mode::kReadWrite));
   std::atomic<bool>* stop = install_stop_flag();
   study::SweepOptions so;
-  so.command = "sweep " + o.config + (shard ? " --shard " + shard->text() : "");
+  so.command = "sweep " + o.config;
   so.progress = style;
   so.interrupted = [stop] { return stop->load(); };
   so.shard = shard;

@@ -77,7 +77,8 @@ Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend
     weight_todo += question_weight(c) * static_cast<double>(p.todo.size());
     plans.push_back(std::move(p));
   }
-  ER_ASSIGN_OR_RETURN(sum.run_id, store.begin_run(opts.command, cfg.name, cfg.text));
+  ER_ASSIGN_OR_RETURN(sum.run_id, store.begin_run(opts.shard ? opts.command + " [shard " + opts.shard->text() + "]" : opts.command,
+                                                   cfg.name, cfg.text));
 
   ProgressStyle style = opts.progress;
   if (style == ProgressStyle::kAuto)

@@ -42,7 +42,7 @@ class CellBackend {
 enum class ProgressStyle { kAuto, kBar, kLines, kOff };  // auto: a bar on a terminal, else lines
 
 struct SweepOptions {
-  std::string command = "sweep";      // recorded in the runs table
+  std::string command = "sweep";      // recorded in the runs table (with " [shard I/N]" when sharded)
   ProgressStyle progress = ProgressStyle::kAuto;
   std::FILE* progress_stream = stderr;
   std::function<bool()> interrupted;  // polled between questions: stop cleanly when true
