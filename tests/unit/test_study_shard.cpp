@@ -410,5 +410,25 @@ TEST_F(StudyShardDbs, FitsOfInputsAreNotCopied) {
   EXPECT_TRUE((*m)->fits()->empty());
 }
 
+TEST_F(StudyShardDbs, AnOutputsFitsAreFittedAgainWhenQuestionsAreAdded) {
+  run_all_and_shards(config());
+  ASSERT_TRUE(merge_databases(db("m.db"), {db("s0.db")}).is_ok());
+  {
+    auto m = open_rw(db("m.db"));
+    ASSERT_TRUE(m->set_fit("m", nlohmann::ordered_json{{"stale", true}}).is_ok());
+  }
+  auto rep = merge_databases(db("m.db"), {db("s0.db")});  // nothing new: the fits stay
+  ASSERT_TRUE(rep.is_ok()) << rep.status().message();
+  EXPECT_TRUE(rep->fit_note.empty());
+  rep = merge_databases(db("m.db"), {db("s1.db"), db("s2.db")});
+  ASSERT_TRUE(rep.is_ok()) << rep.status().message();
+  EXPECT_FALSE(rep->fit_note.empty());
+  auto m = Store::open(db("m.db"), Store::Mode::kReadOnly);
+  auto fits = (*m)->fits();
+  ASSERT_TRUE(fits.is_ok());
+  ASSERT_EQ(fits->size(), 1u);
+  EXPECT_FALSE(fits->front().json.contains("stale")) << rep->fit_note;
+}
+
 }  // namespace
 }  // namespace er::study
