@@ -146,13 +146,14 @@ SweepConfig config(const std::string& extra = "", int64_t limit = 7) {
   return *r;
 }
 
-// The fake with a bench, counting bench calls; `skew` changes every measured latency.
+// The fake with a bench, counting bench calls; `skew` changes every measured latency,
+// `bench_skew` every bench record.
 class BenchFake : public testing::FakeBackend {
  public:
-  explicit BenchFake(double skew = 0) : FakeBackend(10), skew_(skew) {}
+  explicit BenchFake(double skew = 0, double bench_skew = 0) : FakeBackend(10), skew_(skew), bench_skew_(bench_skew) {}
   Result<nlohmann::ordered_json> bench(const Cell& cell) override {
     ++bench_calls;
-    return nlohmann::ordered_json{{"cell", cell.label()}, {"tg", 10.0 + skew_}};
+    return nlohmann::ordered_json{{"cell", cell.label()}, {"tg", 10.0 + bench_skew_}};
   }
   Result<QuestionRecord> run(const Cell& cell, const QuestionRef& ref) override {
     auto r = FakeBackend::run(cell, ref);
@@ -162,7 +163,7 @@ class BenchFake : public testing::FakeBackend {
   int64_t bench_calls = 0;
 
  private:
-  double skew_;
+  double skew_, bench_skew_;
 };
 
 std::unique_ptr<Store> open_rw(const std::string& path) {
@@ -342,8 +343,10 @@ TEST_F(StudyShardDbs, MergeRefusalsLeaveTheOutputAsItWas) {
     BenchFake f;
     ASSERT_TRUE(sweep_into(db("other.db"), config("bench = true\n", 6), shard(1, 3), f).is_ok());
     ASSERT_TRUE(sweep_into(db("two.db"), cfg, shard(1, 2), f).is_ok());
-    BenchFake skewed(0.5);  // shard 1 measured again elsewhere: other latencies
+    BenchFake skewed(0.5);  // shard 1 measured again elsewhere: other latencies, the same bench
     ASSERT_TRUE(sweep_into(db("again1.db"), cfg, shard(1, 3), skewed).is_ok());
+    BenchFake bench_skewed(0, 0.5);  // the same questions, another bench
+    ASSERT_TRUE(sweep_into(db("bench1.db"), cfg, shard(1, 3), bench_skewed).is_ok());
   }
   // A shard database whose mark was changed to claim another shard than its rows belong to.
   ASSERT_TRUE(std::filesystem::copy_file(db("s2.db"), db("lie.db")));
@@ -365,7 +368,9 @@ TEST_F(StudyShardDbs, MergeRefusalsLeaveTheOutputAsItWas) {
       {{db("s1.db"), db("other.db")}, db("m.db"), "different sweeps"},
       {{db("other.db")}, db("m.db"), "different sweeps"},
       {{db("s1.db"), db("two.db")}, db("m.db"), "different numbers of shards"},
+      {{db("s1.db"), db("again1.db")}, db("m.db"), "' differs between '"},
       {{db("s1.db"), db("again1.db")}, db("m.db"), "measured twice"},
+      {{db("s1.db"), db("bench1.db")}, db("m.db"), "the bench record of '"},
       {{db("all.db")}, db("m.db"), "is not a shard database"},
       {{db("lie.db")}, db("m.db"), "belongs to shard 2/3"},
       {{db("size.db")}, db("m.db"), "their datasets differ"},
@@ -394,7 +399,11 @@ TEST_F(StudyShardDbs, MergeRefusalsLeaveTheOutputAsItWas) {
   ASSERT_TRUE(merge_databases(db("m.db"), {db("s1.db")}).is_ok());
   auto rep = merge_databases(db("m.db"), {db("again1.db")});
   ASSERT_FALSE(rep.is_ok());
+  EXPECT_EQ(rep.status().message().rfind("question '", 0), 0u) << rep.status().message();
   EXPECT_NE(rep.status().message().find("measured twice"), std::string::npos) << rep.status().message();
+  rep = merge_databases(db("m.db"), {db("bench1.db")});
+  ASSERT_FALSE(rep.is_ok());
+  EXPECT_NE(rep.status().message().find("the bench record of '"), std::string::npos) << rep.status().message();
 }
 
 TEST_F(StudyShardDbs, FitsOfInputsAreNotCopied) {
