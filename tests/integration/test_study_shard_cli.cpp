@@ -153,6 +153,39 @@ TEST(ShardCli, ThreeConcurrentShardsMergeToTheUnshardedRun) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 
+// `study --shard`: each shard only measures; merged, the same study command without a shard runs
+// nothing more and fits, reports and plans.
+TEST(ShardCli, StudyShardsMergeThenStudyFitsAndReports) {
+  ShardSweep t;
+  if (!std::filesystem::exists(t.model)) GTEST_SKIP() << "fixtures not generated";
+  const std::string study = "study -m " + shell_quote(t.model.string()) + " --dataset " + shell_quote(t.data.string()) +
+                            " --quick --limit 2 -t 1 --power none --progress off -o " +
+                            shell_quote(t.db("r.html")) + " --db ";
+  std::vector<test::CliResult> res(2);
+  std::vector<std::thread> th;
+  for (int i = 0; i < 2; ++i)
+    th.emplace_back([&, i] { res[i] = run_cli(study + shell_quote(t.db("st" + std::to_string(i) + ".db")) +
+                                              " --shard " + std::to_string(i) + "/2"); });
+  for (auto& x : th) x.join();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(res[i].exit_code, 0) << res[i].err;
+    EXPECT_NE(res[i].out.find("shard " + std::to_string(i) + "/2 of the study measured"), std::string::npos) << res[i].out;
+    EXPECT_EQ(query(t.db("st" + std::to_string(i) + ".db"), "SELECT COUNT(*) FROM fits"), std::vector<std::string>{"0"});
+  }
+  EXPECT_FALSE(std::filesystem::exists(t.db("r.html")));
+  auto m = run_cli("merge " + shell_quote(t.db("stm.db")) + " " + shell_quote(t.db("st0.db")) + " " +
+                   shell_quote(t.db("st1.db")));
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_NE(m.out.find("16 of 16 questions"), std::string::npos) << m.out;  // 8 cells × 2
+  const auto before = query(t.db("stm.db"), kQuestions);
+  auto r = run_cli(study + shell_quote(t.db("stm.db")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(query(t.db("stm.db"), kQuestions), before);  // nothing ran again
+  EXPECT_NE(query(t.db("stm.db"), "SELECT COUNT(*) FROM fits"), std::vector<std::string>{"0"});
+  EXPECT_TRUE(std::filesystem::exists(t.db("r.html")));
+  EXPECT_NE(r.out.find("deadline 1.00 s"), std::string::npos) << r.out;
+}
+
 // Sets environment variables for the scope (the CLI runs as a child and inherits them).
 class ScopedEnv {
  public:
