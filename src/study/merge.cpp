@@ -131,6 +131,17 @@ bool same_record(const QuestionRecord& a, const QuestionRecord& b) {
   return true;
 }
 
+// Removes a database file this merge created (with its side files) unless the merge succeeded.
+struct RemoveIfNew {
+  std::string path;
+  bool keep;
+  ~RemoveIfNew() {
+    if (keep) return;
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path + suffix, ec);
+  }
+};
+
 using RunKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
 RunKey run_key(const RunRow& r) { return {r.started_at, r.command, r.config_name, r.config_toml, r.build}; }
 
@@ -171,6 +182,7 @@ Result<MergeReport> merge_databases(const std::string& out, const std::vector<st
   }
   const ShardMark& in_mark = *srcs.front().mark;
 
+  RemoveIfNew created{out, fs::exists(out, ec)};  // declared first: removes after `o` closes it
   ER_ASSIGN_OR_RETURN(Source o, load(out, Store::Mode::kReadWrite));
   if (!o.mark) {
     if (!o.configs.empty() || !o.questions.empty()) {
@@ -296,6 +308,7 @@ Result<MergeReport> merge_databases(const std::string& out, const std::vector<st
     st.rollback_batch();
     return w.with_context("merging into " + in_quotes(out) + " (nothing written)");
   }
+  created.keep = true;
 
   // The output's fits describe its questions: fitted again when those changed.
   if (rep.added > 0 && o.n_fits > 0) {

@@ -394,7 +394,8 @@ TEST_F(StudyShardDbs, MergeRefusalsLeaveTheOutputAsItWas) {
   EXPECT_EQ(rows(db("m.db")), m_rows);
   // A refused merge into a new file creates none.
   EXPECT_FALSE(merge_databases(db("new.db"), {db("s0.db"), db("other.db")}).is_ok());
-  EXPECT_FALSE(std::filesystem::exists(db("new.db")));
+  EXPECT_FALSE(merge_databases(db("new.db"), {db("s1.db"), db("again1.db")}).is_ok());  // found after opening it
+  for (const char* f : {"new.db", "new.db-wal", "new.db-shm"}) EXPECT_FALSE(std::filesystem::exists(db(f))) << f;
   // The conflict is found even after the first copy was merged.
   ASSERT_TRUE(merge_databases(db("m.db"), {db("s1.db")}).is_ok());
   auto rep = merge_databases(db("m.db"), {db("again1.db")});
