@@ -39,8 +39,9 @@ struct MergeReport {
 // with different contents, i.e. measured twice (two databases claiming one shard), is refused, as
 // is a configuration whose size differs between them (their datasets differ).
 // All checks come before any write, and the writes are one transaction: a refused or failed merge
-// leaves `out` as it was (a new `out` is removed again). Rows already in `out` are skipped, so merging again adds nothing. When
-// questions were added and `out` had fits, they are fitted again (fits of inputs are not copied).
+// leaves `out` as it was (a new `out` is removed again). Rows already in `out` are skipped, so
+// merging again adds nothing. When questions were added and `out` had fits, they are fitted again
+// (fits of inputs are not copied).
 Result<MergeReport> merge_databases(const std::string& out, const std::vector<std::string>& inputs);
 
 }  // namespace er::study
