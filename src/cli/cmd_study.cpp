@@ -33,6 +33,7 @@ struct StudyCliOptions {
   std::string data_dir;
   std::string power = "auto";
   std::string progress = "auto";
+  ShardFlags shard;
 };
 
 // `s` as a TOML basic string.
@@ -92,6 +93,8 @@ Status run_study(const StudyCliOptions& o) {
                       study::parse_sweep_config(toml, o.quick ? "<study --quick>" : "<study>",
                                                 complete_config_checks(study_config_checks(bo), bo.data_dir)));
   ER_RETURN_IF_ERROR(check_results_db(o.db, "--db"));
+  ER_ASSIGN_OR_RETURN(std::optional<study::Shard> shard, shard_to_run(o.shard));
+  ER_RETURN_IF_ERROR(check_sweep_db_target(o.db, cfg, shard).with_context("--db"));
   ER_ASSIGN_OR_RETURN(auto backend, make_study_backend(bo));
   ER_ASSIGN_OR_RETURN(auto store, study::Store::open(o.db, study::Store::Mode::kReadWrite));
 
@@ -101,8 +104,16 @@ Status run_study(const StudyCliOptions& o) {
   so.progress = style;
   so.interrupted = [stop] { return stop->load(); };
   so.print_estimate = true;
+  so.shard = shard;
   ER_ASSIGN_OR_RETURN(study::SweepSummary sum, study::run_sweep(cfg, *store, *backend, so));
   if (sum.interrupted) return Status::io_error("interrupted; rerun the same command to continue");
+  if (shard) {  // the fits, report and plans need every shard: after merge
+    std::printf("shard %s of the study measured into %s. Merge the shards (edgereason merge MERGED.db SHARD.db...), "
+                "then run this study command without a shard, with --db MERGED.db and the same -m, -t, --limit and "
+                "--dataset, for the fits, the report and the plans.\n",
+                shard->text().c_str(), o.db.c_str());
+    return Status::ok();
+  }
 
   // Where the questions do not reach the contexts the cells decode (prompt + max_tokens), a short
   // bench grid per model and path count measures them, so that the fits hold where they are used.
@@ -151,6 +162,7 @@ Command add_study_command(CLI::App& app) {
   sub->add_option("--data-dir", o->data_dir, "Directory of the built-in datasets");
   sub->add_option("--power", o->power, "Power source (see run --power)")->capture_default_str();
   sub->add_option("--progress", o->progress, "auto, bar, lines or off")->capture_default_str();
+  add_shard_flags(sub, o->shard);
   return {sub, [o]() { return run_study(*o); }};
 }
 

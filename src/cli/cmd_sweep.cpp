@@ -1,7 +1,9 @@
-// `edgereason sweep CONFIG.toml [--db results.db]`: runs the grid of a sweep configuration through
-// eval, one committed row per question; a rerun continues where a stopped or killed run left off.
+// `edgereason sweep CONFIG.toml [--db results.db] [--shard I/N]`: runs the grid of a sweep
+// configuration (or one shard of its questions) through eval, one committed row per question; a
+// rerun continues where a stopped or killed run left off.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -21,6 +23,7 @@ struct SweepCliOptions {
   std::string data_dir;
   std::string power = "auto";
   bool dry_run = false;
+  ShardFlags shard;
 };
 
 Status run_sweep_cmd(const SweepCliOptions& o) {
@@ -40,9 +43,14 @@ Status run_sweep_cmd(const SweepCliOptions& o) {
   ER_ASSIGN_OR_RETURN(study::SweepConfig cfg,
                       study::load_sweep_config(o.config, complete_config_checks(study_config_checks(bo), bo.data_dir)));
   ER_RETURN_IF_ERROR(check_results_db(o.db, "--db"));
+  ER_ASSIGN_OR_RETURN(std::optional<study::Shard> shard, shard_to_run(o.shard));
+  ER_RETURN_IF_ERROR(check_sweep_db_target(o.db, cfg, shard).with_context("--db"));
   const auto cells = cfg.cells();
   if (o.dry_run) {
-    std::printf("sweep '%s': %zu cells\n", cfg.name.c_str(), cells.size());
+    std::printf("sweep '%s': %zu cells (sweep id %s)\n", cfg.name.c_str(), cells.size(),
+                study::sweep_identity(cfg).id.c_str());
+    if (shard) std::printf("shard %s: every cell's questions i with (cell + i) mod %lld = %lld\n", shard->text().c_str(),
+                           static_cast<long long>(shard->count), static_cast<long long>(shard->index));
     for (size_t i = 0; i < cells.size(); ++i)
       std::printf("  %3zu  %s  [%s]\n", i + 1, cells[i].label().c_str(), cells[i].hash().c_str());
     return Status::ok();
@@ -54,8 +62,12 @@ Status run_sweep_cmd(const SweepCliOptions& o) {
   so.command = "sweep " + o.config;
   so.progress = style;
   so.interrupted = [stop] { return stop->load(); };
+  so.shard = shard;
   ER_ASSIGN_OR_RETURN(study::SweepSummary sum, study::run_sweep(cfg, *store, *backend, so));
   if (sum.interrupted) return Status::io_error("interrupted; rerun the same command to continue");
+  if (shard && so.progress != study::ProgressStyle::kOff)
+    std::fprintf(stderr, "shard %s done; combine the shards' databases with: edgereason merge OUT.db SHARD.db...\n",
+                 shard->text().c_str());
   return Status::ok();
 }
 
@@ -73,6 +85,7 @@ Command add_sweep_command(CLI::App& app) {
   sub->add_flag("--dry-run", o->dry_run,
                 "Check the configuration (models, datasets, slices, what the engine can hold) and the database; "
                 "list the cells; run nothing");
+  add_shard_flags(sub, o->shard);
   return {sub, [o]() { return run_sweep_cmd(*o); }};
 }
 

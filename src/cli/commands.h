@@ -28,6 +28,7 @@ Command add_predict_command(CLI::App& app);
 Command add_eval_command(CLI::App& app);
 Command add_grade_command(CLI::App& app);
 Command add_sweep_command(CLI::App& app);
+Command add_merge_command(CLI::App& app);
 Command add_pareto_command(CLI::App& app);
 Command add_plan_command(CLI::App& app);
 Command add_report_command(CLI::App& app);

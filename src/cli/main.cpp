@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       er::cli::add_eval_command(app),
       er::cli::add_grade_command(app),
       er::cli::add_sweep_command(app),
+      er::cli::add_merge_command(app),
       er::cli::add_pareto_command(app),
       er::cli::add_plan_command(app),
       er::cli::add_report_command(app),

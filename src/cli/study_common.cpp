@@ -1,6 +1,7 @@
 #include "cli/study_common.h"
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <unistd.h>
 
@@ -83,6 +84,33 @@ Status check_results_db(const std::string& db, const std::string& flag) {
                            "' is not writable");
   }
   return Status::ok();
+}
+
+void add_shard_flags(CLI::App* sub, ShardFlags& f) {
+  sub->add_option_function<std::string>("--shard", [&f](const std::string& v) { f.shard = v; },
+                                        "Run only shard I of N (I/N, 0 <= I < N) of the work into this database; "
+                                        "combine the shards with merge. Wins over the environment")
+      ->type_name("I/N");
+  sub->add_option_function<int64_t>("--shards", [&f](const int64_t& v) { f.shards = v; },
+                                    "N shards, this one's index from JOB_COMPLETION_INDEX (a Kubernetes Indexed "
+                                    "Job). Without --shard/--shards, a Slurm job array's SLURM_ARRAY_TASK_ID/"
+                                    "_COUNT (and _MIN, _STEP) choose the shard")
+      ->type_name("N");
+}
+
+Result<std::optional<study::Shard>> shard_to_run(const ShardFlags& f) {
+  ER_ASSIGN_OR_RETURN(std::optional<study::Shard> s,
+                      study::resolve_shard(f.shard, f.shards, [](const char* name) { return std::getenv(name); }));
+  if (s && !s->source.empty()) std::fprintf(stderr, "shard %s (from %s)\n", s->text().c_str(), s->source.c_str());
+  return s;
+}
+
+Status check_sweep_db_target(const std::string& db, const study::SweepConfig& cfg,
+                             const std::optional<study::Shard>& shard) {
+  std::error_code ec;
+  if (!std::filesystem::exists(db, ec) || std::filesystem::file_size(db, ec) == 0) return Status::ok();
+  ER_ASSIGN_OR_RETURN(auto store, study::Store::open(db, study::Store::Mode::kReadOnly));
+  return study::check_sweep_target(*store, study::sweep_identity(cfg), shard);
 }
 
 Result<StudyData> read_study_db(const std::string& db) {

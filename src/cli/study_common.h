@@ -4,12 +4,16 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "core/status.h"
 #include "study/config.h"
 #include "study/pareto.h"
+#include "study/shard.h"
 #include "study/store.h"
 
 namespace er::cli {
@@ -30,6 +34,21 @@ study::ConfigChecks complete_config_checks(study::ConfigChecks base, const std::
 // edgereason database (opened read-only to check, never modified); a new one needs an existing
 // directory. Messages name `flag` (e.g. "--db").
 Status check_results_db(const std::string& db, const std::string& flag);
+
+// --shard I/N and --shards N (sweep, study): the flags, added to `sub` by add_shard_flags.
+struct ShardFlags {
+  std::optional<std::string> shard;
+  std::optional<int64_t> shards;
+};
+void add_shard_flags(CLI::App* sub, ShardFlags& flags);
+// The shard to run: the flags, else the environment (study::resolve_shard: JOB_COMPLETION_INDEX
+// with --shards, a Slurm array's SLURM_ARRAY_TASK_*), else none (the whole sweep). Printed on
+// stderr when one is chosen.
+Result<std::optional<study::Shard>> shard_to_run(const ShardFlags& flags);
+// Whether the existing database `db` (if any) takes this run of `cfg` (study::check_sweep_target);
+// opened read-only, never modified. For --dry-run and before a sweep starts.
+Status check_sweep_db_target(const std::string& db, const study::SweepConfig& cfg,
+                             const std::optional<study::Shard>& shard);
 
 struct StudyData {
   std::unique_ptr<study::Store> store;

@@ -40,22 +40,35 @@ Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   const std::vector<Cell> cells = cfg.cells();
+  // A sharded run needs the shard's own database, a whole-sweep run one not claimed by a shard.
+  ER_RETURN_IF_ERROR(claim_sweep_target(store, sweep_identity(cfg), opts.shard));
 
   // Plan: every cell's questions and what is already done, before any work.
   struct Plan {
     int64_t config_id = 0;
     std::vector<QuestionRef> todo;
     int64_t n = 0;
+    bool bench = false;
   };
   std::vector<Plan> plans;
   SweepSummary sum;
   sum.n_cells = static_cast<int64_t>(cells.size());
   double weight_todo = 0;
-  for (const Cell& c : cells) {
+  for (size_t ci = 0; ci < cells.size(); ++ci) {
+    const Cell& c = cells[ci];
     ER_ASSIGN_OR_RETURN(std::vector<QuestionRef> qs, backend.questions(c));
     Plan p;
+    ER_ASSIGN_OR_RETURN(p.config_id, store.ensure_configuration(c, static_cast<int64_t>(qs.size())));
+    p.bench = c.bench;
+    if (opts.shard) {
+      const auto ord = static_cast<int64_t>(ci);
+      const int64_t n_shards = opts.shard->count, mine = opts.shard->index;
+      p.bench = c.bench && !qs.empty() && shard_of(ord, qs.front().index, n_shards) == mine;
+      qs.erase(std::remove_if(qs.begin(), qs.end(),
+                              [&](const QuestionRef& q) { return shard_of(ord, q.index, n_shards) != mine; }),
+               qs.end());
+    }
     p.n = static_cast<int64_t>(qs.size());
-    ER_ASSIGN_OR_RETURN(p.config_id, store.ensure_configuration(c, p.n));
     ER_ASSIGN_OR_RETURN(std::set<std::string> done, store.done_questions(p.config_id));
     for (auto& q : qs)
       if (!done.count(q.id)) p.todo.push_back(std::move(q));
@@ -64,7 +77,8 @@ Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend
     weight_todo += question_weight(c) * static_cast<double>(p.todo.size());
     plans.push_back(std::move(p));
   }
-  ER_ASSIGN_OR_RETURN(sum.run_id, store.begin_run(opts.command, cfg.name, cfg.text));
+  ER_ASSIGN_OR_RETURN(sum.run_id, store.begin_run(opts.shard ? opts.command + " [shard " + opts.shard->text() + "]" : opts.command,
+                                                   cfg.name, cfg.text));
 
   ProgressStyle style = opts.progress;
   if (style == ProgressStyle::kAuto)
@@ -73,8 +87,9 @@ Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend
   if (!out) style = ProgressStyle::kOff;
   const int64_t n_todo = sum.n_expected - sum.n_before;
   if (style != ProgressStyle::kOff) {
-    std::fprintf(out, "sweep '%s': %lld cells, %lld questions, %lld already in %s, %lld to run\n", cfg.name.c_str(),
-                 static_cast<long long>(sum.n_cells), static_cast<long long>(sum.n_expected),
+    const std::string shard = opts.shard ? " shard " + opts.shard->text() : "";
+    std::fprintf(out, "sweep '%s'%s: %lld cells, %lld questions, %lld already in %s, %lld to run\n", cfg.name.c_str(),
+                 shard.c_str(), static_cast<long long>(sum.n_cells), static_cast<long long>(sum.n_expected),
                  static_cast<long long>(sum.n_before), store.path().c_str(), static_cast<long long>(n_todo));
     if (opts.print_estimate && n_todo > 0) {
       double est = 0;
@@ -105,7 +120,7 @@ Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend
                    static_cast<long long>(p.todo.size()), static_cast<long long>(p.n));
       std::fflush(out);
     }
-    if (c.bench) {
+    if (p.bench) {
       auto rec = backend.bench(c);
       if (!rec) {
         failure = rec.status().with_context("bench for " + c.label());

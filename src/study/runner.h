@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "study/config.h"
+#include "study/shard.h"
 #include "study/store.h"
 
 namespace er::study {
@@ -55,17 +56,20 @@ class CellBackend {
 enum class ProgressStyle { kAuto, kBar, kLines, kOff };  // auto: a bar on a terminal, else lines
 
 struct SweepOptions {
-  std::string command = "sweep";      // recorded in the runs table
+  std::string command = "sweep";      // recorded in the runs table (with " [shard I/N]" when sharded)
   ProgressStyle progress = ProgressStyle::kAuto;
   std::FILE* progress_stream = stderr;
   std::function<bool()> interrupted;  // polled between questions: stop cleanly when true
   bool print_estimate = false;        // print the backend's time estimate before starting
+  // Run only this shard's questions (shard_of); a cell's bench runs in the shard of its first
+  // question. The database must be this shard's own (claim_sweep_target; checked before any write).
+  std::optional<Shard> shard;
 };
 
 struct SweepSummary {
   int64_t run_id = 0;
   int64_t n_cells = 0;
-  int64_t n_expected = 0;  // questions over all cells
+  int64_t n_expected = 0;  // questions over all cells (this shard's, with a shard)
   int64_t n_before = 0;    // already in the database when the run started
   int64_t n_new = 0;       // completed in this run
   bool interrupted = false;

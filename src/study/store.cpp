@@ -439,10 +439,11 @@ Result<std::set<std::string>> Store::done_questions(int64_t config_id) {
 }
 
 Status Store::add_question(int64_t config_id, int64_t run_id, const QuestionRecord& q) {
-  ER_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
+  if (!batch_) ER_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
   auto fail = [&](const std::string& what) {
     Status e = err(what);
     (void)exec("ROLLBACK");
+    batch_ = false;
     return e;
   };
   {
@@ -461,6 +462,7 @@ Status Store::add_question(int64_t config_id, int64_t run_id, const QuestionReco
                                        "' is already recorded for configuration " + std::to_string(config_id))
                      : err("recording question '" + q.question_id + "'");
       (void)exec("ROLLBACK");
+      batch_ = false;
       return e;
     }
   }
@@ -483,7 +485,7 @@ Status Store::add_question(int64_t config_id, int64_t run_id, const QuestionReco
     s.bind(5, w.prefill_j).bind(6, w.decode_j).bind(7, w.total_j).bind(8, w.mean_w);
     if (s.step() != SQLITE_DONE) return fail("recording a power summary");
   }
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("committing a question");
+  if (!batch_ && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("committing a question");
   return Status::ok();
 }
 
@@ -662,6 +664,107 @@ Result<std::vector<std::pair<int64_t, nlohmann::json>>> Store::bench_records() {
   }
   if (!s.finished()) return err("reading bench records");
   return out;
+}
+
+Result<std::map<std::string, std::string>> Store::meta() {
+  Stmt s(db_, "SELECT key, value FROM edgereason_meta ORDER BY key");
+  if (!s.ok()) return err("reading edgereason_meta");
+  std::map<std::string, std::string> out;
+  while (s.step() == SQLITE_ROW) out[s.text(0)] = s.text(1);
+  if (!s.finished()) return err("reading edgereason_meta");
+  return out;
+}
+
+Status Store::set_meta(const std::string& key, const std::string& value) {
+  Stmt s(db_, "INSERT OR REPLACE INTO edgereason_meta (key, value) VALUES (?, ?)");
+  if (!s.ok()) return err("preparing a meta entry");
+  s.bind(1, key).bind(2, value);
+  if (s.step() != SQLITE_DONE) return err("recording meta entry '" + key + "'");
+  return Status::ok();
+}
+
+Status Store::erase_meta(const std::string& key) {
+  Stmt s(db_, "DELETE FROM edgereason_meta WHERE key = ?");
+  if (!s.ok()) return err("preparing a meta removal");
+  s.bind(1, key);
+  if (s.step() != SQLITE_DONE) return err("removing meta entry '" + key + "'");
+  return Status::ok();
+}
+
+Result<int64_t> Store::add_run(const RunRow& r) {
+  Stmt s(db_,
+         "INSERT INTO runs (started_at, finished_at, status, command, config_name, config_toml, build) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return err("preparing a run");
+  s.bind(1, r.started_at);
+  if (r.finished_at.empty())
+    s.bind_null(2);
+  else
+    s.bind(2, r.finished_at);
+  s.bind(3, r.status).bind(4, r.command).bind(5, r.config_name).bind(6, r.config_toml).bind(7, r.build);
+  if (s.step() != SQLITE_DONE) return err("copying a run");
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status Store::set_run_end(int64_t run_id, const std::string& finished_at, const std::string& status) {
+  Stmt s(db_, "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?");
+  if (!s.ok()) return err("preparing the run update");
+  if (finished_at.empty())
+    s.bind_null(1);
+  else
+    s.bind(1, finished_at);
+  s.bind(2, status).bind(3, run_id);
+  if (s.step() != SQLITE_DONE) return err("updating a run");
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> Store::unknown_schema() {
+  std::vector<std::string> out;
+  std::vector<std::string> tables;
+  {
+    Stmt s(db_, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+    if (!s.ok()) return err("listing tables");
+    while (s.step() == SQLITE_ROW) tables.push_back(s.text(0));
+    if (!s.finished()) return err("listing tables");
+  }
+  const auto& known = expected_columns();
+  for (const std::string& t : tables) {
+    const auto it = known.find(t);
+    if (it == known.end()) {
+      out.push_back(t);
+      continue;
+    }
+    Stmt s(db_, ("SELECT name FROM pragma_table_info('" + t + "')").c_str());
+    if (!s.ok()) return err("reading the columns of '" + t + "'");
+    while (s.step() == SQLITE_ROW) {
+      if (std::find(it->second.begin(), it->second.end(), s.text(0)) == it->second.end())
+        out.push_back(t + "." + s.text(0));
+    }
+    if (!s.finished()) return err("reading the columns of '" + t + "'");
+  }
+  return out;
+}
+
+Status Store::begin_batch() {
+  ER_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
+  batch_ = true;
+  return Status::ok();
+}
+
+Status Store::commit_batch() {
+  if (!batch_) return Status::internal("'" + path_ + "': commit without a batch (it was rolled back)");
+  batch_ = false;
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    Status e = err("committing");
+    (void)exec("ROLLBACK");
+    return e;
+  }
+  return Status::ok();
+}
+
+void Store::rollback_batch() {
+  if (batch_) (void)exec("ROLLBACK");
+  batch_ = false;
 }
 
 Result<std::string> Store::integrity_check() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -121,12 +122,29 @@ class Store {
   // "ok" or SQLite's complaints.
   Result<std::string> integrity_check();
 
+  // Sweeps over a fleet (shard.h, merge.h).
+  // edgereason_meta as key -> value (format, schema_version, and a sharded sweep's mark).
+  Result<std::map<std::string, std::string>> meta();
+  Status set_meta(const std::string& key, const std::string& value);
+  Status erase_meta(const std::string& key);
+  // Copies a run of another database (a new run_id is returned; run.id is ignored).
+  Result<int64_t> add_run(const RunRow& run);
+  Status set_run_end(int64_t run_id, const std::string& finished_at, const std::string& status);
+  // What the file has beyond this build's schema: "table" or "table.column" entries (empty when
+  // its layout is exactly this build's).
+  Result<std::vector<std::string>> unknown_schema();
+  // One transaction around many writes: add_question joins it instead of committing on its own.
+  Status begin_batch();
+  Status commit_batch();
+  void rollback_batch();
+
  private:
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status exec(const std::string& sql);
   Status err(const std::string& what) const;
   sqlite3* db_;
   std::string path_;
+  bool batch_ = false;  // inside begin_batch() .. commit_batch()
 };
 
 // Rebuilds a Cell from its canonical JSON (Cell::to_json).
