@@ -41,8 +41,14 @@ class ProgressLine {
     if (!tty_ && !last && seconds_since(last_print_) < 5.0) return;
     last_print_ = Clock::now();
     const double frac = p.bytes_total == 0 ? 1.0 : static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total);
-    const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
-    std::fprintf(stderr, "%squantize: [%4zu/%4zu] %5.1f%%  %-36s  elapsed %.1f s, ETA %.1f s%s", tty_ ? "\r\033[K" : "",
+    // The ETA extrapolates the bytes done so far; it needs a few percent of them to mean anything.
+    char eta[32] = "ETA --";
+    if (last) {
+      std::snprintf(eta, sizeof eta, "done");
+    } else if (frac >= 0.02) {
+      std::snprintf(eta, sizeof eta, "ETA %.1f s", elapsed * (1 - frac) / frac);
+    }
+    std::fprintf(stderr, "%squantize: [%4zu/%4zu] %5.1f%%  %-36s  elapsed %.1f s, %s%s", tty_ ? "\r\033[K" : "",
                  p.tensor_index + 1, p.n_tensors, 100 * frac, p.name->c_str(), elapsed, eta,
                  tty_ && !last ? "" : "\n");
     std::fflush(stderr);
