@@ -9,6 +9,7 @@
 #include <string>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "gguf/gguf.h"
 #include "kernels/quant.h"
@@ -125,6 +126,28 @@ TEST(CliQuantize, FullDiskLeavesNoPartialOutput) {
   EXPECT_NE(msg.find("cannot write"), std::string::npos) << msg;
   EXPECT_FALSE(fs::exists(out));
   EXPECT_EQ(n_entries(dir.path()), 2u);  // in.gguf, err.txt
+}
+
+// A real full disk where the test may mount a small tmpfs (root, mount allowed); skipped elsewhere
+// (the file size limit above covers the same path).
+TEST(CliQuantize, FullTmpfsLeavesNoPartialOutput) {
+  test::TempDir dir;
+  const fs::path in = dir / "in.gguf", mnt = dir / "small";
+  write_model(in);
+  fs::create_directory(mnt);
+  if (::geteuid() != 0 ||
+      std::system(("mount -t tmpfs -o size=64k tmpfs " + shell_quote(mnt.string()) + " 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  }
+  const fs::path out = mnt / "out.gguf";
+  const test::CliResult r =
+      run_cli("quantize " + shell_quote(in.string()) + " " + shell_quote(out.string()) + " --type f32 -q");
+  const bool left = fs::exists(out) || !fs::is_empty(mnt);
+  EXPECT_EQ(std::system(("umount " + shell_quote(mnt.string())).c_str()), 0);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_FALSE(left) << "a partial output or temporary file was left on the full file system";
 }
 
 }  // namespace
