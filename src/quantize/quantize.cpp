@@ -73,7 +73,7 @@ Result<Summary> quantize_file(const std::string& in_path, const std::string& out
   md.set(std::string(kKeyTarget),
          gguf::Value::string(std::string(options.target.name) + (options.pure && !options.target.pure_only ? " (pure)" : "")));
 
-  gguf::StreamWriter out(out_path, std::move(md), in.version() >= 3 ? 3 : in.version());
+  gguf::StreamWriter out(out_path, std::move(md), 3);  // llama.cpp writes version 3 whatever it read
   for (const TensorPlan& p : summary.plan) ER_RETURN_IF_ERROR(out.declare(p.name, p.to, p.dims));
   for (const TensorPlan& p : summary.plan) summary.in_bytes += in.find_tensor(p.name)->n_bytes;
   ER_RETURN_IF_ERROR(out.begin());
