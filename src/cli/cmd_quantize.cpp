@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -66,6 +68,33 @@ class ProgressLine {
   Clock::time_point last_print_{};
 };
 
+// Ctrl-C, SIGTERM or SIGHUP while writing: remove the temporary file, then die of the signal.
+char g_temp_path[4096];
+extern "C" void on_quantize_signal(int sig) {
+  if (g_temp_path[0] != '\0') ::unlink(g_temp_path);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+class SignalCleanup {
+ public:
+  SignalCleanup() {
+    for (int s : kSignals) previous_[index(s)] = std::signal(s, on_quantize_signal);
+  }
+  ~SignalCleanup() {
+    for (int s : kSignals) std::signal(s, previous_[index(s)]);
+    g_temp_path[0] = '\0';
+  }
+  static void set(const std::string& path) {
+    if (path.size() < sizeof g_temp_path) std::memcpy(g_temp_path, path.c_str(), path.size() + 1);
+  }
+
+ private:
+  static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+  static size_t index(int s) { return s == SIGINT ? 0 : s == SIGTERM ? 1 : 2; }
+  void (*previous_[3])(int) = {};
+};
+
 Status run_quantize(const QuantizeOptions& o) {
   ER_ASSIGN_OR_RETURN(const quantize::Target target, quantize::find_target(o.type));
   if (o.n_threads < 1 || o.n_threads > 1024) {
@@ -87,6 +116,8 @@ Status run_quantize(const QuantizeOptions& o) {
   opt.n_threads = o.n_threads;
   ProgressLine progress(o.quiet);
   opt.progress = [&](const quantize::Progress& p) { progress.update(p); };
+  SignalCleanup cleanup;
+  opt.on_temp_file = [](const std::string& path) { SignalCleanup::set(path); };
   ER_ASSIGN_OR_RETURN(const quantize::Summary s, quantize::quantize_file(o.in, o.out, opt));
 
   size_t n_quantized = 0, n_fallback = 0;

@@ -243,7 +243,8 @@ class StreamWriter {
   Status write_tensor(std::span<const uint8_t> data);
   // REQUIRES: every declared tensor written.
   Status commit();
-  // The temporary file's path (empty before begin() and after commit()).
+  // The temporary file's path, OUT.tmp.PID (it exists from begin() until commit() or a failure),
+  // for a signal handler that must remove it.
   const std::string& temp_path() const { return tmp_; }
 
  private:
@@ -262,6 +263,7 @@ class StreamWriter {
   std::vector<Decl> decls_;
   uint64_t alignment_ = kDefaultAlignment;
   std::string tmp_;
+  bool created_ = false;  // tmp_ exists and is ours to remove
   int fd_ = -1;
   size_t next_ = 0;
   bool failed_ = false;

@@ -225,15 +225,16 @@ Status Writer::write_file(const std::string& path) const {
 }
 
 StreamWriter::StreamWriter(std::string path, Metadata metadata, uint32_t version)
-    : path_(std::move(path)), version_(version), metadata_(std::move(metadata)) {}
+    : path_(std::move(path)), version_(version), metadata_(std::move(metadata)),
+      tmp_(path_ + ".tmp." + std::to_string(::getpid())) {}
 
 StreamWriter::~StreamWriter() { discard(); }
 
 void StreamWriter::discard() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  if (!tmp_.empty()) ::unlink(tmp_.c_str());
-  tmp_.clear();
+  if (created_) ::unlink(tmp_.c_str());
+  created_ = false;
 }
 
 Status StreamWriter::fail(const std::string& what, int err) {
@@ -264,7 +265,7 @@ Status StreamWriter::write_all(const uint8_t* p, size_t n) {
 }
 
 Status StreamWriter::begin() {
-  ER_CHECK(fd_ < 0 && !failed_ && tmp_.empty(), "StreamWriter::begin twice");
+  ER_CHECK(fd_ < 0 && !failed_ && !created_, "StreamWriter::begin twice");
   ER_ASSIGN_OR_RETURN(alignment_, alignment_of(metadata_));
   std::vector<TensorHeader> headers;
   headers.reserve(decls_.size());
@@ -273,15 +274,14 @@ Status StreamWriter::begin() {
   uint64_t data_bytes = 0;
   ER_ASSIGN_OR_RETURN(const std::vector<uint8_t> header,
                       header_bytes(version_, metadata_, alignment_, headers, &offsets, &data_bytes));
-  const std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
-  fd_ = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     const int err = errno;
     failed_ = true;
-    return Status::io_error(detail::quote(path_, 4096) + ": cannot create " + detail::quote(tmp, 4096) + ": " +
+    return Status::io_error(detail::quote(path_, 4096) + ": cannot create " + detail::quote(tmp_, 4096) + ": " +
                             std::strerror(err));
   }
-  tmp_ = tmp;
+  created_ = true;
   return write_all(header.data(), header.size());
 }
 
@@ -316,7 +316,7 @@ Status StreamWriter::commit() {
   fd_ = -1;
   if (::close(fd) != 0) return fail("cannot close", errno);
   if (std::rename(tmp_.c_str(), path_.c_str()) != 0) return fail("cannot rename the temporary file into place", errno);
-  tmp_.clear();
+  created_ = false;
   return Status::ok();
 }
 

@@ -76,6 +76,7 @@ Result<Summary> quantize_file(const std::string& in_path, const std::string& out
   gguf::StreamWriter out(out_path, std::move(md), 3);  // llama.cpp writes version 3 whatever it read
   for (const TensorPlan& p : summary.plan) ER_RETURN_IF_ERROR(out.declare(p.name, p.to, p.dims));
   for (const TensorPlan& p : summary.plan) summary.in_bytes += in.find_tensor(p.name)->n_bytes;
+  if (options.on_temp_file) options.on_temp_file(out.temp_path());
   ER_RETURN_IF_ERROR(out.begin());
 
   ThreadPool pool(std::clamp(options.n_threads, 1, 1024));

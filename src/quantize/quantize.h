@@ -93,6 +93,8 @@ struct Options {
   int n_threads = 1;
   // Called after every tensor (from the calling thread).
   std::function<void(const Progress&)> progress;
+  // Called with the temporary file's path before it is created (a signal handler may remove it).
+  std::function<void(const std::string& temp_path)> on_temp_file;
 };
 
 struct Summary {

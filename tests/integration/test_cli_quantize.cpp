@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,8 +28,8 @@ size_t n_entries(const fs::path& dir) {
   return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
 
-// A two-layer llama-style model with F32 weights, 256 wide.
-void write_model(const fs::path& p) {
+// A two-layer llama-style model with F32 weights, 256 wide, `n_vocab` rows of embedding.
+void write_model(const fs::path& p, uint64_t n_vocab = 32) {
   gguf::Writer w;
   w.set("general.architecture", gguf::Value::string("llama"));
   w.set("general.file_type", gguf::Value::u32(0));
@@ -42,7 +43,7 @@ void write_model(const fs::path& p) {
     std::memcpy(b.data(), x.data(), b.size());
     ASSERT_TRUE(w.add_tensor(name, DType::kF32, std::move(dims), std::move(b)).is_ok());
   };
-  add("token_embd.weight", {256, 32});
+  add("token_embd.weight", {256, n_vocab});
   for (int i = 0; i < 2; ++i) {
     const std::string b = "blk." + std::to_string(i) + ".";
     add(b + "attn_norm.weight", {256});
@@ -148,6 +149,35 @@ TEST(CliQuantize, FullTmpfsLeavesNoPartialOutput) {
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_FALSE(left) << "a partial output or temporary file was left on the full file system";
+}
+
+// SIGTERM while the output is being written removes the temporary file (and there is no OUT).
+TEST(CliQuantize, SignalRemovesTheTemporaryFile) {
+  test::TempDir dir;
+  const fs::path in = dir / "in.gguf", out = dir / "out.gguf";
+  write_model(in, 48 * 1024);  // 12.6 M weights: Q6_K (the tied output) takes a while
+  const std::string cmd = "exec " + shell_quote(test::cli_path().string()) + " quantize " + shell_quote(in.string()) +
+                          " " + shell_quote(out.string()) + " --type q4_k_m -q -t 1";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const fs::path tmp = dir / ("out.gguf.tmp." + std::to_string(pid));
+  bool seen = false;
+  for (int i = 0; i < 4000 && !seen; ++i) {  // up to 20 s
+    seen = fs::exists(tmp);
+    if (!seen) ::usleep(5000);
+  }
+  ::kill(pid, SIGTERM);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  if (!seen || (WIFEXITED(st) && WEXITSTATUS(st) == 0)) GTEST_SKIP() << "quantize finished before the signal";
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) << st;
+  EXPECT_FALSE(fs::exists(tmp));
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(n_entries(dir.path()), 1u);
 }
 
 }  // namespace
