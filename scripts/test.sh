@@ -66,6 +66,10 @@ if [ "$engines" = 1 ]; then
   # llama_cpp.server (built from source once, about 6 minutes; cached outside the repository).
   step "the client backend against llama.cpp's server and edgereason serve (scripts/compare-engines.sh --quick --check)"
   scripts/compare-engines.sh --quick --check --bin build/bin/edgereason
+  # `edgereason quantize` against llama.cpp's quantizer: same tensor types and bytes, outputs load
+  # in llama.cpp (skips with a message where the venv or SmolLM2 is absent).
+  step "quantize against llama.cpp's llama_model_quantize (scripts/compare-quantize.sh)"
+  scripts/compare-quantize.sh --bin build/bin/edgereason
 fi
 
 if [ "$arm64" = 1 ]; then

@@ -34,5 +34,6 @@ Command add_plan_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_study_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
+Command add_quantize_command(CLI::App& app);
 
 }  // namespace er::cli

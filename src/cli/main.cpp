@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
       er::cli::add_report_command(app),
       er::cli::add_study_command(app),
       er::cli::add_serve_command(app),
+      er::cli::add_quantize_command(app),
   };
 
   // The first word that is not an option must be a command (the app itself takes no option with a

@@ -208,7 +208,7 @@ class Writer {
   Status add_tensor(std::string name, DType type, std::vector<uint64_t> dims, std::vector<uint8_t> data);
 
   Result<std::vector<uint8_t>> serialize() const;
-  // Writes to `path` atomically (temporary file + rename).
+  // Writes to `path` atomically (temporary file + rename; a StreamWriter).
   Status write_file(const std::string& path) const;
 
  private:
@@ -221,6 +221,52 @@ class Writer {
   uint32_t version_;
   Metadata metadata_;
   std::vector<PendingTensor> tensors_;
+};
+
+// Writes a GGUF file tensor by tensor, for outputs larger than one wants to hold in memory, with
+// the same canonical layout as Writer. Declare every tensor first; begin() creates a temporary
+// file beside `path` and writes the header; write_tensor() appends the next declared tensor's
+// data (in declaration order, padded to the alignment); commit() syncs the file and renames it
+// onto `path`. Until commit() succeeds `path` is untouched, and a writer destroyed (or failing)
+// before that removes its temporary file: no partial output is ever left at `path`.
+class StreamWriter {
+ public:
+  StreamWriter(std::string path, Metadata metadata, uint32_t version = 3);
+  ~StreamWriter();
+  StreamWriter(const StreamWriter&) = delete;
+  StreamWriter& operator=(const StreamWriter&) = delete;
+
+  // Adds a tensor (dims fastest-first) to the header. REQUIRES: before begin().
+  Status declare(std::string name, DType type, std::vector<uint64_t> dims);
+  Status begin();
+  // `data` must hold exactly the next declared tensor's byte size.
+  Status write_tensor(std::span<const uint8_t> data);
+  // REQUIRES: every declared tensor written.
+  Status commit();
+  // The temporary file's path, OUT.tmp.PID (it exists from begin() until commit() or a failure),
+  // for a signal handler that must remove it.
+  const std::string& temp_path() const { return tmp_; }
+
+ private:
+  struct Decl {
+    std::string name;
+    DType type;
+    std::vector<uint64_t> dims;
+    uint64_t n_bytes;
+  };
+  Status write_all(const uint8_t* p, size_t n);
+  Status fail(const std::string& what, int err);
+  void discard();
+  std::string path_;
+  uint32_t version_;
+  Metadata metadata_;
+  std::vector<Decl> decls_;
+  uint64_t alignment_ = kDefaultAlignment;
+  std::string tmp_;
+  bool created_ = false;  // tmp_ exists and is ours to remove
+  int fd_ = -1;
+  size_t next_ = 0;
+  bool failed_ = false;
 };
 
 }  // namespace er::gguf

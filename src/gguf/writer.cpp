@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <utility>
 
+#include "core/check.h"
 #include "core/checked_math.h"
 #include "gguf/gguf.h"
 #include "gguf/internal.h"
@@ -139,18 +141,29 @@ Status Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> di
   return Status::ok();
 }
 
-Result<std::vector<uint8_t>> Writer::serialize() const {
-  if (version_ != 2 && version_ != 3) {
-    return Status::invalid("cannot write GGUF version " + std::to_string(version_) + " (only versions 2 and 3)");
-  }
-  ER_ASSIGN_OR_RETURN(const uint64_t alignment, alignment_of(metadata_));
+namespace {
 
+struct TensorHeader {
+  const std::string& name;
+  DType type;
+  const std::vector<uint64_t>& dims;
+  uint64_t n_bytes;
+};
+
+// Everything before the data section (padded to the alignment) and each tensor's data offset;
+// *data_bytes is the data section's size (every tensor padded).
+Result<std::vector<uint8_t>> header_bytes(uint32_t version, const Metadata& metadata, uint64_t alignment,
+                                          const std::vector<TensorHeader>& tensors, std::vector<uint64_t>* offsets,
+                                          uint64_t* data_bytes) {
+  if (version != 2 && version != 3) {
+    return Status::invalid("cannot write GGUF version " + std::to_string(version) + " (only versions 2 and 3)");
+  }
   std::vector<uint8_t> out;
   put<uint32_t>(out, kMagic);  // "GGUF"
-  put<uint32_t>(out, version_);
-  put<uint64_t>(out, tensors_.size());
-  put<uint64_t>(out, metadata_.size());
-  for (const auto& [key, value] : metadata_.entries()) {
+  put<uint32_t>(out, version);
+  put<uint64_t>(out, tensors.size());
+  put<uint64_t>(out, metadata.size());
+  for (const auto& [key, value] : metadata.entries()) {
     if (key.empty()) return Status::invalid("metadata key '' is empty");
     ER_RETURN_IF_ERROR(check_value(key, value, 0));
     put_string(out, key);
@@ -159,25 +172,39 @@ Result<std::vector<uint8_t>> Writer::serialize() const {
   }
 
   uint64_t offset = 0;  // from the start of the data section
-  std::vector<uint64_t> offsets;
-  offsets.reserve(tensors_.size());
-  for (const PendingTensor& t : tensors_) {  // validated by add_tensor (or by the reader, for from_file)
+  offsets->clear();
+  offsets->reserve(tensors.size());
+  for (const TensorHeader& t : tensors) {  // validated by the caller (add_tensor, declare, the reader)
     put_string(out, t.name);
     put<uint32_t>(out, static_cast<uint32_t>(t.dims.size()));
     for (uint64_t d : t.dims) put<uint64_t>(out, d);
     put<uint32_t>(out, static_cast<uint32_t>(t.type));
     put<uint64_t>(out, offset);
-    offsets.push_back(offset);
-    const auto end = checked_add(offset, t.data.size());
+    offsets->push_back(offset);
+    const auto end = checked_add(offset, t.n_bytes);
     const auto padded = end ? checked_align_up(*end, alignment) : std::nullopt;
     if (!padded) return Status::invalid("tensor " + detail::quote(t.name) + ": data section overflows");
     offset = *padded;
   }
   pad_to(out, alignment);
+  *data_bytes = offset;
+  return out;
+}
 
-  const auto total = checked_add(out.size(), offset);
+}  // namespace
+
+Result<std::vector<uint8_t>> Writer::serialize() const {
+  ER_ASSIGN_OR_RETURN(const uint64_t alignment, alignment_of(metadata_));
+  std::vector<TensorHeader> headers;
+  headers.reserve(tensors_.size());
+  for (const PendingTensor& t : tensors_) headers.push_back(TensorHeader{t.name, t.type, t.dims, t.data.size()});
+  std::vector<uint64_t> offsets;
+  uint64_t data_bytes = 0;
+  ER_ASSIGN_OR_RETURN(std::vector<uint8_t> out, header_bytes(version_, metadata_, alignment, headers, &offsets, &data_bytes));
+
+  const auto total = checked_add(out.size(), data_bytes);
   if (!total || *total > std::numeric_limits<size_t>::max() / 2) {
-    return Status::invalid("GGUF file would be too large (" + std::to_string(offset) + " bytes of tensor data)");
+    return Status::invalid("GGUF file would be too large (" + std::to_string(data_bytes) + " bytes of tensor data)");
   }
   const size_t data_start = out.size();
   out.reserve(static_cast<size_t>(*total));
@@ -190,36 +217,106 @@ Result<std::vector<uint8_t>> Writer::serialize() const {
 }
 
 Status Writer::write_file(const std::string& path) const {
-  ER_ASSIGN_OR_RETURN(const std::vector<uint8_t> bytes, serialize());
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const auto fail = [&](const std::string& what, int err) {
-    ::unlink(tmp.c_str());
-    return Status::io_error(detail::quote(path, 4096) + ": " + what + ": " + std::strerror(err));
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  StreamWriter sw(path, metadata_, version_);
+  for (const PendingTensor& t : tensors_) ER_RETURN_IF_ERROR(sw.declare(t.name, t.type, t.dims));
+  ER_RETURN_IF_ERROR(sw.begin());
+  for (const PendingTensor& t : tensors_) ER_RETURN_IF_ERROR(sw.write_tensor(t.data));
+  return sw.commit();
+}
+
+StreamWriter::StreamWriter(std::string path, Metadata metadata, uint32_t version)
+    : path_(std::move(path)), version_(version), metadata_(std::move(metadata)),
+      tmp_(path_ + ".tmp." + std::to_string(::getpid())) {}
+
+StreamWriter::~StreamWriter() { discard(); }
+
+void StreamWriter::discard() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (created_) ::unlink(tmp_.c_str());
+  created_ = false;
+}
+
+Status StreamWriter::fail(const std::string& what, int err) {
+  discard();
+  failed_ = true;
+  return Status::io_error(detail::quote(path_, 4096) + ": " + what + ": " + std::strerror(err));
+}
+
+Status StreamWriter::declare(std::string name, DType type, std::vector<uint64_t> dims) {
+  ER_CHECK(fd_ < 0 && !failed_, "StreamWriter::declare after begin()");
+  ER_ASSIGN_OR_RETURN(const uint64_t n_bytes, tensor_bytes(name, type, dims));
+  for (const Decl& d : decls_) {
+    if (d.name == name) return Status::invalid("tensor " + detail::quote(name) + ": added twice");
+  }
+  decls_.push_back(Decl{std::move(name), type, std::move(dims), n_bytes});
+  return Status::ok();
+}
+
+Status StreamWriter::write_all(const uint8_t* p, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t k = ::write(fd_, p + done, n - done);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return fail("cannot write", k < 0 ? errno : EIO);
+    done += static_cast<size_t>(k);
+  }
+  return Status::ok();
+}
+
+Status StreamWriter::begin() {
+  ER_CHECK(fd_ < 0 && !failed_ && !created_, "StreamWriter::begin twice");
+  ER_ASSIGN_OR_RETURN(alignment_, alignment_of(metadata_));
+  std::vector<TensorHeader> headers;
+  headers.reserve(decls_.size());
+  for (const Decl& d : decls_) headers.push_back(TensorHeader{d.name, d.type, d.dims, d.n_bytes});
+  std::vector<uint64_t> offsets;
+  uint64_t data_bytes = 0;
+  ER_ASSIGN_OR_RETURN(const std::vector<uint8_t> header,
+                      header_bytes(version_, metadata_, alignment_, headers, &offsets, &data_bytes));
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
     const int err = errno;
-    return Status::io_error(detail::quote(path, 4096) + ": cannot create " + detail::quote(tmp, 4096) + ": " +
+    failed_ = true;
+    return Status::io_error(detail::quote(path_, 4096) + ": cannot create " + detail::quote(tmp_, 4096) + ": " +
                             std::strerror(err));
   }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      return fail("cannot write", err);
-    }
-    done += static_cast<size_t>(n);
+  created_ = true;
+  return write_all(header.data(), header.size());
+}
+
+Status StreamWriter::write_tensor(std::span<const uint8_t> data) {
+  ER_CHECK(fd_ >= 0, "StreamWriter::write_tensor before begin() or after a failure");
+  if (next_ >= decls_.size()) {
+    return Status::invalid("more tensors written than the " + std::to_string(decls_.size()) + " declared");
   }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return fail("cannot sync", err);
+  const Decl& d = decls_[next_];
+  if (data.size() != d.n_bytes) {
+    return Status::invalid("tensor " + detail::quote(d.name) + ": " + std::to_string(data.size()) +
+                           " bytes of data given, its type and dims need " + std::to_string(d.n_bytes));
   }
+  ER_RETURN_IF_ERROR(write_all(data.data(), data.size()));
+  const uint64_t pad = *checked_align_up(d.n_bytes, alignment_) - d.n_bytes;
+  if (pad > 0) {
+    const std::vector<uint8_t> zeros(static_cast<size_t>(pad), 0);
+    ER_RETURN_IF_ERROR(write_all(zeros.data(), zeros.size()));
+  }
+  ++next_;
+  return Status::ok();
+}
+
+Status StreamWriter::commit() {
+  ER_CHECK(fd_ >= 0, "StreamWriter::commit before begin() or after a failure");
+  if (next_ != decls_.size()) {
+    return Status::internal(std::to_string(next_) + " of " + std::to_string(decls_.size()) +
+                            " declared tensors written before commit");
+  }
+  if (::fsync(fd_) != 0) return fail("cannot sync", errno);
+  const int fd = fd_;
+  fd_ = -1;
   if (::close(fd) != 0) return fail("cannot close", errno);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename the temporary file into place", errno);
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) return fail("cannot rename the temporary file into place", errno);
+  created_ = false;
   return Status::ok();
 }
 
