@@ -154,6 +154,56 @@ TEST(Ops, MatchLlamaCppBitForBit) {
   }
 }
 
+// ggml_geglu_split (ggml_vec_geglu_f32 through ggml's f16 GELU table; the same scalar loop in
+// every llama.cpp CPU build) on gate x up pairs, from the probe in docs/engine.md run on
+// llama-cpp-python 0.3.36: {gate, up, output bits}.
+struct GegluCase {
+  float gate, up;
+  uint32_t bits;
+};
+constexpr GegluCase kGgmlGeglu[] = {
+    {-10.5f, 1.5f, 0x00000000u},        {-10.0f, -2.0f, 0x00000000u},        {-9.98999977f, 0.300000012f, 0x80000000u},
+    {-3.33333325f, 0.100000001f, 0xb8f30000u}, {-0.707099974f, -1.25f, 0x3e590800u}, {-9.99999994e-09f, 3.0f, 0x80000000u},
+    {0.0f, 7.0f, 0x00000000u},          {9.99999975e-06f, -0.5f, 0xb6280000u}, {0.123456784f, 2.5f, 0x3e2d9800u},
+    {0.5f, -3.75f, 0xbfa5f000u},        {1.0f, 0.0625f, 0x3d576000u},        {1.41421354f, 1.10000002f, 0x3fb76ccdu},
+    {2.71828175f, -0.899999976f, 0xc01c2666u}, {9.9989996f, 0.769999981f, 0x40f66666u}, {10.0f, 1.29999995f, 0x41500000u},
+    {17.25f, -2.20000005f, 0xc217cccdu}};
+// FNV-1a 64 of ggml's 65,536 outputs, float bits little-endian, for every f16 value as the gate
+// (non-finite ones replaced by 0) and up = 1: the whole table.
+constexpr uint64_t kGgmlGeluTableFnv = 0x8b4ee33cb28e8e00ull;
+
+TEST(Ops, GegluMatchesLlamaCppBitForBit) {
+  for (const GegluCase& c : kGgmlGeglu) {
+    float y = 0.0f;
+    geglu(&c.gate, &c.up, &y, 1);
+    uint32_t u;
+    std::memcpy(&u, &y, 4);
+    EXPECT_EQ(u, c.bits) << "geglu(" << c.gate << ", " << c.up << ") = " << y;
+  }
+  std::vector<float> g(65536), up(65536, 1.0f), y(65536);
+  for (uint32_t h = 0; h < 65536; ++h) {
+    g[h] = f16_to_f32(static_cast<uint16_t>(h));
+    if (!std::isfinite(g[h])) g[h] = 0.0f;
+  }
+  geglu(g.data(), up.data(), y.data(), 65536);
+  uint64_t fnv = 0xcbf29ce484222325ull;
+  for (float v : y) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    for (int k = 0; k < 4; ++k) fnv = (fnv ^ ((u >> (8 * k)) & 0xffu)) * 0x100000001b3ull;
+  }
+  EXPECT_EQ(fnv, kGgmlGeluTableFnv);
+  // In place, and against the exact GELU (the table's f16 rounding is the only difference).
+  std::vector<float> a = {-2.0f, -0.25f, 0.75f, 3.0f}, b = {1.0f, 2.0f, -1.0f, 0.5f};
+  std::vector<float> want(4);
+  for (size_t i = 0; i < 4; ++i) {
+    const double x = a[i];
+    want[i] = static_cast<float>(0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) * b[i]);
+  }
+  geglu(a.data(), b.data(), a.data(), 4);
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(a[i], want[i], 1e-3 * std::fabs(want[i]) + 1e-6) << i;
+}
+
 TEST(Ops, SimdMatchesScalarBitForBit) {
   Rng rng(8);
   const Ops& ref = ops(Isa::kScalar);
