@@ -154,9 +154,11 @@ std::string case_name(const ::testing::TestParamInfo<GoldenCase>& info) {
 // from an AVX2-only build, whose softmax exp and kernel choices round differently: llama.cpp's own
 // AVX2 build differs from its AVX-512 one by 2.2e-2 / 3.3e-2 on Qwen2.5-Coder-1.5B's "short" /
 // "code" prompts and 2.5e-2 on SmolLM2's "code" (docs/engine.md), hence 4e-2 and near ties up to 0.5.
+// gemma3-270m's "window-gsm8k" (788 tokens) is long enough for the sliding window to mask: 3.6e-2
+// with it, 0.85 without.
 INSTANTIATE_TEST_SUITE_P(RealModels, ModelGolden,
                          ::testing::Values(GoldenCase{"smollm2", 2e-2}, GoldenCase{"qwen2.5-coder-0.5b", 4e-2, 0.5},
-                                           GoldenCase{"qwen2.5-coder-1.5b", 2e-2}),
+                                           GoldenCase{"qwen2.5-coder-1.5b", 2e-2}, GoldenCase{"gemma3-270m", 4e-2, 0.5}),
                          case_name);
 
 // The tiny fixtures: F32 ones must agree to float rounding, quantized ones like real models.

@@ -132,7 +132,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SessionInvariance,
                          case_name);
 INSTANTIATE_TEST_SUITE_P(RealModels, SessionInvariance,
                          testing::Values(Case{"smollm2", true, 48}, Case{"qwen2.5-coder-0.5b", true, 32},
-                                         Case{"qwen2.5-coder-1.5b", true, 32}),
+                                         Case{"qwen2.5-coder-1.5b", true, 32}, Case{"gemma3-270m", true, 32}),
                          case_name);
 
 TEST(Session, BadRequestsNameTheField) {
