@@ -131,8 +131,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SessionInvariance,
                                          Case{"tiny-qwen2-q4_k", false, 24}, Case{"tiny-qwen3-q4_k", false, 24}),
                          case_name);
 INSTANTIATE_TEST_SUITE_P(RealModels, SessionInvariance,
-                         testing::Values(Case{"smollm2", true, 48}, Case{"qwen2.5-coder-0.5b", true, 32},
-                                         Case{"qwen2.5-coder-1.5b", true, 32}, Case{"gemma3-270m", true, 32}),
+                         testing::Values(Case{"smollm2", true, 48}, Case{"qwen2.5-coder-0.5b", true, 24},
+                                         Case{"qwen2.5-coder-1.5b", true, 32}, Case{"gemma3-270m", true, 24}),
                          case_name);
 
 TEST(Session, BadRequestsNameTheField) {
