@@ -162,9 +162,14 @@ INSTANTIATE_TEST_SUITE_P(RealModels, ModelGolden,
                          case_name);
 
 // The tiny fixtures: F32 ones must agree to float rounding, quantized ones like real models.
+// tiny-gemma3-f32's golden comes from the AVX2-only build (other F32 lanes in its matmuls): on it
+// llama.cpp's own n_batch 1 run differs from its n_batch 512 golden by 1.9e-4 to 5.0e-4 and the
+// engine by 1.6e-4 to 5.0e-4, hence 1e-3; greedy is identical on all 8 prompts (64 steps each,
+// the window of 8 positions masking in all but the shortest).
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModelGolden,
                          ::testing::Values(GoldenCase{"tiny-llama-f32", 1e-4}, GoldenCase{"tiny-qwen2-f32", 1e-4},
-                                           GoldenCase{"tiny-qwen3-f32", 1e-4}, GoldenCase{"tiny-llama-q4_k", 2e-2},
+                                           GoldenCase{"tiny-qwen3-f32", 1e-4}, GoldenCase{"tiny-gemma3-f32", 1e-3},
+                                           GoldenCase{"tiny-llama-q4_k", 2e-2},
                                            GoldenCase{"tiny-qwen2-q8_0", 2e-2}, GoldenCase{"tiny-qwen3-q4_k", 2e-2}),
                          case_name);
 
