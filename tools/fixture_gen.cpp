@@ -74,6 +74,17 @@ FixtureSpec base_spec(const std::string& arch, DType type) {
   // Qwen3 heads are wider than n_embd / n_head in real models (0.6B: 16 x 128 over 1024); the
   // 64-wide fixtures do the same (4 x 32 over 64) so that key_length is exercised.
   if (arch == "qwen3" && !k_quant) s.head_dim = 32;
+  // Gemma 3: six layers, so that the sixth is global and the first five use a sliding window of
+  // 8 positions (every golden prompt but the shortest is longer); heads of 32 as in qwen3.
+  if (arch == "gemma3") {
+    s.n_layer = 6;
+    s.head_dim = 32;
+    s.qk_norm = true;
+    s.post_norms = true;
+    s.n_swa = 8;
+    s.rope_freq_base = 1000000.0f;
+    s.rms_eps = 1e-6f;
+  }
   switch (type) {
     case DType::kF32: s.file_type = kFtypeAllF32; break;
     case DType::kF16: s.file_type = kFtypeF16; break;
@@ -208,6 +219,13 @@ std::vector<FixtureSpec> standard_specs(const Vocab& llama, const Vocab& qwen) {
       specs.push_back(s);
     }
   }
+  // gemma3 in f32 (tied, as Gemma is), over the llama vocabulary.
+  {
+    FixtureSpec s = base_spec("gemma3", DType::kF32);
+    s.tied = true;
+    shrink_embeddings(s, llama);
+    specs.push_back(s);
+  }
   return specs;
 }
 
@@ -252,10 +270,12 @@ std::vector<TensorPlan> plan_tensors(const FixtureSpec& s) {
       t.push_back(norm(p + "attn_k_norm.weight", static_cast<uint64_t>(s.head_dim)));
     }
     t.push_back(matrix(p + "attn_output.weight", s.weight_type, Q, E));
+    if (s.post_norms) t.push_back(norm(p + "post_attention_norm.weight", E));
     t.push_back(norm(p + "ffn_norm.weight", E));
     t.push_back(matrix(p + "ffn_gate.weight", s.weight_type, E, F));
     t.push_back(matrix(p + "ffn_up.weight", s.weight_type, E, F));
     t.push_back(matrix(p + "ffn_down.weight", wide, F, E));
+    if (s.post_norms) t.push_back(norm(p + "post_ffw_norm.weight", E));
   }
   return t;
 }
@@ -293,7 +313,8 @@ Result<gguf::Writer> build_fixture(const FixtureSpec& s, const Vocab& vocab, uin
   w.set(a + ".rope.freq_base", gguf::Value::f32(s.rope_freq_base));
   w.set(a + ".rope.dimension_count", u32(s.head_dim));
   w.set(a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(s.rms_eps));
-  if (s.head_dim * s.n_head != s.n_embd || a == "qwen3") {
+  if (s.n_swa > 0) w.set(a + ".attention.sliding_window", u32(s.n_swa));
+  if (s.head_dim * s.n_head != s.n_embd || a == "qwen3" || a == "gemma3") {
     w.set(a + ".attention.key_length", u32(s.head_dim));
     w.set(a + ".attention.value_length", u32(s.head_dim));
   }

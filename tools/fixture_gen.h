@@ -1,4 +1,4 @@
-// Deterministic tiny random-weight GGUF models (llama, qwen2, qwen3) for fast tests; see docs/fixtures.md.
+// Deterministic tiny random-weight GGUF models (llama, qwen2, qwen3, gemma3) for fast tests; see docs/fixtures.md.
 //
 // A fixture is fully determined by its spec, the seed and the vocabulary it copies: weights come
 // from a splitmix64 stream keyed by (seed, arch, n_embd, tensor name), so the same seed gives the
@@ -45,7 +45,9 @@ struct FixtureSpec {
   bool tied = false;       // no output.weight: the output projection reuses token_embd
   bool mixed_q6_k = false; // Q4_K_M-like: blk.0.attn_v and blk.0.ffn_down stored as Q6_K
   bool qkv_bias = false;   // attn_q/k/v.bias (qwen2)
-  bool qk_norm = false;    // attn_q_norm/attn_k_norm (qwen3)
+  bool qk_norm = false;    // attn_q_norm/attn_k_norm (qwen3, gemma3)
+  bool post_norms = false; // post_attention_norm/post_ffw_norm (gemma3)
+  int64_t n_swa = 0;       // {arch}.attention.sliding_window (gemma3; 0: not written)
   int64_t n_layer = 0;
   int64_t n_embd = 0;
   int64_t n_head = 0;

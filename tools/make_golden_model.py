@@ -84,7 +84,10 @@ def main():
                             greedy=greedy, top2_margin=[round(m, 5) for m in margins]))
         print(f"{args.name}: prompt {p['id']}: {len(tokens)} tokens, greedy {greedy[:8]}...", file=sys.stderr)
 
-    out = dict(tool="tools/make_golden_model.py", llama_cpp_python=llama_cpp.__version__,
+    # The CPU features the llama.cpp build used (an AVX2-only build computes differently from the
+    # AVX-512 one the engine mirrors bit for bit: docs/engine.md).
+    system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+    out = dict(tool="tools/make_golden_model.py", llama_cpp_python=llama_cpp.__version__, system_info=system_info,
                model_file=os.path.basename(args.model), model_sha256=sha256_file(args.model),
                n_vocab=n_vocab, logits_dtype=args.logits_dtype, settings=settings, prompts=records)
     with open(os.path.join(args.out, f"{args.name}.json"), "w", encoding="utf-8") as f:

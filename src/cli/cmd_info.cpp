@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "gguf/gguf.h"
 #include "model/hparams.h"
+#include "model/model.h"
 #include "model/model_registry.h"
 #include "model/model_summary.h"
 #include "tokenizer/chat_template.h"
@@ -63,7 +64,15 @@ Result<ordered_json> describe(const std::string& spec) {
       {"n_ctx_train", hp.n_ctx_train}, {"rope_freq_base", hp.rope_freq_base},
       {"rope_style", model::rope_style_name(hp.rope_style)},
       {"rms_eps", hp.rms_eps},         {"n_vocab", hp.n_vocab},
+      {"sliding_window", hp.n_swa},
   };
+  // Layers that attend through the window (0 for an architecture without local layers, or one
+  // the engine does not run).
+  int64_t n_swa_layers = 0;
+  if (auto arch = model::arch_config(hp.arch); arch.is_ok()) {
+    for (int64_t il = 0; il < hp.n_layer; ++il) n_swa_layers += model::is_swa_layer(*arch, hp, il) ? 1 : 0;
+  }
+  j["hparams"]["n_swa_layers"] = n_swa_layers;
   j["tokenizer"] = {{"model", tok_model}, {"pre", tok_pre}};
   j["chat_template"] = {{"family", std::string(tokenizer::chat_family_name(family))},
                         {"in_file", !tmpl.empty()}};
@@ -102,6 +111,10 @@ void print_text(const ordered_json& j) {
   std::snprintf(rope, sizeof rope, "%g (%s)", h["rope_freq_base"].get<double>(),
                 h["rope_style"].get<std::string>().c_str());
   line("rope base", rope);
+  if (h["sliding_window"].get<int64_t>() > 0) {
+    line("sliding window", num(h["sliding_window"]) + " positions, in " + num(h["n_swa_layers"]) + " of " +
+                               num(h["n_layer"]) + " layers");
+  }
   line("vocabulary", num(h["n_vocab"]));
   line("tokenizer", j["tokenizer"]["model"].get<std::string>() + ", pre-tokenizer '" +
                         j["tokenizer"]["pre"].get<std::string>() + "'");

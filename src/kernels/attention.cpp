@@ -2,6 +2,7 @@
 #include "kernels/attention.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "core/check.h"
@@ -28,6 +29,7 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
                ThreadPool& pool, Isa isa, bool each_task_alone) {
   ER_CHECK(shape.n_head > 0 && shape.n_head_kv > 0 && shape.n_head % shape.n_head_kv == 0 && shape.head_dim > 0,
            "attention: bad head counts");
+  ER_CHECK(shape.window >= 0, "attention: negative sliding window");
   ER_CHECK(scratch.n_threads() >= pool.n_threads() && scratch.head_dim() >= shape.head_dim,
            "attention: scratch not reserved for this pool / head_dim");
   int64_t n_items = 0;  // (task, query, kv head)
@@ -68,6 +70,10 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
         const int64_t query = (item - base) / shape.n_head_kv;
         const int kv_head = static_cast<int>((item - base) % shape.n_head_kv);
         const int64_t n_kv = tk.first_pos + query + 1;  // causal: positions 0 .. first_pos + query
+        const int64_t n_masked = shape.window > 0 ? std::max<int64_t>(0, n_kv - shape.window) : 0;
+        const auto mask = [&](float* s, int ng) {
+          for (int g = 0; g < ng; ++g) std::fill_n(s + g * n_kv, n_masked, -std::numeric_limits<float>::infinity());
+        };
         DotOrder kq_order = call_kq, kqv_order = call_kqv;
         if (each_task_alone) orders(tk.n_q, &kq_order, &kqv_order);
         for (int g0 = 0; g0 < group; g0 += kMaxAttnGroup) {
@@ -80,12 +86,14 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
             const auto* v = static_cast<const uint16_t*>(tk.kv.v) + kv_head * tk.kv.head_stride;
             op.round_f16(q, qg, ng * d);  // q . k with q in f16, as ggml's f16 vec_dot
             op.attn_scores_f16(qg, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, kq_order, scores);
+            if (n_masked > 0) mask(scores, ng);
             for (int g = 0; g < ng; ++g) op.softmax(scores + g * n_kv, n_kv);
             op.attn_values_f16(scores, ng, v, tk.kv.pos_stride, n_kv, d, kqv_order, out);
           } else {
             const auto* k = static_cast<const float*>(tk.kv.k) + kv_head * tk.kv.head_stride;
             const auto* v = static_cast<const float*>(tk.kv.v) + kv_head * tk.kv.head_stride;
             op.attn_scores_f32(q, ng, k, tk.kv.pos_stride, n_kv, d, shape.scale, kq_order, scores);
+            if (n_masked > 0) mask(scores, ng);
             for (int g = 0; g < ng; ++g) op.softmax(scores + g * n_kv, n_kv);
             op.attn_values_f32(scores, ng, v, tk.kv.pos_stride, n_kv, d, kqv_order, out);
           }

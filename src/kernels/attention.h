@@ -1,7 +1,8 @@
 // Causal multi-head attention with grouped KV heads over an f32 or f16 KV cache (decode and prefill).
 //
 // For each query row i at position first_pos + i and each head h (KV head h / (n_head / n_head_kv)):
-//   s_j = scale * (q_h . k_j)      for the kv positions j in [0, first_pos + i]   (causal)
+//   s_j = scale * (q_h . k_j)      for the kv positions j in [0, first_pos + i]   (causal; -inf
+//                                  before the sliding window, AttentionShape::window)
 //   p   = softmax(s)
 //   o_h = sum_j p_j v_j
 // As in llama.cpp's CPU path (non-flash attention), bit for bit: with an f16 cache q is rounded to
@@ -24,6 +25,11 @@ struct AttentionShape {
   int n_head_kv = 0;   // divides n_head
   int head_dim = 0;
   float scale = 0.0f;  // usually 1 / sqrt(head_dim)
+  // Sliding window (0: none): the query at position p attends to positions p - window + 1 .. p
+  // only. As llama.cpp's LLAMA_SWA_TYPE_STANDARD mask (position j masked when p - j >= window):
+  // the row still runs over positions 0 .. p with the older scores set to -inf, so the softmax and
+  // value sums keep llama.cpp's lane order and get exact zeros there.
+  int64_t window = 0;
 };
 
 // One sequence's KV cache: element (pos, kv_head, d) of K is at k[kv_head * head_stride + pos *

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "core/check.h"
 #include "core/f16.h"
@@ -20,6 +21,43 @@ void rope_cache(const RopeParams& p, int64_t pos, float* cos_sin) {
     cos_sin[2 * i] = std::cos(t);
     cos_sin[2 * i + 1] = std::sin(t);
     theta *= theta_scale;
+  }
+}
+
+float gelu_f16_entry(uint16_t h) {
+  // ggml_gelu_f32 as GCC compiles it with FMA available: 1 + a x^2 contracts to fma(a x, x, 1).
+  constexpr float kCoefA = 0.044715f;
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  const float x = f16_to_f32(h);
+  const float inner = kSqrt2OverPi * x * std::fma(kCoefA * x, x, 1.0f);
+  return f16_to_f32(f32_to_f16(0.5f * x * (1.0f + std::tanh(inner))));
+}
+
+namespace {
+
+// ggml_table_gelu_f16 as floats (each entry an f16 value), built once on first use.
+const float* gelu_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = gelu_f16_entry(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return table.data();
+}
+
+}  // namespace
+
+void geglu(const float* gate, const float* up, float* y, int64_t n) {
+  const float* table = gelu_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    if (g <= -10.0f) {
+      y[i] = 0.0f;
+    } else if (g >= 10.0f) {
+      y[i] = g * up[i];
+    } else {
+      y[i] = table[f32_to_f16(g)] * up[i];
+    }
   }
 }
 

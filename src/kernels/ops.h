@@ -14,6 +14,7 @@
 //            16-lane halving tree into a double; y = e * float(1 / sum)
 //   swiglu:  y = silu(g) * u, silu(g) = g / (1 + ggml::expf(0 - g)) in chunks of 16; the n % 16
 //            tail uses libm expf (ggml's scalar loop)
+//   geglu:   y = gelu(g) * u through ggml's f16 GELU table (portable, below; not in Ops)
 // Pick the level with ops(isa); nothing is global.
 #pragma once
 
@@ -87,6 +88,17 @@ struct Ops {
 };
 
 inline constexpr int kMaxAttnGroup = 8;  // query heads per KV head handled in one pass
+
+// GELU (tanh approximation) of one value as llama.cpp tabulates it: gelu(h) =
+// 0.5 h (1 + tanhf(sqrt(2/pi) h (1 + 0.044715 h^2))) in float, rounded to f16, for the f16 value h.
+float gelu_f16_entry(uint16_t h);
+
+// y (n,) = gelu(gate) * up, GeGLU (Gemma's feed-forward), as ggml_vec_geglu_f32 with
+// GGML_GELU_FP16 (what llama.cpp's CPU backend runs on every CPU, a scalar loop): gate <= -10
+// gives 0, gate >= 10 gives gate * up, otherwise gate is rounded to f16 (nearest even) and looked
+// up in the 65,536-entry table of gelu_f16_entry. One portable implementation serves every ISA
+// level (there is nothing to vectorize in llama.cpp's either). y may alias either input.
+void geglu(const float* gate, const float* up, float* y, int64_t n);
 
 // The ops of level `isa` (scalar reference for Isa::kScalar).
 // REQUIRES: isa_supported(isa).

@@ -1,13 +1,17 @@
-// The transformer forward pass (llama / qwen2 / qwen3 as configuration), batched over entries.
+// The transformer forward pass (llama / qwen2 / qwen3 / gemma3 as configuration), batched over
+// entries.
 //
-// For each layer, with x the residual stream (B, n_embd):
+// x = embedding rows (* sqrtf(n_embd): gemma). For each layer, with x the residual stream (B, n_embd):
 //   xb = rmsnorm(x) * attn_norm
 //   q, k, v = xb Wq^T (+bq), xb Wk^T (+bk), xb Wv^T (+bv)
-//   q, k = rmsnorm_per_head(q) * q_norm, ... (qwen3)
+//   q, k = rmsnorm_per_head(q) * q_norm, ... (qwen3, gemma3)
 //   q, k = rope(q, pos), rope(k, pos);  cache[seq][pos] = k, v
-//   x += attention(q, cache) Wo^T
+//     (gemma3: sliding-window layers at their own RoPE base; q *= attention scale)
+//   a = attention(q, cache) Wo^T     (gemma3: over the last n_swa positions in sliding-window layers)
+//   x += a                           (gemma3: x += rmsnorm(a) * attn_post_norm)
 //   xb = rmsnorm(x) * ffn_norm
-//   x += (silu(xb Wgate^T) * (xb Wup^T)) Wdown^T
+//   f = (act(xb Wgate^T) * (xb Wup^T)) Wdown^T   act: silu, or gelu-tanh (gemma3)
+//   x += f                           (gemma3: x += rmsnorm(f) * ffn_post_norm)
 // then logits = (rmsnorm(x) * output_norm) Wout^T for the rows that want them.
 // The order of operations and the batch each matmul sees are llama.cpp's (its llama/qwen2/qwen3
 // graphs): Q/K/V and gate/up are separate products of one converted activation (matmul_multi),
@@ -100,11 +104,21 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   c->groups_.resize(static_cast<size_t>(B));
   c->out_groups_.resize(static_cast<size_t>(B));
   c->seq_len_.assign(static_cast<size_t>(opts.n_seq), 0);
+  const ArchConfig& arch = model.arch();
+  const float scale = attention_scale(arch, hp);
   c->shape_ = {static_cast<int>(hp.n_head), static_cast<int>(hp.n_head_kv), static_cast<int>(hd),
-               1.0f / std::sqrt(static_cast<float>(hd))};
+               arch.q_prescale ? 1.0f : scale};
+  c->q_scale_ = arch.q_prescale ? scale : 1.0f;
   c->rope_.n_rot = static_cast<int>(hp.n_rot);
   c->rope_.freq_base = static_cast<float>(hp.rope_freq_base);
   c->rope_.neox = hp.rope_style == RopeStyle::kNeox;
+  bool any_swa = false;
+  for (int64_t il = 0; il < hp.n_layer; ++il) any_swa = any_swa || is_swa_layer(arch, hp, il);
+  if (any_swa) {
+    c->rope_swa_ = c->rope_;
+    c->rope_swa_.freq_base = static_cast<float>(arch.rope_base_swa);
+    c->rope_cs_swa_.resize(c->rope_cs_.size());
+  }
   c->ops_ = &kernels::ops(opts.isa);
   return c;
 }
@@ -159,10 +173,18 @@ Status Context::eval(std::span<const BatchEntry> batch) {
     steps_.tokens += B;
   }
 
-  // Token embeddings and each entry's RoPE rotation.
+  // Token embeddings (gemma: times sqrtf(n_embd), llama.cpp's ggml_scale) and each entry's RoPE
+  // rotation (at both bases when some layers use a sliding window).
+  const bool embd_scale = model_.arch().embd_scale;
+  const float embd_mult = std::sqrt(static_cast<float>(n_embd));
   for (int64_t i = 0; i < B; ++i) {
-    kernels::get_row(w.token_embd, batch[static_cast<size_t>(i)].token, &x_[static_cast<size_t>(i * n_embd)]);
-    if (rope_.n_rot > 0) kernels::rope_cache(rope_, batch[static_cast<size_t>(i)].pos, &rope_cs_[static_cast<size_t>(i * rope_.n_rot)]);
+    const BatchEntry& e = batch[static_cast<size_t>(i)];
+    kernels::get_row(w.token_embd, e.token, &x_[static_cast<size_t>(i * n_embd)]);
+    if (embd_scale) ops_->scale(&x_[static_cast<size_t>(i * n_embd)], embd_mult, n_embd);
+    if (rope_.n_rot > 0) {
+      kernels::rope_cache(rope_, e.pos, &rope_cs_[static_cast<size_t>(i * rope_.n_rot)]);
+      if (!rope_cs_swa_.empty()) kernels::rope_cache(rope_swa_, e.pos, &rope_cs_swa_[static_cast<size_t>(i * rope_.n_rot)]);
+    }
   }
 
   // The runs of one sequence's entries (check_batch: a sequence's entries are one run), and how
@@ -206,6 +228,9 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
   const int64_t n_q = hp.n_head * hd, n_kv = hp.n_head_kv * hd;
   const float eps = static_cast<float>(hp.rms_eps);
   const kernels::Ops& op = *ops_;
+  const ArchConfig& arch = model_.arch();
+  const bool swa = is_swa_layer(arch, hp, il);
+  const std::vector<float>& rope_cs = swa ? rope_cs_swa_ : rope_cs_;
   const size_t elem = kv_->type() == DType::kF16 ? 2 : 4;
   auto row = [](std::vector<float>& v, int64_t i, int64_t width) { return &v[static_cast<size_t>(i * width)]; };
 
@@ -230,10 +255,11 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
       for (int64_t h = 0; h < hp.n_head_kv; ++h) op.rmsnorm(k + h * hd, L.k_norm, k + h * hd, hd, eps);
     }
     if (rope_.n_rot > 0) {
-      const float* cs = &rope_cs_[static_cast<size_t>(i * rope_.n_rot)];
+      const float* cs = &rope_cs[static_cast<size_t>(i * rope_.n_rot)];
       op.rope(q, hp.n_head, hd, cs, rope_.n_rot, rope_.neox);
       op.rope(k, hp.n_head_kv, hd, cs, rope_.n_rot, rope_.neox);
     }
+    if (arch.q_prescale) op.scale(q, q_scale_, n_q);
     // Store k and v in the cache at (seq, pos).
     const BatchEntry& e = batch[static_cast<size_t>(i)];
     kv_->store(il, e.seq, e.pos, k, v, op.to_f16);
@@ -255,22 +281,28 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
     i = j;
   }
   mark(Step::kRopeStore);
-  kernels::attention(shape_, tasks_.data(), n_tasks, attn_scratch_, pool_, opts_.isa, opts_.batch_invariant);
+  kernels::AttentionShape shape = shape_;
+  if (swa) shape.window = hp.n_swa;
+  kernels::attention(shape, tasks_.data(), n_tasks, attn_scratch_, pool_, opts_.isa, opts_.batch_invariant);
   mark(Step::kAttention);
   kernels::matmul(L.wo, attn_.data(), proj_.data(), B, ws_, pool_, groups());
   mark(Step::kWo);
 
-  // Residual. In the last layer only the rows that want logits go on, packed to the front.
+  // Residual (gemma3: of the attention output's RMSNorm times attn_post_norm). In the last layer
+  // only the rows that want logits go on, packed to the front.
+  const auto residual = [&](const float* post_norm, int64_t i, int64_t to) {
+    if (post_norm != nullptr) op.rmsnorm(row(proj_, i, n_embd), post_norm, row(proj_, i, n_embd), n_embd, eps);
+    op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, to, n_embd), n_embd);
+  };
   int64_t n_rows = B;
   if (last) {
     n_rows = 0;
     for (int64_t i = 0; i < B; ++i) {
       if (!batch[static_cast<size_t>(i)].want_logits) continue;
-      op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, n_rows, n_embd), n_embd);
-      ++n_rows;
+      residual(L.attn_post_norm, i, n_rows++);
     }
   } else {
-    for (int64_t i = 0; i < B; ++i) op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, i, n_embd), n_embd);
+    for (int64_t i = 0; i < B; ++i) residual(L.attn_post_norm, i, i);
   }
   if (n_rows == 0) return 0;
 
@@ -283,11 +315,17 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
     kernels::matmul_multi(w, y, 2, xb_.data(), n_rows, ws_, pool_, last ? out_groups() : groups());
     mark(Step::kGateUp);
   }
-  for (int64_t i = 0; i < n_rows; ++i) op.swiglu(row(gate_, i, n_ff), row(up_, i, n_ff), row(gate_, i, n_ff), n_ff);
+  for (int64_t i = 0; i < n_rows; ++i) {
+    if (arch.ffn_act == FfnAct::kGeGlu) {
+      kernels::geglu(row(gate_, i, n_ff), row(up_, i, n_ff), row(gate_, i, n_ff), n_ff);
+    } else {
+      op.swiglu(row(gate_, i, n_ff), row(up_, i, n_ff), row(gate_, i, n_ff), n_ff);
+    }
+  }
   mark(Step::kSwiglu);
   kernels::matmul(L.w_down, gate_.data(), proj_.data(), n_rows, ws_, pool_, last ? out_groups() : groups());
   mark(Step::kDown);
-  for (int64_t i = 0; i < n_rows; ++i) op.add(row(x_, i, n_embd), row(proj_, i, n_embd), row(x_, i, n_embd), n_embd);
+  for (int64_t i = 0; i < n_rows; ++i) residual(L.ffn_post_norm, i, i);
   return n_rows;
 }
 

@@ -113,6 +113,8 @@ class Context {
   std::vector<float> gate_;     // (B, n_ff)
   std::vector<float> up_;       // (B, n_ff)
   std::vector<float> rope_cs_;  // (B, n_rot) cos/sin per entry's position
+  std::vector<float> rope_cs_swa_;  // (B, n_rot) the same at the sliding-window layers' RoPE base
+                                    // (empty when the model has none)
   std::vector<float> out_x_;    // (max_out, n_embd) final hidden states of the logits rows
   std::vector<float> logits_;   // (max_out, n_vocab)
   std::vector<kernels::AttentionTask> tasks_;  // (B,) at most one per entry
@@ -128,6 +130,8 @@ class Context {
   }
   kernels::AttentionShape shape_;
   kernels::RopeParams rope_;
+  kernels::RopeParams rope_swa_;  // the sliding-window layers' (ArchConfig::rope_base_swa)
+  float q_scale_ = 1.0f;          // q *= q_scale_ after RoPE (ArchConfig::q_prescale)
   const kernels::Ops* ops_ = nullptr;
   int64_t max_out_ = 0;
   bool profile_ = false;

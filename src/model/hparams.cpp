@@ -152,6 +152,15 @@ Result<HParams> read_hparams(const gguf::Metadata& md) {
     return Status::invalid(key_msg(p + "attention.layer_norm_rms_epsilon") + " = " + show_double(hp.rms_eps) +
                            " must be in (0, 1)");
   }
+  ER_ASSIGN_OR_RETURN(hp.n_swa, md.get_int_or(p + "attention.sliding_window", 0));
+  ER_RETURN_IF_ERROR(check_range(p + "attention.sliding_window", hp.n_swa, 0, kMaxContext));
+  for (auto [key, out] : {std::pair{p + "final_logit_softcapping", &hp.final_logit_softcap},
+                          std::pair{p + "attn_logit_softcapping", &hp.attn_logit_softcap}}) {
+    ER_ASSIGN_OR_RETURN(*out, md.get_double_or(key, 0.0));
+    if (!(std::isfinite(*out) && *out >= 0.0)) {
+      return Status::invalid(key_msg(key) + " = " + show_double(*out) + " must be a finite number >= 0");
+    }
+  }
   // llama.cpp's llama_model_rope_type(): these families use NeoX ordering.
   static constexpr std::string_view kNeoxArchs[] = {"qwen2", "qwen2moe", "qwen3", "qwen3moe", "gemma",
                                                     "gemma2", "gemma3", "phi2", "phi3", "stablelm",

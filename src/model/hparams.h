@@ -29,6 +29,10 @@ struct HParams {
   int64_t n_vocab = 0;      // {arch}.vocab_size, else length of tokenizer.ggml.tokens
   double rope_freq_base = 10000.0;  // {arch}.rope.freq_base
   double rms_eps = 1e-5;            // {arch}.attention.layer_norm_rms_epsilon
+  int64_t n_swa = 0;                // {arch}.attention.sliding_window (0: none; the architecture
+                                    // says which layers use it, ArchConfig)
+  double final_logit_softcap = 0.0;  // {arch}.final_logit_softcapping (0: none)
+  double attn_logit_softcap = 0.0;   // {arch}.attn_logit_softcapping (0: none)
   RopeStyle rope_style = RopeStyle::kNormal;
 
   int64_t n_gqa() const { return n_head / n_head_kv; }  // query heads per KV head

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -169,10 +170,27 @@ RepackArena::~RepackArena() {
 }
 
 Result<ArchConfig> arch_config(const std::string& arch) {
-  if (arch == "llama") return ArchConfig{"llama", false, false};
-  if (arch == "qwen2") return ArchConfig{"qwen2", true, false};
-  if (arch == "qwen3") return ArchConfig{"qwen3", false, true};
-  return Status::unsupported("architecture '" + arch + "' is not supported (supported: llama, qwen2, qwen3)");
+  if (arch == "llama") return ArchConfig{.name = "llama"};
+  if (arch == "qwen2") return ArchConfig{.name = "qwen2", .qkv_bias = true};
+  if (arch == "qwen3") return ArchConfig{.name = "qwen3", .qk_norm = true};
+  // llama.cpp's llm_build_gemma3: Q/K norms, post-attention and post-FFN norms, GeGLU, embeddings
+  // scaled by sqrt(n_embd), q scaled after RoPE; 5 of every 6 layers local (sliding window,
+  // RoPE base 10000), the 6th global (the file's RoPE base). The norm weights in the GGUF already
+  // hold Gemma's (1 + w) (convert_hf_to_gguf.py adds the 1), so they multiply as they are.
+  if (arch == "gemma3") {
+    return ArchConfig{.name = "gemma3", .qk_norm = true, .post_norms = true, .ffn_act = FfnAct::kGeGlu,
+                      .embd_scale = true, .q_prescale = true, .swa_period = 6, .rope_base_swa = 10000.0};
+  }
+  return Status::unsupported("architecture '" + arch + "' is not supported (supported: llama, qwen2, qwen3, gemma3)");
+}
+
+bool is_swa_layer(const ArchConfig& arch, const HParams& hp, int64_t il) {
+  return hp.n_swa > 0 && arch.swa_period > 0 && (il + 1) % arch.swa_period != 0;
+}
+
+float attention_scale(const ArchConfig& arch, const HParams& hp) {
+  if (arch.name == "gemma3" && hp.n_layer == 62) return 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
+  return 1.0f / std::sqrt(static_cast<float>(hp.head_dim_k));
 }
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
@@ -186,6 +204,13 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
 Status Model::bind() {
   ER_ASSIGN_OR_RETURN(hp_, read_hparams(file_.metadata()));
   ER_ASSIGN_OR_RETURN(arch_, arch_config(hp_.arch));
+  for (auto [what, v] : {std::pair{"final_logit_softcapping", hp_.final_logit_softcap},
+                         std::pair{"attn_logit_softcapping", hp_.attn_logit_softcap}}) {
+    if (v != 0.0) {
+      return Status::unsupported("metadata key '" + hp_.arch + "." + what + "' = " + std::to_string(v) +
+                                 ": logit soft-capping is not supported");
+    }
+  }
   ER_RETURN_IF_ERROR(check_hparams_against_tensors(file_, hp_));
   ER_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(file_.metadata()));
   tok_ = std::make_unique<tokenizer::Tokenizer>(std::move(tok));
@@ -230,6 +255,10 @@ Status Model::bind() {
     if (arch_.qk_norm) {
       ER_ASSIGN_OR_RETURN(L.q_norm, b.vector(p + "attn_q_norm.weight", hp_.head_dim_k));
       ER_ASSIGN_OR_RETURN(L.k_norm, b.vector(p + "attn_k_norm.weight", hp_.head_dim_k));
+    }
+    if (arch_.post_norms) {
+      ER_ASSIGN_OR_RETURN(L.attn_post_norm, b.vector(p + "post_attention_norm.weight", n_embd));
+      ER_ASSIGN_OR_RETURN(L.ffn_post_norm, b.vector(p + "post_ffw_norm.weight", n_embd));
     }
     ER_ASSIGN_OR_RETURN(L.ffn_norm, b.vector(p + "ffn_norm.weight", n_embd));
     ER_ASSIGN_OR_RETURN(L.w_gate, b.matrix(p + "ffn_gate.weight", n_ff, n_embd));

@@ -21,15 +21,34 @@ namespace er::model {
 inline constexpr int kMaxContextThreads = 256;
 inline constexpr int kMaxContextSequences = 256;
 
+// The feed-forward's gated activation: silu(gate) * up (llama, qwen) or gelu_tanh(gate) * up (gemma).
+enum class FfnAct { kSwiGlu, kGeGlu };
+
 // What distinguishes the supported families; everything else is shared.
 struct ArchConfig {
-  std::string name;          // "llama", "qwen2", "qwen3"
+  std::string name;          // "llama", "qwen2", "qwen3", "gemma3"
   bool qkv_bias = false;     // q/k/v projections have biases (qwen2; optional for llama)
-  bool qk_norm = false;      // per-head RMSNorm of q and k before RoPE (qwen3)
+  bool qk_norm = false;      // per-head RMSNorm of q and k before RoPE (qwen3, gemma3)
+  bool post_norms = false;   // RMSNorm of the attention and feed-forward outputs before each
+                             // residual add (gemma3: post_attention_norm, post_ffw_norm)
+  FfnAct ffn_act = FfnAct::kSwiGlu;
+  bool embd_scale = false;   // token embeddings times sqrtf(n_embd) (gemma)
+  bool q_prescale = false;   // q times the attention scale after RoPE, softmax scale 1 (gemma;
+                             // llama.cpp's f_attention_scale); else the scale is the softmax's
+  int swa_period = 0;        // with attention.sliding_window > 0: layer il attends to the last
+                             // n_swa positions unless (il + 1) % swa_period == 0 (gemma3: 6)
+  double rope_base_swa = 0;  // RoPE base of those sliding-window layers (gemma3: 10000)
 };
 
 // Returns the configuration for `arch`, or unsupported naming it and the supported ones.
 Result<ArchConfig> arch_config(const std::string& arch);
+
+// Whether layer il attends through a sliding window of hp.n_swa positions (else to the whole
+// context): the architecture's pattern, and only when the file gives a window.
+bool is_swa_layer(const ArchConfig& arch, const HParams& hp, int64_t il);
+// The scale of q . k: 1 / sqrt(head_dim_k), except Gemma 3 27B's 1 / sqrt(n_embd / n_head)
+// (llama.cpp's f_attention_scale, which it tells by 62 layers).
+float attention_scale(const ArchConfig& arch, const HParams& hp);
 
 struct LayerWeights {
   const float* attn_norm = nullptr;  // (n_embd,)
@@ -40,9 +59,11 @@ struct LayerWeights {
   const float* bq = nullptr;         // (n_head * head_dim,) or null
   const float* bk = nullptr;         // (n_head_kv * head_dim,) or null
   const float* bv = nullptr;         // (n_head_kv * head_dim_v,) or null
-  const float* q_norm = nullptr;     // (head_dim,) qwen3
-  const float* k_norm = nullptr;     // (head_dim,) qwen3
+  const float* q_norm = nullptr;     // (head_dim,) qwen3, gemma3
+  const float* k_norm = nullptr;     // (head_dim,) qwen3, gemma3
+  const float* attn_post_norm = nullptr;  // (n_embd,) gemma3
   const float* ffn_norm = nullptr;   // (n_embd,)
+  const float* ffn_post_norm = nullptr;   // (n_embd,) gemma3
   kernels::Matrix w_gate;            // (n_ff, n_embd)
   kernels::Matrix w_up;              // (n_ff, n_embd)
   kernels::Matrix w_down;            // (n_embd, n_ff)

@@ -27,7 +27,10 @@ constexpr double kNearTie = 0.1;  // llama.cpp top-2 logit margin below which a 
 
 struct GoldenCase {
   std::string name;            // golden file stem: "smollm2", "tiny-llama-f32", ...
-  double max_rel_l2;           // 2e-2 for quantized models, 1e-4 for F32 fixtures
+  double max_rel_l2;           // 2e-2 for quantized models, 1e-4 for F32 fixtures; 4e-2 for a golden
+                               // made by an AVX2-only llama.cpp build (its "system_info")
+  double near_tie = kNearTie;  // llama.cpp top-2 margin below which greedy may diverge (0.5 for an
+                               // AVX2 golden: its logits carry that build's ~2-3 % rounding spread)
 };
 
 fs::path model_for(const std::string& name) {
@@ -82,6 +85,7 @@ TEST_P(ModelGolden, LogitsAndGreedyMatchLlamaCpp) {
   ASSERT_TRUE(m_or.is_ok()) << m_or.status().message();
   const model::Model& m = **m_or;
   ASSERT_EQ(m.hparams().n_vocab, g["n_vocab"].get<int64_t>());
+  if (g.contains("system_info")) std::printf("[golden] %s: made by llama.cpp %s\n", gc.name.c_str(), g["system_info"].get<std::string>().c_str());
 
   model::ContextOptions co;
   co.n_ctx = 1024;
@@ -119,7 +123,7 @@ TEST_P(ModelGolden, LogitsAndGreedyMatchLlamaCpp) {
     for (size_t step = 0; step < want.size(); ++step) {
       const int32_t got = sampling::argmax(std::span(ctx.logits(0), static_cast<size_t>(n_vocab)));
       if (got != want[step]) {
-        if (margin[step] < kNearTie) {
+        if (margin[step] < gc.near_tie) {
           ++n_diverged_at_tie;
           std::printf("[golden] %s / %s: diverged at step %zu at a near tie (llama.cpp margin %.4f): ours %d, theirs %d\n",
                       gc.name.c_str(), id.c_str(), step, margin[step], got, want[step]);
@@ -145,14 +149,27 @@ std::string case_name(const ::testing::TestParamInfo<GoldenCase>& info) {
 }
 
 // The shipped models (Release runs; too slow for the sanitizer build, see scripts/test.sh).
+// smollm2's and qwen2.5-coder-1.5b's goldens come from the AVX-512 llama.cpp build the engine
+// mirrors (they agree to the f16 storage floor, ~2e-4); qwen2.5-coder-0.5b's and gemma3-270m's
+// from an AVX2-only build, whose softmax exp and kernel choices round differently: llama.cpp's own
+// AVX2 build differs from its AVX-512 one by 2.2e-2 / 3.3e-2 on Qwen2.5-Coder-1.5B's "short" /
+// "code" prompts and 2.5e-2 on SmolLM2's "code" (docs/engine.md), hence 4e-2 and near ties up to 0.5.
+// gemma3-270m's "window-gsm8k" (788 tokens) is long enough for the sliding window to mask: 3.6e-2
+// with it, 0.85 without.
 INSTANTIATE_TEST_SUITE_P(RealModels, ModelGolden,
-                         ::testing::Values(GoldenCase{"smollm2", 2e-2}, GoldenCase{"qwen2.5-coder-1.5b", 2e-2}),
+                         ::testing::Values(GoldenCase{"smollm2", 2e-2}, GoldenCase{"qwen2.5-coder-0.5b", 4e-2, 0.5},
+                                           GoldenCase{"qwen2.5-coder-1.5b", 2e-2}, GoldenCase{"gemma3-270m", 4e-2, 0.5}),
                          case_name);
 
 // The tiny fixtures: F32 ones must agree to float rounding, quantized ones like real models.
+// tiny-gemma3-f32's golden comes from the AVX2-only build (other F32 lanes in its matmuls): on it
+// llama.cpp's own n_batch 1 run differs from its n_batch 512 golden by 1.9e-4 to 5.0e-4 and the
+// engine by 1.6e-4 to 5.0e-4, hence 1e-3; greedy is identical on all 8 prompts (64 steps each,
+// the window of 8 positions masking in all but the shortest).
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModelGolden,
                          ::testing::Values(GoldenCase{"tiny-llama-f32", 1e-4}, GoldenCase{"tiny-qwen2-f32", 1e-4},
-                                           GoldenCase{"tiny-qwen3-f32", 1e-4}, GoldenCase{"tiny-llama-q4_k", 2e-2},
+                                           GoldenCase{"tiny-qwen3-f32", 1e-4}, GoldenCase{"tiny-gemma3-f32", 1e-3},
+                                           GoldenCase{"tiny-llama-q4_k", 2e-2},
                                            GoldenCase{"tiny-qwen2-q8_0", 2e-2}, GoldenCase{"tiny-qwen3-q4_k", 2e-2}),
                          case_name);
 

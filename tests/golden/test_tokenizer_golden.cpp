@@ -257,6 +257,34 @@ TEST(TokenizerGolden, LlamaBpePre) {
   ER_REQUIRE_MODEL(model, "qwen2.5-coder-1.5b");
   run_golden(model, "llama-bpe");
 }
+// Qwen2.5-Coder-0.5B ships the 1.5B's tokenizer (docs/models.md): the same vocabulary, merges,
+// token types, pre-tokenizer and special tokens, so Qwen25Coder's golden file covers it too.
+TEST(TokenizerGolden, Qwen25Coder05bHasThe15bTokenizer) {
+  ER_REQUIRE_MODEL(small, "qwen2.5-coder-0.5b");
+  ER_REQUIRE_MODEL(large, "qwen2.5-coder-1.5b");
+  auto a = gguf::File::open(small.string());
+  auto b = gguf::File::open(large.string());
+  ASSERT_TRUE(a.is_ok()) << a.status().message();
+  ASSERT_TRUE(b.is_ok()) << b.status().message();
+  for (const char* key : {"tokenizer.ggml.tokens", "tokenizer.ggml.merges"}) {
+    auto x = a->metadata().get_string_array(key), y = b->metadata().get_string_array(key);
+    ASSERT_TRUE(x.is_ok() && y.is_ok()) << key;
+    EXPECT_GT(x->size(), 150000u) << key;
+    EXPECT_TRUE(*x == *y) << key << " differs";
+  }
+  for (const char* key : {"tokenizer.ggml.token_type"}) {
+    auto x = a->metadata().get_int_array(key), y = b->metadata().get_int_array(key);
+    ASSERT_TRUE(x.is_ok() && y.is_ok()) << key;
+    EXPECT_TRUE(*x == *y) << key << " differs";
+  }
+  for (const char* key : {"tokenizer.ggml.model", "tokenizer.ggml.pre"}) {
+    EXPECT_EQ(*a->metadata().get_string(key), *b->metadata().get_string(key)) << key;
+  }
+  for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.padding_token_id"}) {
+    EXPECT_EQ(*a->metadata().get_int(key), *b->metadata().get_int(key)) << key;
+  }
+  EXPECT_EQ(*a->metadata().get_bool("tokenizer.ggml.add_bos_token"), *b->metadata().get_bool("tokenizer.ggml.add_bos_token"));
+}
 TEST(TokenizerGolden, Gemma3Spm) {
   ER_REQUIRE_MODEL(model, "gemma3-270m");
   run_golden(model, "gemma3-270m");
@@ -290,6 +318,12 @@ TEST(ChatTemplateGolden, Smollm2) {
 }
 TEST(ChatTemplateGolden, Qwen25Coder) {
   ER_REQUIRE_MODEL(model, "qwen2.5-coder-1.5b");
+  run_chat_golden(model, "qwen2.5-coder-1.5b");
+}
+// The 0.5B's template differs from the 1.5B's only in the tool-call instructions (which these
+// renders do not reach): the same renders hold.
+TEST(ChatTemplateGolden, Qwen25Coder05b) {
+  ER_REQUIRE_MODEL(model, "qwen2.5-coder-0.5b");
   run_chat_golden(model, "qwen2.5-coder-1.5b");
 }
 

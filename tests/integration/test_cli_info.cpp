@@ -27,6 +27,18 @@ void expect_bad_input(const test::CliResult& r, const std::string& culprit) {
   EXPECT_EQ(r.err.find("Sanitizer"), std::string::npos) << r.err;
 }
 
+TEST(CliInfo, Gemma3SlidingWindow) {
+  ER_REQUIRE_MODEL(path, "gemma3-270m");
+  const test::CliResult r = run_cli("info -m " + shell_quote(path.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("sliding window           512 positions, in 15 of 18 layers"), std::string::npos) << r.out;
+  const test::CliResult j = run_cli("info --json -m " + shell_quote(path.string()));
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto info = nlohmann::json::parse(j.out);
+  EXPECT_EQ(info["hparams"]["sliding_window"], 512);
+  EXPECT_EQ(info["hparams"]["n_swa_layers"], 15);
+}
+
 TEST(CliInfo, SmolLM2Facts) {
   ER_REQUIRE_MODEL(path, "smollm2");
   const test::CliResult r = run_cli("info -m " + shell_quote(path.string()));

@@ -90,6 +90,15 @@ TEST(CliRun, SmolLM2StreamsText) {
   EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;
 }
 
+// Gemma 3 (a base model: a plain-text prompt) runs, with llama.cpp's greedy continuation
+// (tests/golden/data/model/gemma3-270m.json, prompt "short": " the capital of the country of France.").
+TEST(CliRun, Gemma3RunsWithLlamaCppsGreedyText) {
+  ER_REQUIRE_MODEL(path, "gemma3-270m");
+  const test::CliResult r = run_cli("run -m " + shell_quote(path.string()) + " -p 'The capital of France is' -n 8 --temp 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(" the capital of the country of France."), std::string::npos) << r.out;
+}
+
 TEST(CliRun, BadFlagsAndPrompts) {
   const fs::path m = fixture("tiny-llama-f32");
   if (!fs::exists(m)) GTEST_SKIP() << "fixtures not generated";

@@ -59,7 +59,7 @@ TEST(FixtureSpecs, StandardSetCoversEveryArchAndType) {
   for (const char* name :
        {"tiny-llama-f32", "tiny-llama-f16", "tiny-llama-q8_0", "tiny-llama-q4_0", "tiny-llama-q4_1",
         "tiny-llama-q4_k", "tiny-llama-q6_k", "tiny-qwen2-f32", "tiny-qwen2-q8_0", "tiny-qwen2-q4_k",
-        "tiny-qwen3-f32", "tiny-qwen3-q8_0", "tiny-qwen3-q4_k"}) {
+        "tiny-qwen3-f32", "tiny-qwen3-q8_0", "tiny-qwen3-q4_k", "tiny-gemma3-f32"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
   int tied = 0, untied = 0;
@@ -120,7 +120,9 @@ TEST(FixtureBytes, ParseWithExpectedTensorsAndMetadata) {
     }
     EXPECT_EQ(file->find_tensor("output.weight") == nullptr, spec.tied);
     EXPECT_EQ(file->find_tensor("blk.0.attn_q.bias") != nullptr, spec.arch == "qwen2");
-    EXPECT_EQ(file->find_tensor("blk.0.attn_q_norm.weight") != nullptr, spec.arch == "qwen3");
+    EXPECT_EQ(file->find_tensor("blk.0.attn_q_norm.weight") != nullptr, spec.arch == "qwen3" || spec.arch == "gemma3");
+    EXPECT_EQ(file->find_tensor("blk.0.post_ffw_norm.weight") != nullptr, spec.arch == "gemma3");
+    EXPECT_EQ(file->metadata().contains(spec.arch + ".attention.sliding_window"), spec.arch == "gemma3");
 
     const gguf::Metadata& md = file->metadata();
     const std::string a = spec.arch;

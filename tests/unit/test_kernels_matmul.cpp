@@ -95,6 +95,35 @@ TEST(Matmul, EveryTypeIsaAndOddShapeMatchesNaiveBitForBit) {
   }
 }
 
+TEST(Matmul, ShippedModelWidthsMatchNaiveBitForBit) {
+  // The widths of qwen2.5-coder-0.5b and gemma3-270m: Q5_0 / Q8_0 rows of 896 and 640 (not a
+  // multiple of 256, so their files fall back from k-quants), Q4_K / Q6_K rows of 4864 = 19
+  // super-blocks (an odd count) and 2048.
+  Rng rng(31);
+  ThreadPool pool(2);
+  const struct {
+    DType t;
+    int64_t n_cols;
+  } cases[] = {{DType::kQ5_0, 896}, {DType::kQ5_0, 640}, {DType::kQ8_0, 896}, {DType::kQ8_0, 640},
+               {DType::kQ4_K, 4864}, {DType::kQ6_K, 4864}, {DType::kQ6_K, 2048}};
+  for (const auto& c : cases) {
+    Weights w = make_weights(c.t, 32, c.n_cols, rng);
+    for (int64_t n_batch : {1, 4, 9}) {
+      const std::vector<float> x = rng.floats(n_batch * c.n_cols);
+      const std::vector<float> want = naive(w.m, x, n_batch);
+      for (Isa isa : supported_isas()) {
+        Workspace ws(isa);
+        ws.reserve(n_batch, c.n_cols);
+        std::vector<float> y(want.size(), NAN);
+        matmul(w.m, x.data(), y.data(), n_batch, ws, pool);
+        SCOPED_TRACE(testing::Message() << dtype_name(c.t) << " cols=" << c.n_cols << " batch=" << n_batch << " "
+                                        << isa_name(isa));
+        expect_bits(y, want, "matmul vs naive");
+      }
+    }
+  }
+}
+
 TEST(Matmul, LargeBatchUsesChunksAndThreadsDeterministically) {
   Rng rng(4);
   for (DType t : {DType::kQ4_0, DType::kQ4_K, DType::kF16}) {

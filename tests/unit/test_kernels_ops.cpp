@@ -154,6 +154,56 @@ TEST(Ops, MatchLlamaCppBitForBit) {
   }
 }
 
+// ggml_geglu_split (ggml_vec_geglu_f32 through ggml's f16 GELU table; the same scalar loop in
+// every llama.cpp CPU build) on gate x up pairs, from the probe in docs/engine.md run on
+// llama-cpp-python 0.3.36: {gate, up, output bits}.
+struct GegluCase {
+  float gate, up;
+  uint32_t bits;
+};
+constexpr GegluCase kGgmlGeglu[] = {
+    {-10.5f, 1.5f, 0x00000000u},        {-10.0f, -2.0f, 0x00000000u},        {-9.98999977f, 0.300000012f, 0x80000000u},
+    {-3.33333325f, 0.100000001f, 0xb8f30000u}, {-0.707099974f, -1.25f, 0x3e590800u}, {-9.99999994e-09f, 3.0f, 0x80000000u},
+    {0.0f, 7.0f, 0x00000000u},          {9.99999975e-06f, -0.5f, 0xb6280000u}, {0.123456784f, 2.5f, 0x3e2d9800u},
+    {0.5f, -3.75f, 0xbfa5f000u},        {1.0f, 0.0625f, 0x3d576000u},        {1.41421354f, 1.10000002f, 0x3fb76ccdu},
+    {2.71828175f, -0.899999976f, 0xc01c2666u}, {9.9989996f, 0.769999981f, 0x40f66666u}, {10.0f, 1.29999995f, 0x41500000u},
+    {17.25f, -2.20000005f, 0xc217cccdu}};
+// FNV-1a 64 of ggml's 65,536 outputs, float bits little-endian, for every f16 value as the gate
+// (non-finite ones replaced by 0) and up = 1: the whole table.
+constexpr uint64_t kGgmlGeluTableFnv = 0x8b4ee33cb28e8e00ull;
+
+TEST(Ops, GegluMatchesLlamaCppBitForBit) {
+  for (const GegluCase& c : kGgmlGeglu) {
+    float y = 0.0f;
+    geglu(&c.gate, &c.up, &y, 1);
+    uint32_t u;
+    std::memcpy(&u, &y, 4);
+    EXPECT_EQ(u, c.bits) << "geglu(" << c.gate << ", " << c.up << ") = " << y;
+  }
+  std::vector<float> g(65536), up(65536, 1.0f), y(65536);
+  for (uint32_t h = 0; h < 65536; ++h) {
+    g[h] = f16_to_f32(static_cast<uint16_t>(h));
+    if (!std::isfinite(g[h])) g[h] = 0.0f;
+  }
+  geglu(g.data(), up.data(), y.data(), 65536);
+  uint64_t fnv = 0xcbf29ce484222325ull;
+  for (float v : y) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    for (int k = 0; k < 4; ++k) fnv = (fnv ^ ((u >> (8 * k)) & 0xffu)) * 0x100000001b3ull;
+  }
+  EXPECT_EQ(fnv, kGgmlGeluTableFnv);
+  // In place, and against the exact GELU (the table's f16 rounding is the only difference).
+  std::vector<float> a = {-2.0f, -0.25f, 0.75f, 3.0f}, b = {1.0f, 2.0f, -1.0f, 0.5f};
+  std::vector<float> want(4);
+  for (size_t i = 0; i < 4; ++i) {
+    const double x = a[i];
+    want[i] = static_cast<float>(0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) * b[i]);
+  }
+  geglu(a.data(), b.data(), a.data(), 4);
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(a[i], want[i], 1e-3 * std::fabs(want[i]) + 1e-6) << i;
+}
+
 TEST(Ops, SimdMatchesScalarBitForBit) {
   Rng rng(8);
   const Ops& ref = ops(Isa::kScalar);
@@ -269,18 +319,19 @@ TEST(Ops, DotOrdersSumAsDocumented) {
 // inputs.
 std::vector<float> naive_attention(const AttentionShape& s, const std::vector<float>& q, int64_t n_q,
                                    int64_t first_pos, const std::vector<float>& k, const std::vector<float>& v,
-                                   bool f16) {
+                                   bool f16, int64_t window = 0) {
   const int64_t width = static_cast<int64_t>(s.n_head) * s.head_dim;
   const int64_t kv_width = static_cast<int64_t>(s.n_head_kv) * s.head_dim;
   auto round = [&](float x) { return f16 ? f16_to_f32(f32_to_f16(x)) : x; };
   std::vector<float> out(static_cast<size_t>(n_q * width));
   for (int64_t i = 0; i < n_q; ++i) {
     const int64_t n_kv = first_pos + i + 1;
+    const int64_t j0 = window > 0 ? std::max<int64_t>(0, n_kv - window) : 0;  // the window's first position
     for (int h = 0; h < s.n_head; ++h) {
       const int kvh = h / (s.n_head / s.n_head_kv);
-      std::vector<double> p(static_cast<size_t>(n_kv));
+      std::vector<double> p(static_cast<size_t>(n_kv), 0.0);
       double max = -1e300, sum = 0.0;
-      for (int64_t j = 0; j < n_kv; ++j) {
+      for (int64_t j = j0; j < n_kv; ++j) {
         double dot = 0.0;
         for (int d = 0; d < s.head_dim; ++d) {
           dot += static_cast<double>(round(q[i * width + h * s.head_dim + d])) * k[j * kv_width + kvh * s.head_dim + d];
@@ -288,10 +339,10 @@ std::vector<float> naive_attention(const AttentionShape& s, const std::vector<fl
         p[j] = dot * s.scale;
         max = std::fmax(max, p[j]);
       }
-      for (auto& x : p) sum += (x = std::exp(x - max));
+      for (int64_t j = j0; j < n_kv; ++j) sum += (p[j] = std::exp(p[j] - max));
       for (int d = 0; d < s.head_dim; ++d) {
         double o = 0.0;
-        for (int64_t j = 0; j < n_kv; ++j) o += p[j] / sum * v[j * kv_width + kvh * s.head_dim + d];
+        for (int64_t j = j0; j < n_kv; ++j) o += p[j] / sum * v[j * kv_width + kvh * s.head_dim + d];
         out[i * width + h * s.head_dim + d] = static_cast<float>(o);
       }
     }
@@ -381,6 +432,70 @@ TEST(Attention, PrefillAndDecodeMatchNaiveForF32AndF16Caches) {
                                          {q.data() + 39 * width, 1, 39, hm, dec_hm.data() + 2 * width}};
       attention(s, tasks_hm, 3, scratch, pool, isa);
       EXPECT_TRUE(test::same_bits(dec_hm, dec)) << "head-major decode";
+    }
+  }
+}
+
+TEST(Attention, SlidingWindowMatchesNaiveAndScalarBits) {
+  // 4 query heads on one KV head (Gemma 3 270M's grouping), head_dim 32, window 7: a 30-token
+  // prefill after a 10-token prefix and decode rows, with f32 and f16 caches.
+  Rng rng(21);
+  AttentionShape s{4, 1, 32, 0.125f};
+  const int64_t n_ctx = 40, width = 4 * 32, kv_width = 32;
+  const std::vector<float> kf = rng.floats(n_ctx * kv_width, -2, 2), vf = rng.floats(n_ctx * kv_width);
+  std::vector<uint16_t> kh(kf.size()), vh(vf.size());
+  std::vector<float> kr(kf.size()), vr(vf.size());
+  for (size_t i = 0; i < kf.size(); ++i) {
+    kh[i] = f32_to_f16(kf[i]);
+    vh[i] = f32_to_f16(vf[i]);
+    kr[i] = f16_to_f32(kh[i]);
+    vr[i] = f16_to_f32(vh[i]);
+  }
+  const std::vector<float> q = rng.floats(n_ctx * width, -2, 2);
+  ThreadPool pool(2);
+  AttentionScratch scratch;
+  scratch.reserve(2, n_ctx, 32);
+  for (bool f16 : {false, true}) {
+    const KvCacheView kv = f16 ? KvCacheView{DType::kF16, kh.data(), vh.data(), kv_width, 32}
+                               : KvCacheView{DType::kF32, kf.data(), vf.data(), kv_width, 32};
+    const std::vector<float> qs(q.begin() + 10 * width, q.end());
+    const std::vector<float> want = naive_attention(s, qs, 30, 10, f16 ? kr : kf, f16 ? vr : vf, f16, 7);
+    const std::vector<float> unwindowed = naive_attention(s, qs, 30, 10, f16 ? kr : kf, f16 ? vr : vf, f16);
+    std::vector<float> ref_prefill, ref_decode;
+    for (Isa isa : supported_isas()) {
+      s.window = 7;
+      std::vector<float> out(30 * width), dec(2 * width);
+      const AttentionTask prefill{qs.data(), 30, 10, kv, out.data()};
+      attention(s, &prefill, 1, scratch, pool, isa);
+      expect_all_near(out, want, f16 ? 2e-3f : 2e-5f, f16 ? "windowed prefill f16" : "windowed prefill f32");
+      // The window changes the result (the test can fail): the last rows differ from full attention.
+      double diff = 0.0;
+      for (int64_t d = 0; d < width; ++d) diff += std::fabs(out[29 * width + d] - unwindowed[29 * width + d]);
+      EXPECT_GT(diff, 1e-2) << isa_name(isa);
+      const AttentionTask tasks[2] = {{q.data() + 12 * width, 1, 12, kv, dec.data()},
+                                      {q.data() + 39 * width, 1, 39, kv, dec.data() + width}};
+      attention(s, tasks, 2, scratch, pool, isa);
+      for (int t = 0; t < 2; ++t) {
+        const int64_t r = (t == 0 ? 12 : 39) - 10;
+        for (int64_t d = 0; d < width; ++d) ASSERT_NEAR(dec[t * width + d], want[r * width + d], f16 ? 2e-3f : 2e-5f);
+      }
+      // Every level gives the scalar reference's bits.
+      if (isa == Isa::kScalar) {
+        ref_prefill = out;
+        ref_decode = dec;
+      } else {
+        EXPECT_TRUE(test::same_bits(out, ref_prefill)) << "windowed prefill " << isa_name(isa);
+        EXPECT_TRUE(test::same_bits(dec, ref_decode)) << "windowed decode " << isa_name(isa);
+      }
+      // A window that covers every position gives full attention's bits.
+      s.window = 40;
+      std::vector<float> wide(30 * width), full(30 * width);
+      const AttentionTask t_wide{qs.data(), 30, 10, kv, wide.data()};
+      attention(s, &t_wide, 1, scratch, pool, isa);
+      s.window = 0;
+      const AttentionTask t_full{qs.data(), 30, 10, kv, full.data()};
+      attention(s, &t_full, 1, scratch, pool, isa);
+      EXPECT_TRUE(test::same_bits(wide, full)) << isa_name(isa);
     }
   }
 }

@@ -179,6 +179,69 @@ TEST(HParamsErrors, EmptyVocabulary) {
   EXPECT_HAS(load_error(w), "'tokenizer.ggml.tokens' is empty");
 }
 
+TEST(HParamsErrors, NegativeSlidingWindowOrSoftcap) {
+  {
+    gguf::Writer w = llama_writer();
+    w.set("llama.attention.sliding_window", gguf::Value::i32(-1));
+    EXPECT_HAS(load_error(w), "'llama.attention.sliding_window' = -1 is out of range");
+  }
+  for (const char* key : {"llama.final_logit_softcapping", "llama.attn_logit_softcapping"}) {
+    gguf::Writer w = llama_writer();
+    w.set(key, gguf::Value::f32(-30.0f));
+    const std::string m = load_error(w);
+    EXPECT_HAS(m, std::string("'") + key + "' = -30 must be a finite number >= 0");
+  }
+}
+
+TEST(ModelLoad, LogitSoftcappingIsRefusedNotIgnored) {
+  gguf::Writer w = llama_writer();
+  w.set("llama.final_logit_softcapping", gguf::Value::f32(30.0f));
+  test::TempDir dir;
+  const std::string path = (dir / "softcap.gguf").string();
+  ASSERT_TRUE(w.write_file(path).is_ok());
+  auto f = gguf::File::open(path);
+  ASSERT_TRUE(f.is_ok());
+  auto hp = read_hparams(*f);
+  ASSERT_TRUE(hp.is_ok()) << hp.status().message();  // valid metadata ...
+  EXPECT_EQ(hp->final_logit_softcap, 30.0);
+  auto m = Model::load(path);  // ... that the engine does not implement
+  ASSERT_FALSE(m.is_ok());
+  EXPECT_TRUE(m.status().is_bad_input()) << m.status().message();
+  EXPECT_HAS(m.status().message(), "'llama.final_logit_softcapping' = 30");
+  EXPECT_HAS(m.status().message(), "soft-capping is not supported");
+}
+
+TEST(ArchConfig, Gemma3IsConfigurationWithFiveLocalLayersInSix) {
+  auto g = arch_config("gemma3");
+  ASSERT_TRUE(g.is_ok()) << g.status().message();
+  EXPECT_TRUE(g->qk_norm && g->post_norms && g->embd_scale && g->q_prescale);
+  EXPECT_FALSE(g->qkv_bias);
+  EXPECT_EQ(g->ffn_act, FfnAct::kGeGlu);
+  EXPECT_EQ(g->rope_base_swa, 10000.0);
+  HParams hp;
+  hp.n_layer = 18;
+  hp.n_embd = 640;
+  hp.n_head = 4;
+  hp.head_dim_k = 256;
+  hp.n_swa = 512;
+  std::string global;
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    if (!is_swa_layer(*g, hp, il)) global += std::to_string(il) + " ";
+  }
+  EXPECT_EQ(global, "5 11 17 ");  // llama.cpp's set_swa_pattern(6)
+  EXPECT_EQ(attention_scale(*g, hp), 1.0f / 16.0f);
+  hp.n_swa = 0;  // no window in the file: every layer global
+  for (int64_t il = 0; il < hp.n_layer; ++il) EXPECT_FALSE(is_swa_layer(*g, hp, il));
+  hp.n_swa = 512;
+  auto llama = arch_config("llama");
+  ASSERT_TRUE(llama.is_ok());
+  for (int64_t il = 0; il < hp.n_layer; ++il) EXPECT_FALSE(is_swa_layer(*llama, hp, il)) << "llama ignores the window";
+  EXPECT_EQ(llama->ffn_act, FfnAct::kSwiGlu);
+  auto other = arch_config("gemma2");
+  ASSERT_FALSE(other.is_ok());
+  EXPECT_HAS(other.status().message(), "architecture 'gemma2' is not supported (supported: llama, qwen2, qwen3, gemma3)");
+}
+
 TEST(ModelLoad, VocabularyTokenThatIsNotUtf8) {
   gguf::Writer w = llama_writer();
   auto tokens = w.metadata().get_string_array("tokenizer.ggml.tokens");

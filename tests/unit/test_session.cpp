@@ -131,7 +131,9 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SessionInvariance,
                                          Case{"tiny-qwen2-q4_k", false, 24}, Case{"tiny-qwen3-q4_k", false, 24}),
                          case_name);
 INSTANTIATE_TEST_SUITE_P(RealModels, SessionInvariance,
-                         testing::Values(Case{"smollm2", true, 48}, Case{"qwen2.5-coder-1.5b", true, 32}), case_name);
+                         testing::Values(Case{"smollm2", true, 48}, Case{"qwen2.5-coder-0.5b", true, 24},
+                                         Case{"qwen2.5-coder-1.5b", true, 32}, Case{"gemma3-270m", true, 24}),
+                         case_name);
 
 TEST(Session, BadRequestsNameTheField) {
   const auto path = test::fixture_dir() / "tiny-llama-f32.gguf";
