@@ -31,6 +31,7 @@ Command add_sweep_command(CLI::App& app);
 Command add_pareto_command(CLI::App& app);
 Command add_plan_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
+Command add_findings_command(CLI::App& app);
 Command add_study_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
 
