@@ -42,8 +42,9 @@ std::string acc_text(const stats::Proportion& p) {
   return fmt("%.1f%% [%.1f, %.1f] (%lld/%lld)", 100 * p.p, 100 * p.lo, 100 * p.hi, static_cast<long long>(p.k),
              static_cast<long long>(p.n));
 }
-std::string interval_text(const stats::MeanInterval& m, const char* f, double scale = 1) {
-  std::string s = fmt(f, m.mean * scale);
+// "2.24× [2.04, 2.44] (n=35)": the value with its unit, the interval's ends without it.
+std::string interval_text(const stats::MeanInterval& m, const char* f, const char* unit, double scale = 1) {
+  std::string s = fmt(f, m.mean * scale) + unit;
   if (m.defined) s += " [" + fmt(f, m.lo * scale) + ", " + fmt(f, m.hi * scale) + "]";
   return s + fmt(" (n=%lld)", static_cast<long long>(m.n));
 }
@@ -88,6 +89,19 @@ std::string key_without(const Cell& c, std::initializer_list<const char*> drop) 
   ordered_json j = c.to_json();
   for (const char* k : drop) j.erase(k);
   return j.dump();
+}
+
+// The model a cell runs, as the findings tell models apart: its name, with "@TYPE" when the cell
+// runs a quantized variant of it (a "quantization" in the cell's canonical JSON: the sweep's
+// `quantizations` key), as cell labels show it ("smollm2@q8_0").
+std::string quantization_of(const Cell& c) {
+  const ordered_json j = c.to_json();
+  const auto it = j.find("quantization");
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::string model_of(const Cell& c) {
+  const std::string q = quantization_of(c);
+  return q.empty() || q == "release" ? c.model : c.model + "@" + q;
 }
 
 std::string models_text(const std::vector<std::string>& m) {
@@ -170,11 +184,12 @@ Finding decode_share(const Data& d) {
     if (c.cell.paths != 1 || !thinking_on(c.cell)) continue;
     const auto it = d.qs.find(c.id);
     if (it == d.qs.end()) continue;
+    const std::string m = model_of(c.cell);
     for (const QuestionRecord* q : it->second) {
       if (q->e2e_ms <= 0) continue;
-      shares[c.cell.model].push_back(q->decode_ms / q->e2e_ms);
-      shape[c.cell.model].first += static_cast<double>(q->n_prompt);
-      shape[c.cell.model].second += static_cast<double>(q->max_path_tokens);
+      shares[m].push_back(q->decode_ms / q->e2e_ms);
+      shape[m].first += static_cast<double>(q->n_prompt);
+      shape[m].second += static_cast<double>(q->max_path_tokens);
     }
   }
   std::vector<std::string> measured;
@@ -182,7 +197,7 @@ Finding decode_share(const Data& d) {
   for (auto& [m, v] : shares) {
     mi[m] = stats::mean_interval(v);
     const double n = static_cast<double>(v.size());
-    measured.push_back(m + ": " + interval_text(mi[m], "%.1f%%", 100) +
+    measured.push_back(m + ": " + interval_text(mi[m], "%.1f", "%", 100) +
                        fmt(" at its mean I = %.0f, O = %.0f", shape[m].first / n, shape[m].second / n));
     f.data["measured"][m] = {{"share", mi[m].mean}, {"lo", mi[m].lo}, {"hi", mi[m].hi}, {"n", mi[m].n}};
   }
@@ -243,6 +258,7 @@ EnergyPoints energy_points(const Data& d) {
     if (c.cell.paths != 1) continue;
     const auto it = d.qs.find(c.id);
     if (it == d.qs.end()) continue;
+    const std::string m = model_of(c.cell);
     for (const QuestionRecord* q : it->second) {
       if (!q->power) continue;
       const int64_t tok = q->thinking_tokens + q->answer_tokens;
@@ -250,8 +266,8 @@ EnergyPoints energy_points(const Data& d) {
       e.any = true;
       e.estimated = e.estimated || q->power->estimated;
       e.sources.insert(q->power->source);
-      e.x[c.cell.model].push_back(std::log(static_cast<double>(tok)));
-      e.y[c.cell.model].push_back(q->power->decode_j / static_cast<double>(tok));
+      e.x[m].push_back(std::log(static_cast<double>(tok)));
+      e.y[m].push_back(q->power->decode_j / static_cast<double>(tok));
     }
   }
   return e;
@@ -311,7 +327,7 @@ Finding energy_by_size(const Data& d) {
   std::vector<std::string> parts;
   for (const auto& [m, y] : e.y) {
     mi[m] = stats::mean_interval(y);
-    parts.push_back(model_label(d, m) + ": " + interval_text(mi[m], "%.4g J/token"));
+    parts.push_back(model_label(d, m) + ": " + interval_text(mi[m], "%.4g", " J/token"));
     f.data[m] = {{"j_per_token", mi[m].mean}, {"lo", mi[m].lo}, {"hi", mi[m].hi}, {"n", mi[m].n}};
   }
   if (!parts.empty())
@@ -380,15 +396,15 @@ Finding deadline_winner(const Data& d) {
     if (!p.choice) continue;
     wins.push_back({dl, *p.choice});
     const ConfigSummary& c = d.S[*p.choice];
-    f.data["winners"].push_back({{"deadline_s", dl}, {"model", c.cell.model}, {"label", c.label},
+    f.data["winners"].push_back({{"deadline_s", dl}, {"model", model_of(c.cell)}, {"label", c.label},
                                  {"accuracy", c.accuracy}, {"p90_s", c.p90_s}});
-    if (c.cell.model == last_model) continue;
-    last_model = c.cell.model;
+    if (model_of(c.cell) == last_model) continue;
+    last_model = model_of(c.cell);
     text += (text.empty() ? "" : "; ") + std::string("≤ ") + format_seconds(dl) + ": " + c.label + " " +
             fmt("%.1f%% [%.1f, %.1f]", 100 * c.accuracy, 100 * c.acc_lo, 100 * c.acc_hi) + ", p90 " +
             format_seconds(c.p90_s);
   }
-  if (!text.empty()) f.measurement = "winner by p90 deadline (from the deadline on): " + text;
+  if (!text.empty()) f.measurement = "the most accurate configuration within a p90 deadline, from each deadline where the winning model changes: " + text;
   if (auto miss = size_axis_missing(d)) {
     f.reason = *miss;
     return f;
@@ -397,7 +413,7 @@ Finding deadline_winner(const Data& d) {
     f.reason = "no configuration meets any deadline up to " + format_seconds(deadlines.back());
     return f;
   }
-  auto size_of = [&](size_t i) -> std::optional<double> { return d.info.at(d.S[i].cell.model).params; };
+  auto size_of = [&](size_t i) -> std::optional<double> { return d.info.at(model_of(d.S[i].cell)).params; };
   // The best configuration of the smallest size at the last deadline (every configuration meets it).
   const double smallest = *d.info.at(d.sized.front()).params;
   const Win& last = wins.back();
@@ -421,12 +437,12 @@ Finding deadline_winner(const Data& d) {
     const ConfigSummary& sm = d.S[*best_small];
     if (compare(top.acc_lo, top.acc_hi, sm.acc_lo, sm.acc_hi) == Side::kAbove) {
       f.verdict = Verdict::kReproduced;
-      f.reason = "the smaller model wins the tight deadlines and " + top.cell.model +
+      f.reason = "the smaller model wins the tight deadlines and " + model_of(top.cell) +
                  " the long ones, its lead at " + format_seconds(last.deadline) + " outside the intervals";
     } else {
       f.verdict = Verdict::kInconclusive;
-      f.reason = "the larger " + top.cell.model + " wins the long deadlines, but its accuracy interval overlaps the "
-                 "best of " + sm.cell.model + " (" + sm.label + ")";
+      f.reason = "the larger " + model_of(top.cell) + " wins the long deadlines, but its accuracy interval overlaps the "
+                 "best of " + model_of(sm.cell) + " (" + sm.label + ")";
     }
     return f;
   }
@@ -439,7 +455,7 @@ Finding deadline_winner(const Data& d) {
   if (best_other && compare(top.acc_lo, top.acc_hi, d.S[*best_other].acc_lo, d.S[*best_other].acc_hi) == Side::kAbove &&
       *last_size <= *first_size) {
     f.verdict = Verdict::kNotReproduced;
-    f.reason = top.cell.model + " wins at every deadline up to " + format_seconds(last.deadline) +
+    f.reason = model_of(top.cell) + " wins at every deadline up to " + format_seconds(last.deadline) +
                ", decidedly (its interval is above the best of every other size)";
   } else if (!non_decreasing && best_other &&
              compare(top.acc_lo, top.acc_hi, d.S[*best_other].acc_lo, d.S[*best_other].acc_hi) == Side::kAbove) {
@@ -462,7 +478,7 @@ struct Pooled {
 Pooled pooled(const Data& d, const std::string& model, const std::function<bool(const Cell&)>& pick) {
   Pooled p;
   for (const auto& c : d.configs) {
-    if (c.cell.model != model || !pick(c.cell)) continue;
+    if (model_of(c.cell) != model || !pick(c.cell)) continue;
     const auto it = d.qs.find(c.id);
     if (it == d.qs.end()) continue;
     for (const QuestionRecord* q : it->second) {
@@ -535,13 +551,18 @@ Finding token_budget(const Data& d) {
   for (const auto& m : d.models) {
     // Budget points: think-budget cells by budget, and unlimited at its max_tokens.
     std::map<int64_t, Pooled> pts;
+    std::set<int64_t> unlimited;  // budgets that are an unlimited cell's max_tokens
     for (const auto& c : d.configs) {
-      if (c.cell.model != m || c.cell.paths != 1) continue;
+      if (model_of(c.cell) != m || c.cell.paths != 1) continue;
       int64_t b;
       if (c.cell.policy == Policy::kThinkBudget && c.cell.budget) b = *c.cell.budget;
-      else if (c.cell.policy == Policy::kUnlimited) b = c.cell.max_tokens;
-      else continue;
-      if (pts.count(b) && c.cell.policy == Policy::kUnlimited) continue;  // a budget of max_tokens is the same
+      else if (c.cell.policy == Policy::kUnlimited) {
+        b = c.cell.max_tokens;
+        if (pts.count(b)) continue;  // a budget of max_tokens is the same point
+        unlimited.insert(b);
+      } else {
+        continue;
+      }
       const auto it = d.qs.find(c.id);
       if (it == d.qs.end()) continue;
       Pooled& p = pts[b];
@@ -554,8 +575,8 @@ Finding token_budget(const Data& d) {
     if (pts.size() < 2) continue;
     std::string s = model_label(d, m) + ":";
     for (const auto& [b, p] : pts) {
-      s += fmt(" %lld tok ", static_cast<long long>(b)) + acc_text(stats::wilson_interval(p.k, p.n)) + " at " +
-           interval_text(stats::mean_interval(p.e2e_s), "%.2f s") + ";";
+      s += std::string(unlimited.count(b) ? " unlimited" : "") + fmt(" %lld tok ", static_cast<long long>(b)) + acc_text(stats::wilson_interval(p.k, p.n)) + " at " +
+           interval_text(stats::mean_interval(p.e2e_s), "%.2f", " s") + ";";
       f.data[m].push_back({{"budget", b}, {"accuracy", p.n ? static_cast<double>(p.k) / p.n : 0.0},
                            {"mean_s", stats::mean(p.e2e_s)}, {"n", p.n}});
     }
@@ -604,13 +625,13 @@ std::map<std::string, PathPairs> path_pairs(const Data& d) {
   for (const auto& c : d.configs) {
     if (!d.qs.count(c.id)) continue;
     if (c.cell.paths == 1) one[key_without(c.cell, {"paths"})] = &c;
-    else nmax[c.cell.model] = std::max(nmax[c.cell.model], c.cell.paths);
+    else nmax[model_of(c.cell)] = std::max(nmax[model_of(c.cell)], c.cell.paths);
   }
   for (const auto& c : d.configs) {
-    if (c.cell.paths == 1 || !d.qs.count(c.id) || c.cell.paths != nmax[c.cell.model]) continue;
+    if (c.cell.paths == 1 || !d.qs.count(c.id) || c.cell.paths != nmax[model_of(c.cell)]) continue;
     const auto it = one.find(key_without(c.cell, {"paths"}));
     if (it == one.end()) continue;
-    PathPairs& p = out[c.cell.model];
+    PathPairs& p = out[model_of(c.cell)];
     p.n_max = c.cell.paths;
     std::map<std::string, const QuestionRecord*> base_q;
     for (const QuestionRecord* q : d.qs.at(it->second->id)) base_q[q->question_id] = q;
@@ -636,7 +657,7 @@ Finding paths_latency(const Data& d) {
   for (const auto& [m, p] : pairs) {
     if (p.ratios.empty()) continue;
     const stats::MeanInterval r = stats::mean_interval(p.ratios);
-    parts.push_back(m + fmt(": N = %lld costs ", static_cast<long long>(p.n_max)) + interval_text(r, "%.2f×") +
+    parts.push_back(m + fmt(": N = %lld costs ", static_cast<long long>(p.n_max)) + interval_text(r, "%.2f", "×") +
                     " the latency of N = 1");
     f.data[m] = {{"n", p.n_max}, {"latency_ratio", r.mean}, {"lo", r.lo}, {"hi", r.hi}, {"questions", r.n}};
     const double half = static_cast<double>(p.n_max) / 2;
@@ -700,8 +721,9 @@ Finding paths_accuracy(const Data& d) {
 
 Finding w4_vs_w16(const Data& d) {
   Finding f = base("w4-vs-w16");
-  f.command = "edgereason quantize models/qwen2.5-coder-0.5b.gguf models/qwen2.5-coder-0.5b-q4_0.gguf --type q4_0 (and an f16 "
-              "copy), then a sweep with both as models into " + d.db + ", then edgereason findings --db " + d.db;
+  f.command = "edgereason sweep w4.toml --db " + d.db + " && edgereason findings --db " + d.db +
+              " (w4.toml: models = [\"qwen2.5-coder-0.5b\"], quantizations = [\"f16\", \"q4_0\"]; or two files made "
+              "by edgereason quantize --type f16 / q4_0 as two models)";
   // Pairs: a 4-bit and a 16-bit model of the same size (within 3%), cells alike but for the model.
   std::vector<std::string> w4, w16;
   for (const auto& m : d.models) {
@@ -716,12 +738,12 @@ Finding w4_vs_w16(const Data& d) {
       if (!pa || !pb || std::abs(*pa - *pb) > 0.03 * std::max(*pa, *pb)) continue;
       std::map<std::string, const ConfigRow*> w16_cells;
       for (const auto& c : d.configs)
-        if (c.cell.model == b) w16_cells[key_without(c.cell, {"model"})] = &c;
+        if (model_of(c.cell) == b) w16_cells[key_without(c.cell, {"model", "quantization"})] = &c;
       std::vector<double> ratios, eratios;
       int64_t k4 = 0, n4 = 0, k16 = 0, n16 = 0;
       for (const auto& c : d.configs) {
-        if (c.cell.model != a || !d.qs.count(c.id)) continue;
-        const auto it = w16_cells.find(key_without(c.cell, {"model"}));
+        if (model_of(c.cell) != a || !d.qs.count(c.id)) continue;
+        const auto it = w16_cells.find(key_without(c.cell, {"model", "quantization"}));
         if (it == w16_cells.end() || !d.qs.count(it->second->id)) continue;
         std::map<std::string, const QuestionRecord*> ref;
         for (const QuestionRecord* q : d.qs.at(it->second->id)) ref[q->question_id] = q;
@@ -740,9 +762,9 @@ Finding w4_vs_w16(const Data& d) {
       if (ratios.empty()) continue;
       const auto lat = stats::mean_interval(ratios);
       const auto acc4 = stats::wilson_interval(k4, n4), acc16 = stats::wilson_interval(k16, n16);
-      std::string s = a + " vs " + b + ": latency " + interval_text(lat, "%.2f×") + ", accuracy " + acc_text(acc4) +
+      std::string s = a + " vs " + b + ": latency " + interval_text(lat, "%.2f", "×") + ", accuracy " + acc_text(acc4) +
                       " vs " + acc_text(acc16);
-      if (!eratios.empty()) s += ", energy " + interval_text(stats::mean_interval(eratios), "%.2f×");
+      if (!eratios.empty()) s += ", energy " + interval_text(stats::mean_interval(eratios), "%.2f", "×");
       parts.push_back(s);
       f.data[a + " vs " + b] = {{"latency_ratio", lat.mean}, {"lo", lat.lo}, {"hi", lat.hi},
                                 {"accuracy_w4", acc4.p}, {"accuracy_w16", acc16.p}, {"questions", n4}};
@@ -760,7 +782,7 @@ Finding w4_vs_w16(const Data& d) {
       have += (have.empty() ? "" : ", ") + m + " (" + (i.weight_type.empty() ? "precision unknown" : i.weight_type) + ")";
     }
     f.reason = "no W4 and 16-bit versions of one model measured with the same settings (the database has " + have +
-               "): run a sweep with both quantizations of one model";
+               "): run a sweep with a 4-bit and a 16-bit version of one model";
     return f;
   }
   f.measurement = "paired per question, W4 / 16-bit: " + models_text(parts);
@@ -879,9 +901,17 @@ std::vector<Finding> check_findings(const std::vector<ConfigRow>& configs, const
   for (const auto& q : questions) d.qs[q.config_id].push_back(&q.q);
   const ModelInfoFn info = o.model_info ? o.model_info : ModelInfoFn(model_info);
   for (const auto& c : configs) {
-    if (!d.qs.count(c.id) || d.info.count(c.cell.model)) continue;
-    d.models.push_back(c.cell.model);
-    d.info[c.cell.model] = info(c.cell.model);
+    if (!d.qs.count(c.id) || d.info.count(model_of(c.cell))) continue;
+    const std::string m = model_of(c.cell);
+    d.models.push_back(m);
+    ModelInfo i = info(c.cell.model);  // the release file's size; a variant's precision is its type
+    const std::string q = quantization_of(c.cell);
+    if (!q.empty() && q != "release") {
+      i.weight_type = q;
+      i.weight_bits = bits_of_type(q);
+      i.source += ", quantization " + q;
+    }
+    d.info[m] = std::move(i);
   }
   for (const auto& m : d.models)
     if (d.info[m].params) d.sized.push_back(m);
