@@ -32,6 +32,7 @@ Command add_merge_command(CLI::App& app);
 Command add_pareto_command(CLI::App& app);
 Command add_plan_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
+Command add_findings_command(CLI::App& app);
 Command add_study_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
 Command add_quantize_command(CLI::App& app);

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
       er::cli::add_pareto_command(app),
       er::cli::add_plan_command(app),
       er::cli::add_report_command(app),
+      er::cli::add_findings_command(app),
       er::cli::add_study_command(app),
       er::cli::add_serve_command(app),
       er::cli::add_quantize_command(app),

@@ -178,6 +178,9 @@ Result<HtmlReportInput> load_report_input(study::Store& store) {
   ER_ASSIGN_OR_RETURN(in.runs, store.runs());
   ER_ASSIGN_OR_RETURN(in.fits, store.fits());
   in.summaries = study::summarize(in.configs, in.questions);
+  study::FindingsOptions fo;
+  fo.db_path = in.db_path;
+  in.findings = study::check_findings(in.configs, in.questions, in.fits, fo);
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -234,6 +237,24 @@ std::string render_html_report(const HtmlReportInput& in) {
     o += "</tr>\n";
   }
   o += "</table>\n";
+
+  // 1b. The paper's findings, checked.
+  if (!in.findings.empty()) {
+    o += "<h2 id=\"findings\">The paper's findings, checked on this database</h2>\n";
+    o += std::string("<p class=\"note\">Each finding of ") + study::kPaperCitation +
+         ": the paper's claim with its numbers, what this database measures (95% intervals: Wilson for accuracies, "
+         "t for means and slopes), the verdict and why, and the command that reproduces it "
+         "(<code>edgereason findings</code> prints the same table; the rules are in docs/study.md).</p>\n";
+    o += "<table id=\"findings-table\"><tr><th class=\"l\">finding</th><th class=\"l\">the paper</th>"
+         "<th class=\"l\">this database</th><th class=\"l\">verdict</th><th class=\"l\">reproduce with</th></tr>\n";
+    for (const study::Finding& fd : in.findings) {
+      o += "<tr data-finding=\"" + escape(fd.id) + "\"><td class=\"l\"><b>" + escape(fd.title) +
+           "</b></td><td class=\"l\">" + escape(fd.claim) + "</td><td class=\"l\">" + escape(fd.measurement) +
+           "</td><td class=\"l\"><b>" + escape(std::string(study::verdict_name(fd.verdict))) + "</b>: " +
+           escape(fd.reason) + "</td><td class=\"l\"><code>" + escape(fd.command) + "</code></td></tr>\n";
+    }
+    o += "</table>\n";
+  }
 
   // 2. Frontiers.
   o += "<h2 id=\"frontier\">Accuracy against latency</h2>\n";

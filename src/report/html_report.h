@@ -1,13 +1,15 @@
 // The study's HTML report: one self-contained file (inline CSS and SVG, no network) with the
 // accuracy/latency frontier, the prefill/decode split, decode latency against output length with
 // the fitted curve, energy per token, accuracy against thinking budget and against N, the
-// recommendation table for a list of deadlines, and the configuration echo.
+// recommendation table for a list of deadlines, the paper's findings checked, and the configuration
+// echo.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "study/findings.h"
 #include "study/pareto.h"
 #include "study/store.h"
 
@@ -22,10 +24,12 @@ struct HtmlReportInput {
   std::vector<study::FitRow> fits;  // perfmodel coefficients per model (may be empty)
   std::vector<study::ConfigSummary> summaries;
   std::vector<double> deadlines = {1, 2, 5, 10, 30};
+  // The paper's findings checked on this database (study::check_findings); empty: no section.
+  std::vector<study::Finding> findings;
   std::string generated_at;  // UTC timestamp
 };
 
-// Reads everything the report shows from the database.
+// Reads everything the report shows from the database, and checks the paper's findings on it.
 Result<HtmlReportInput> load_report_input(study::Store& store);
 
 std::string render_html_report(const HtmlReportInput& in);
