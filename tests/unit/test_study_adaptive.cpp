@@ -207,23 +207,25 @@ TEST(StudyAdaptive, DominatedOnlyByACheaperCellWithConfidence) {
   EXPECT_EQ(dominated_by({st("a", 10, 10, 1.0), st("b", 0, 10, 1.0)}, 1), std::nullopt);
 }
 
-// N = 3 paths are always wrong (and slowest); one path always right.
+// N = 3 paths are wrong (and slowest) from question `wrong_from` on; one path always right.
 class DecidingBackend : public testing::FakeBackend {
  public:
   using FakeBackend::FakeBackend;
+  int64_t wrong_from = 0;
   Result<QuestionRecord> run(const Cell& cell, const QuestionRef& q) override {
     ER_ASSIGN_OR_RETURN(QuestionRecord r, FakeBackend::run(cell, q));
-    r.correct = cell.paths == 1;
+    r.correct = cell.paths == 1 || q.index < wrong_from;
     ran.insert(cell.label() + "#" + q.id);
     return r;
   }
   std::multiset<std::string> ran;
 };
 
-SweepConfig rounds_config() {
+SweepConfig rounds_config(int limit = 16) {
   return parse(
       "name = \"r\"\ngrid = \"around-base\"\nmodels = \"m\"\npolicies = [\"unlimited\", \"think-budget\"]\n"
-      "budgets = [8]\npaths = [1, 3]\ntemperature = 0.5\nmax_tokens = 32\n[[slices]]\ndataset = \"d\"\nlimit = 16\n");
+      "budgets = [8]\npaths = [1, 3]\ntemperature = 0.5\nmax_tokens = 32\n[[slices]]\ndataset = \"d\"\nlimit = " +
+      std::to_string(limit) + "\n");
 }
 
 // (cell label, question id) of every stored record.
@@ -320,6 +322,54 @@ TEST(StudyAdaptive, KillAtAnyQuestionThenRerunRepeatsNothing) {
     for (const std::string& q : fake.ran) EXPECT_FALSE(ran.count(q)) << "repeated " << q << " (kill after " << k << ")";
     EXPECT_EQ(stored(**store), reference) << "kill after " << k;
     EXPECT_EQ(s->decisions.size(), 1u);
+  }
+}
+
+// N = 3 is right on its first 4 questions, then wrong: not dominated at 4 or 8, dominated at 16
+// (4 of 16 against 16 of 16). A rerun after a kill inside round 3 must decide round 3 on the
+// 8-question prefix, whatever else is stored, or N = 3 would stop at 8 instead of 16.
+TEST(StudyAdaptive, DecisionsUseOnlyThePreviousRoundsPrefix) {
+  test::TempDir dir;
+  std::set<std::string> reference;
+  int64_t total = 0;
+  {
+    auto store = Store::open((dir / "ref.db").string(), Store::Mode::kReadWrite);
+    ASSERT_TRUE(store.is_ok());
+    DecidingBackend fake(40);
+    fake.wrong_from = 4;
+    auto s = run_adaptive(rounds_config(32), **store, fake, quiet());
+    ASSERT_TRUE(s.is_ok()) << s.status().message();
+    ASSERT_EQ(s->decisions.size(), 1u);
+    EXPECT_EQ(s->decisions[0].after, 16);
+    EXPECT_EQ(s->done, (std::vector<int64_t>{32, 16, 32}));
+    reference = stored(**store);
+    total = fake.calls;
+  }
+  // Round 3 (to 16) starts after 3 × 8 = 24 questions; the base runs its 8 first, then N = 3:
+  // killed after 4 or 7 of N = 3's round-3 questions.
+  for (int64_t k : {24 + 8 + 4, 24 + 8 + 7}) {
+    const std::string db = (dir / ("k" + std::to_string(k) + ".db")).string();
+    int64_t first_calls = 0;
+    {
+      auto store = Store::open(db, Store::Mode::kReadWrite);
+      ASSERT_TRUE(store.is_ok());
+      DecidingBackend fake(40);
+      fake.wrong_from = 4;
+      AdaptiveOptions o = quiet();
+      o.sweep.interrupted = [&] { return fake.calls >= k; };
+      ASSERT_TRUE(run_adaptive(rounds_config(32), **store, fake, o).is_ok());
+      first_calls = fake.calls;
+    }
+    auto store = Store::open(db, Store::Mode::kReadWrite);
+    ASSERT_TRUE(store.is_ok());
+    DecidingBackend fake(40);
+    fake.wrong_from = 4;
+    auto s = run_adaptive(rounds_config(32), **store, fake, quiet());
+    ASSERT_TRUE(s.is_ok());
+    EXPECT_EQ(first_calls + fake.calls, total) << k;
+    EXPECT_EQ(stored(**store), reference) << k;
+    ASSERT_EQ(s->decisions.size(), 1u);
+    EXPECT_EQ(s->decisions[0].after, 16);
   }
 }
 
