@@ -141,11 +141,19 @@ Status run_study(const StudyCliOptions& o) {
     rates += b;
   }
   ER_RETURN_IF_ERROR(check_results_db(o.db, "--db"));
+  ER_ASSIGN_OR_RETURN(std::optional<study::Shard> shard, shard_to_run(o.shard));
+  // A sharded study plans with the built-in rates only, so that every shard, its reruns and the
+  // study on the merged database fit the budget to the same grid (the same sweep).
   std::map<std::string, int64_t> done;
+  bool fleet = shard.has_value();
   if (std::filesystem::exists(o.db)) {
     ER_ASSIGN_OR_RETURN(auto ro, study::Store::open(o.db, study::Store::Mode::kReadOnly));
-    ER_RETURN_IF_ERROR(study::calibrate(cost, design.cells(), *ro).with_context("--db"));
-    ER_ASSIGN_OR_RETURN(done, study::records_per_cell(*ro));
+    ER_ASSIGN_OR_RETURN(auto mark, study::read_shard_mark(*ro));
+    fleet = fleet || mark.has_value();
+    if (!fleet) {
+      ER_RETURN_IF_ERROR(study::calibrate(cost, design.cells(), *ro).with_context("--db"));
+      ER_ASSIGN_OR_RETURN(done, study::records_per_cell(*ro));
+    }
   }
   // The rounds get 90 % of the budget; the rest is for the bench grid, the fits and the report.
   const double rounds_s = budget_s * 0.9;
@@ -160,7 +168,6 @@ Status run_study(const StudyCliOptions& o) {
   ER_ASSIGN_OR_RETURN(bo.energy, energy_options(power));
   ER_ASSIGN_OR_RETURN(study::SweepConfig cfg,
                       study::parse_sweep_config(toml, o.quick ? "<study --quick>" : "<study>", checks));
-  ER_ASSIGN_OR_RETURN(std::optional<study::Shard> shard, shard_to_run(o.shard));
 
   // The plan, before anything runs.
   const study::PlanEstimate est = study::estimate_plan(cfg, cost, fit.first, rounds_s, done);
@@ -174,7 +181,9 @@ Status run_study(const StudyCliOptions& o) {
               static_cast<long long>(fit.first), static_cast<long long>(est.first_round_questions),
               study::format_duration(est.first_round_s).c_str(), static_cast<long long>(cfg.slices.front().limit),
               static_cast<long long>(est.full_questions), study::format_duration(est.full_s).c_str());
-  std::printf("  cost model: %s%s\n", rates.c_str(), cost.cell_s.empty() ? "" : "; cells already measured: their mean");
+  std::printf("  cost model: %s%s\n", rates.c_str(),
+              fleet ? "; built-in rates only (a sharded study plans alike on every shard)"
+                    : cost.cell_s.empty() ? "" : "; cells already measured: their mean");
   for (const std::string& d : fit.dropped) std::printf("  to fit the budget: %s\n", d.c_str());
   if (o.dry_run) {
     for (const study::Cell& c : cfg.cells())
