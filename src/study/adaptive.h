@@ -35,7 +35,8 @@ Result<double> parse_duration(std::string_view text);
 // ---- The cost model: seconds per question of a cell ----
 
 // Decode tokens/s of one path on this 2-core machine (2 threads), built in: smollm2 150 and
-// qwen2.5-coder-1.5b 16 (measured here), qwen2.5-coder-0.5b 45 (a guess between them); any other
+// qwen2.5-coder-1.5b 16 (measured here), qwen2.5-coder-0.5b 32 (a guess: 45 was guessed first;
+// on a loaded machine it ran 1.3× slower than that relative to smollm2); any other
 // model 150 × 98 MB / its file size (the smollm2 rate scaled by the bytes each token reads; 0:
 // unknown size, taken as 1 GB). `source` says which.
 struct DecodeRate {

@@ -117,7 +117,7 @@ TEST(StudyAdaptive, CostModelEstimatesSecondsPerQuestion) {
 
   EXPECT_DOUBLE_EQ(builtin_decode_rate("smollm2", 0).tok_s, 150);
   EXPECT_DOUBLE_EQ(builtin_decode_rate("/x/models/qwen2.5-coder-1.5b.gguf", 0).tok_s, 16);
-  EXPECT_DOUBLE_EQ(builtin_decode_rate("qwen2.5-coder-0.5b", 0).tok_s, 45);
+  EXPECT_DOUBLE_EQ(builtin_decode_rate("qwen2.5-coder-0.5b", 0).tok_s, 32);
   EXPECT_NE(builtin_decode_rate("qwen2.5-coder-0.5b", 0).source.find("guess"), std::string::npos);
   EXPECT_NEAR(builtin_decode_rate("other", 980000000).tok_s, 15, 1e-9);
 }
