@@ -232,14 +232,28 @@ Status run_study(const StudyCliOptions& o) {
                 shard->text().c_str(), o.db.c_str());
     return Status::ok();
   }
-  // The bench grid stops 5 % before the budget's end (a point is not cut once started), leaving
-  // time for the fits and the report.
+  // The bench grid ends 5 % before the budget's end, leaving time for the fits and the report: it
+  // takes the points expected to end by then, and stops there if they run longer.
   const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(budget_s * 0.95));
   const auto interrupted = [stop, deadline] { return stop->load() || Clock::now() >= deadline; };
 
   // Where the questions do not reach the contexts the cells decode (prompt + max_tokens), a short
   // bench grid per model and path count measures them, so that the fits hold where they are used.
   ER_ASSIGN_OR_RETURN(std::vector<study::GridRequest> grid, study::bench_grid_plan(cfg.cells(), *store));
+  {  // Only the points expected to end before the budget's end (at the rates just measured).
+    ER_RETURN_IF_ERROR(study::calibrate(cost, cfg.cells(), *store));
+    double left = std::chrono::duration<double>(deadline - Clock::now()).count();
+    size_t fit_n = 0;
+    for (; fit_n < grid.size(); ++fit_n) {
+      left -= cost.generation_seconds(grid[fit_n].cell, grid[fit_n].n_prompt, grid[fit_n].n_gen);
+      if (left < 0) break;
+    }
+    if (fit_n < grid.size()) {
+      std::printf("bench grid: %zu of %zu points left out to stay within the time budget (rerun to measure them)\n",
+                  grid.size() - fit_n, grid.size());
+      grid.resize(fit_n);
+    }
+  }
   std::vector<study::GridPoint> grid_points;
   if (!grid.empty()) {
     std::printf("bench grid: %zu points where the questions do not reach the contexts the configurations decode\n",

@@ -107,12 +107,23 @@ DecodeRate builtin_decode_rate(const std::string& model_name, int64_t file_bytes
 
 double paths_time_factor(int64_t paths) { return 1.0 + 0.36 * static_cast<double>(std::max<int64_t>(paths, 1) - 1); }
 
-double CostModel::builtin_seconds(const Cell& c) const {
-  const auto it = tok_s.find(c.model);
-  double rate = it != tok_s.end() ? it->second : 15.0;
+namespace {
+
+double builtin_generation(const CostModel& m, const Cell& c, double n_prompt, double n_gen) {
+  const auto it = m.tok_s.find(c.model);
+  double rate = it != m.tok_s.end() ? it->second : 15.0;
   if (c.threads == 1) rate *= 0.55;
-  const double prefill = 200.0 / (10.0 * rate);
-  return prefill + question_token_cap(c) * paths_time_factor(c.paths) / rate;
+  return n_prompt / (10.0 * rate) + n_gen * paths_time_factor(c.paths) / rate;
+}
+
+}  // namespace
+
+double CostModel::builtin_seconds(const Cell& c) const { return builtin_generation(*this, c, 200, question_token_cap(c)); }
+
+double CostModel::generation_seconds(const Cell& c, int64_t n_prompt, int64_t n_gen) const {
+  const auto s = model_scale.find(c.model);
+  return builtin_generation(*this, c, static_cast<double>(n_prompt), static_cast<double>(n_gen)) *
+         (s != model_scale.end() ? s->second : 1.0);
 }
 
 double CostModel::question_seconds(const Cell& c) const {

@@ -59,6 +59,9 @@ struct CostModel {
   double question_seconds(const Cell& cell) const;
   // The built-in estimate alone.
   double builtin_seconds(const Cell& cell) const;
+  // One generation under `cell`'s model, threads and paths: n_prompt tokens of prompt at 10× the
+  // decode rate, then n_gen tokens per path (built in, times the model's measured scale).
+  double generation_seconds(const Cell& cell, int64_t n_prompt, int64_t n_gen) const;
 };
 // Fills cell_s and model_scale from the database's records of `cells`.
 Status calibrate(CostModel& cost, const std::vector<Cell>& cells, Store& store);

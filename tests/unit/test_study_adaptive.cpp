@@ -114,6 +114,10 @@ TEST(StudyAdaptive, CostModelEstimatesSecondsPerQuestion) {
   EXPECT_NEAR(m.question_seconds(c), 2 * cost.builtin_seconds(c), 1e-9);
   m.cell_s[c.hash()] = 3;
   EXPECT_DOUBLE_EQ(m.question_seconds(c), 3);
+  // A bench grid point: its own prompt and tokens, scaled like the questions.
+  c.threads = 2;
+  c.paths = 4;
+  EXPECT_NEAR(m.generation_seconds(c, 500, 100), 2 * (500.0 / 160 + 100 * 2.08 / 16), 1e-9);
 
   EXPECT_DOUBLE_EQ(builtin_decode_rate("smollm2", 0).tok_s, 150);
   EXPECT_DOUBLE_EQ(builtin_decode_rate("/x/models/qwen2.5-coder-1.5b.gguf", 0).tok_s, 16);
