@@ -77,7 +77,7 @@ Result<std::vector<T>> get_list(const Errors& e, std::string_view key, const tom
 
 constexpr std::string_view kTopKeys[] = {"name",   "models",        "policies",    "budgets", "paths",
                                          "threads", "max_tokens",   "answer_budget", "temperature", "seed",
-                                         "vote",   "bench",         "slices",        "backends"};
+                                         "vote",   "bench",         "slices",        "backends", "grid"};
 constexpr std::string_view kBackendKeys[] = {"name", "url", "flavor", "served_model"};
 constexpr std::string_view kSliceKeys[] = {"dataset", "offset", "limit"};
 
@@ -168,6 +168,14 @@ std::vector<Cell> SweepConfig::cells() const {
               c.seed = seed;
               c.vote = vote;
               c.bench = bench;
+              if (grid == "around-base") {
+                // Axes away from the base: thinking (policy with budget), threads, paths.
+                const bool base_thinking =
+                    p == policies.front() &&
+                    (!b || (!budgets.empty() && *b == budgets.front()));
+                const int away = (base_thinking ? 0 : 1) + (t == ts.front() ? 0 : 1) + (n == paths.front() ? 0 : 1);
+                if (away > 1) continue;
+              }
               out.push_back(std::move(c));
             }
       }
@@ -306,6 +314,11 @@ Result<SweepConfig> parse_sweep_config(std::string_view text, const std::string&
     auto v = n->value_exact<bool>();
     if (!v) return e.at(n->source(), "bench", "expected true or false, got " + type_name(*n));
     c.bench = *v;
+  }
+  if (const toml::node* n = root.get("grid")) {
+    ER_ASSIGN_OR_RETURN(c.grid, get_string(e, "grid", *n));
+    if (c.grid != "cross" && c.grid != "around-base")
+      return e.at(n->source(), "grid", "'" + c.grid + "' is not cross or around-base");
   }
   const toml::node* slices = root.get("slices");
   if (!slices) return e.at(top, "slices", "is required: at least one [[slices]] table with a dataset");

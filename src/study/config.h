@@ -41,9 +41,16 @@ struct SweepConfig {
   uint64_t seed = 1;
   std::string vote = "majority";
   bool bench = false;
+  // "cross": every combination of the lists. "around-base": the first value of each axis is the
+  // base configuration (thinking = the first policy with its first budget, the first paths, the
+  // first threads) and each model's cells vary one axis at a time around it, as the paper does:
+  // a cell is kept when it differs from its model's base in at most one of thinking, paths and
+  // threads. (Precision joins as one more such axis when the sweep has a quantizations key.)
+  std::string grid = "cross";
 
   // The grid in a fixed order: slice, model (the local ones, then the backends), policy (× budget),
-  // threads (local models only), paths (outermost first).
+  // threads (local models only), paths (outermost first); with grid = "around-base", only the
+  // cells at most one axis away from the base.
   std::vector<Cell> cells() const;
 };
 

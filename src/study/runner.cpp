@@ -14,13 +14,15 @@ Result<nlohmann::ordered_json> CellBackend::bench(const Cell& cell) {
 
 std::optional<double> CellBackend::estimate_seconds(const Cell&) { return std::nullopt; }
 
-double question_weight(const Cell& c) {
+double question_token_cap(const Cell& c) {
   double cap = static_cast<double>(c.max_tokens);
   if (c.policy == Policy::kThinkBudget && c.budget)
     cap = std::min(cap, static_cast<double>(*c.budget + c.answer_budget));
   if (c.policy == Policy::kNoThink) cap = std::min(cap, static_cast<double>(c.answer_budget) * 2);
-  return cap * (1.0 + 0.25 * static_cast<double>(c.paths - 1));
+  return cap;
 }
+
+double question_weight(const Cell& c) { return question_token_cap(c) * (1.0 + 0.25 * static_cast<double>(c.paths - 1)); }
 
 std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
@@ -68,6 +70,8 @@ Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend
                               [&](const QuestionRef& q) { return shard_of(ord, q.index, n_shards) != mine; }),
                qs.end());
     }
+    if (opts.select)
+      qs.erase(std::remove_if(qs.begin(), qs.end(), [&](const QuestionRef& q) { return !opts.select(ci, q); }), qs.end());
     p.n = static_cast<int64_t>(qs.size());
     ER_ASSIGN_OR_RETURN(std::set<std::string> done, store.done_questions(p.config_id));
     for (auto& q : qs)
@@ -88,7 +92,8 @@ Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend
   const int64_t n_todo = sum.n_expected - sum.n_before;
   if (style != ProgressStyle::kOff) {
     const std::string shard = opts.shard ? " shard " + opts.shard->text() : "";
-    std::fprintf(out, "sweep '%s'%s: %lld cells, %lld questions, %lld already in %s, %lld to run\n", cfg.name.c_str(),
+    const std::string title = opts.title.empty() ? "sweep '" + cfg.name + "'" : opts.title;
+    std::fprintf(out, "%s%s: %lld cells, %lld questions, %lld already in %s, %lld to run\n", title.c_str(),
                  shard.c_str(), static_cast<long long>(sum.n_cells), static_cast<long long>(sum.n_expected),
                  static_cast<long long>(sum.n_before), store.path().c_str(), static_cast<long long>(n_todo));
     if (opts.print_estimate && n_todo > 0) {

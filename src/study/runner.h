@@ -64,6 +64,10 @@ struct SweepOptions {
   // Run only this shard's questions (shard_of); a cell's bench runs in the shard of its first
   // question. The database must be this shard's own (claim_sweep_target; checked before any write).
   std::optional<Shard> shard;
+  // When set, only the questions it accepts (cell's position in the grid, the question) are part
+  // of this run (study's rounds, adaptive.h); the others are neither expected nor run.
+  std::function<bool(size_t cell_ordinal, const QuestionRef& q)> select;
+  std::string title;  // the progress header's name ("" = "sweep 'NAME'")
 };
 
 struct SweepSummary {
@@ -76,6 +80,9 @@ struct SweepSummary {
   double seconds = 0;
 };
 
+// The most tokens one path of `cell` decodes: max_tokens, or less under think-budget (budget +
+// answer_budget) and no-think (twice the answer budget).
+double question_token_cap(const Cell& cell);
 // Relative cost of one question of `cell` (the ETA's weights): its cap on decoded tokens, scaled
 // by the batch's extra cost per path.
 double question_weight(const Cell& cell);

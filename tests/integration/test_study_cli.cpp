@@ -284,11 +284,39 @@ TEST(StudyCli, DamagedDatabasesAreRefusedUntouched) {
 }
 
 TEST(StudyCli, StudyFlagsOutOfRange) {
-  for (const std::string flags : {"-t 0", "-t -3", "-t 100000", "--limit 0", "--limit -1"}) {
+  for (const std::string flags : {"-t 0", "-t -3", "-t 100000", "--limit 0", "--limit -1", "--time-budget 45x",
+                                  "--time-budget 90", "--time-budget 0m", "--time-budget -5m", "--first-round 0"}) {
     const auto r = run_cli("study --db /nonexistent/r.db " + flags);
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.err;
     EXPECT_NE(r.err.find(flags.substr(0, flags.find(' '))), std::string::npos) << flags << ": " << r.err;
   }
+}
+
+// The plan is printed before anything runs (--dry-run: only the plan); a budget too small for the
+// grid shrinks it by the documented rule and says so.
+TEST(StudyCli, StudyPrintsItsPlanFittedToTheBudget) {
+  const auto model = test::fixture_dir() / "tiny-llama-q8_0.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "fixtures not generated";
+  test::TempDir dir;
+  const auto data = dir / "toy.jsonl";
+  test::write_text(data, "{\"question\":\"1+1?\",\"answer\":\"#### 2\",\"id\":\"q1\"}\n"
+                         "{\"question\":\"2+2?\",\"answer\":\"#### 4\",\"id\":\"q2\"}\n");
+  const std::string base = "study -m " + shell_quote(model.string()) + " --dataset " + shell_quote(data.string()) +
+                           " --db " + shell_quote((dir / "r.db").string()) + " --dry-run";
+  auto r = run_cli(base);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("planned: 6 cells, ~12 questions"), std::string::npos) << r.out;  // (base + 2 policies + N = 2, 4, 8) × 2
+  EXPECT_NE(r.out.find("time budget 1h30m"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unlimited N=8"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "r.db"));
+  r = run_cli(base + " --time-budget 1s");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("planned: 1 cells"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("to fit the budget: dropped N = 8"), std::string::npos) << r.out;
+  r = run_cli(base + " --quick");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("planned: 4 cells"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("time budget 10m00s"), std::string::npos) << r.out;
 }
 
 }  // namespace
