@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -96,6 +98,18 @@ TEST(StudyQuantCli, SweepMakesTheVariantOnceAndNamesItInEveryRecord) {
   EXPECT_GT(b1.at("weight_bytes_per_token").get<int64_t>(), b0.at("weight_bytes_per_token").get<int64_t>());
   ASSERT_TRUE(b1.contains("weights_vs_release"));
   EXPECT_GT(b1["weights_vs_release"].at("tensors").get<int64_t>(), 0);
+
+  // The report compares the precisions and states the weight check as measured.
+  const auto html = t.dir / "r.html";
+  auto rep = run_cli("report --db " + shell_quote(t.db.string()) + " -o " + shell_quote(html.string()));
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  std::ifstream in(html);
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("id=\"precision\""), std::string::npos);
+  EXPECT_NE(page.find(b1["weights_vs_release"].at("identical").get<bool>()
+                          ? "The f16 variant has exactly the release's weights (checked: max |Δw| = 0"
+                          : "The f16 variant does <b>not</b> hold exactly the release's weights"),
+            std::string::npos);
 
   // A rerun with another precision reuses the cached f16 variant.
   t.write("[\"release\", \"f16\", \"q4_0\"]");
