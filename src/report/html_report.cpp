@@ -199,6 +199,11 @@ std::string precision_section(const HtmlReportInput& in) {
            "</td><td>" + (r.decode_ratio ? f("%.2f", *r.decode_ratio) : "—") + "</td><td>" +
            (r.bytes_ratio ? f("%.2f", *r.bytes_ratio) : "—") + "</td></tr>\n";
       const auto& w = r.weights_vs_release;
+      const bool upcast = r.quantization == "f32" || r.quantization == "f16" || r.quantization == "bf16";
+      if (upcast && !(w.is_object() && w.contains("identical")))
+        notes += "<p class=\"note\">The " + escape(r.quantization) +
+                 " variant's weights were compared with the release's when it ran (printed by the sweep), but the "
+                 "check is stored with bench rows only: run with <code>bench = true</code> to have it here.</p>\n";
       if (w.is_object() && w.contains("identical")) {
         std::string acc = rel ? " Accuracy " + f("%.1f%%", 100 * s.accuracy) + " against the release's " +
                                     f("%.1f%%", 100 * rel->accuracy) + ", " + std::to_string(r.n_answers_differ) + " of " +
