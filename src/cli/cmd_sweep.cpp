@@ -76,15 +76,19 @@ Status run_sweep_cmd(const SweepCliOptions& o) {
 Command add_sweep_command(CLI::App& app) {
   auto o = std::make_shared<SweepCliOptions>();
   CLI::App* sub = app.add_subcommand("sweep", "Run a grid of configurations (TOML) through eval into a SQLite database; resumable");
-  sub->add_option("config", o->config, "Sweep configuration (TOML; see examples/sweep.toml)")->required();
+  sub->add_option("config", o->config,
+                  "Sweep configuration (TOML; see examples/sweep.toml). `quantizations = [\"release\", \"f16\", \"q4_0\"]` "
+                  "runs each model at each precision: variants are made once with quantize and cached beside the model "
+                  "(.edgereason-cache/)")
+      ->required();
   sub->add_option("--db", o->db, "Results database (created if missing; continued if it exists)")->capture_default_str();
   sub->add_option("--progress", o->progress, "auto (a bar on a terminal, else lines), bar, lines or off")
       ->capture_default_str();
   sub->add_option("--data-dir", o->data_dir, "Directory of the built-in datasets (default: eval's search)");
   sub->add_option("--power", o->power, "Power source for energy per question (see run --power)")->capture_default_str();
   sub->add_flag("--dry-run", o->dry_run,
-                "Check the configuration (models, datasets, slices, what the engine can hold) and the database; "
-                "list the cells; run nothing");
+                "Check the configuration (models, datasets, slices, quantizations, what the engine can hold) and the "
+                "database; list the cells; run nothing (no variant is made)");
   add_shard_flags(sub, o->shard);
   return {sub, [o]() { return run_sweep_cmd(*o); }};
 }

@@ -15,6 +15,7 @@
 #include "eval/runner.h"
 #include "model/model_registry.h"
 #include "session/session.h"
+#include "study/variant.h"
 
 namespace er::cli {
 namespace {
@@ -178,6 +179,7 @@ class EvalCellBackend : public study::CellBackend {
     j["decode_ms"] = tg;
     j["prefill_tok_s"] = 128 * 1000.0 / pp;
     j["decode_tok_s"] = static_cast<double>(63 * cell.paths) * 1000.0 / tg;
+    add_precision(cell, j);
     return j;
   }
 
@@ -196,7 +198,7 @@ class EvalCellBackend : public study::CellBackend {
   // Measured once per (model, threads, paths): decode steps per second on a short generation.
   std::optional<double> estimate_seconds(const study::Cell& cell) override {
     if (!cell.backend.empty()) return std::nullopt;  // a server's speed is not ours to predict
-    const std::string key = cell.model + "|" + std::to_string(cell.threads) + "|" + std::to_string(cell.paths);
+    const std::string key = cell.model + "@" + cell.quantization + "|" + std::to_string(cell.threads) + "|" + std::to_string(cell.paths);
     auto it = step_s_.find(key);
     if (it == step_s_.end()) {
       if (!ensure_session(cell).is_ok()) return std::nullopt;
@@ -342,10 +344,55 @@ class EvalCellBackend : public study::CellBackend {
     return &it->second;
   }
 
+  // The file a cell's model runs from: the release as resolved, or its quantization variant (made
+  // on first use, study/variant.h), resolved once per sweep. For a float upcast (f32, f16, bf16)
+  // the variant's weights are compared with the release's once (the consistency check).
+  Result<std::string> model_file(const study::Cell& cell) {
+    ER_ASSIGN_OR_RETURN(std::string release, model::resolve_model(cell.model));
+    if (cell.quantization.empty()) return release;
+    const std::string key = release + "|" + cell.quantization;
+    auto it = variants_.find(key);
+    if (it != variants_.end()) return it->second;
+    study::VariantOptions vo;
+    vo.n_threads = static_cast<int>(cell.threads);
+    vo.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    ER_ASSIGN_OR_RETURN(const study::Variant v, study::ensure_variant(release, cell.quantization, vo));
+    if (!v.made) std::fprintf(stderr, "quantize: %s %s cached: %s\n", cell.model.c_str(), cell.quantization.c_str(), v.path.c_str());
+    if (cell.quantization == "f32" || cell.quantization == "f16" || cell.quantization == "bf16") {
+      ER_ASSIGN_OR_RETURN(const study::WeightComparison w, study::compare_weights(release, v.path));
+      ordered_json j;
+      j["tensors"] = w.n_tensors;
+      j["elements"] = w.n_elements;
+      j["different"] = w.n_different;
+      j["max_abs_diff"] = w.max_abs_diff;
+      j["max_tensor"] = w.max_tensor;
+      j["identical"] = w.identical();
+      std::fprintf(stderr, "quantize: %s %s vs release: %s (max |dw| = %g over %lld weights, %lld differ)\n",
+                   cell.model.c_str(), cell.quantization.c_str(),
+                   w.identical() ? "exactly the release's weights" : "NOT exactly the release's weights", w.max_abs_diff,
+                   static_cast<long long>(w.n_elements), static_cast<long long>(w.n_different));
+      checks_[key] = j;
+    }
+    variants_.emplace(key, v.path);
+    return v.path;
+  }
+
+  // A bench row's precision fields: the cell's quantization, the weight bytes read per decoded
+  // token, and (float upcasts) the weight comparison with the release.
+  void add_precision(const study::Cell& cell, ordered_json& j) {
+    j["quantization"] = cell.quantization_name();
+    if (session_) j["weight_bytes_per_token"] = session_->shared_model()->bytes_read_per_token();
+    auto r = model::resolve_model(cell.model);
+    if (r.is_ok()) {
+      auto it = checks_.find(*r + "|" + cell.quantization);
+      if (it != checks_.end()) j["weights_vs_release"] = it->second;
+    }
+  }
+
   // A session for the cell's model, threads, paths and context; the model stays loaded across
   // cells that only change the others.
   Status ensure_session(const study::Cell& cell) {
-    ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(cell.model));
+    ER_ASSIGN_OR_RETURN(std::string path, model_file(cell));
     const int64_t n_ctx = context_for(cell);
     if (session_ && path == session_->model_path() && session_->options().n_threads == cell.threads &&
         session_->options().max_paths == cell.paths && session_->options().n_ctx >= n_ctx) {
@@ -370,6 +417,8 @@ class EvalCellBackend : public study::CellBackend {
   std::unique_ptr<session::Session> session_;
   std::map<std::string, std::pair<double, double>> step_s_;  // prefill s, s per decode step
   std::map<std::string, std::unique_ptr<client::Client>> clients_;  // by backend name
+  std::map<std::string, std::string> variants_;  // "RELEASE|QUANTIZATION" -> the variant file
+  std::map<std::string, ordered_json> checks_;   // the same -> compare_weights with the release
 };
 
 }  // namespace

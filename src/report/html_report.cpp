@@ -1,4 +1,5 @@
 #include "report/html_report.h"
+#include "study/precision.h"
 
 #include <algorithm>
 #include <cmath>
@@ -168,6 +169,68 @@ std::string model_key(const std::string& m) {
   return k;
 }
 
+// The precision comparison (sweeps with `quantizations`): each group of configurations equal but
+// for their precision, with latency, weight bytes and energy per token, accuracy, and each
+// variant against the release; a float upcast's weight check stated as measured.
+std::string precision_section(const HtmlReportInput& in) {
+  const auto groups = study::precision_groups(in.summaries, in.questions, in.bench);
+  if (groups.empty()) return "";
+  std::string o = "<h2 id=\"precision\">Precision: the release against its quantizations</h2>\n";
+  o += "<p class=\"note\">Each variant was made from the release with <code>quantize</code> (docs/quantize.md). "
+       "Decode is the mean decode time per step; bytes/token is the weights one decode step reads (bench rows); "
+       "J/token is energy per generated token. Against the release: answers that differ among the questions both "
+       "ran, and decode time and weight bytes as ratios.</p>\n";
+  for (const auto& g : groups) {
+    o += "<h3>" + escape(g.label) + "</h3>\n<table class=\"precision\"><tr><th class=\"l\">precision</th><th>accuracy</th>"
+         "<th>95% CI</th><th>mean</th><th>decode/step</th><th>bytes/token</th><th>J/token</th>"
+         "<th>answers differ</th><th>decode ×</th><th>bytes ×</th></tr>\n";
+    std::string notes;
+    const study::ConfigSummary* rel = nullptr;
+    for (const auto& r : g.rows) {
+      const auto& s = in.summaries[r.summary];
+      if (r.quantization == "release") rel = &s;
+      o += "<tr><td class=\"l\">" + escape(r.quantization) + "</td><td>" + f("%.1f%%", 100 * s.accuracy) + "</td><td>" +
+           f("%.1f", 100 * s.acc_lo) + "–" + f("%.1f", 100 * s.acc_hi) + "</td><td>" + study::format_seconds(s.mean_s) +
+           "</td><td>" + (r.decode_s_per_step ? f("%.2f ms", 1000 * *r.decode_s_per_step) : "—") + "</td><td>" +
+           (r.weight_bytes_per_token ? f("%.1f MB", static_cast<double>(*r.weight_bytes_per_token) / 1e6) : "—") +
+           "</td><td>" + (r.j_per_token ? f("%.3f", *r.j_per_token) : "—") + "</td><td>" +
+           (r.quantization == "release" ? std::string("—")
+                                        : std::to_string(r.n_answers_differ) + " of " + std::to_string(r.n_common)) +
+           "</td><td>" + (r.decode_ratio ? f("%.2f", *r.decode_ratio) : "—") + "</td><td>" +
+           (r.bytes_ratio ? f("%.2f", *r.bytes_ratio) : "—") + "</td></tr>\n";
+      const auto& w = r.weights_vs_release;
+      const bool upcast = r.quantization == "f32" || r.quantization == "f16" || r.quantization == "bf16";
+      if (upcast && !(w.is_object() && w.contains("identical")))
+        notes += "<p class=\"note\">The " + escape(r.quantization) +
+                 " variant's weights were compared with the release's when it ran (printed by the sweep), but the "
+                 "check is stored with bench rows only: run with <code>bench = true</code> to have it here.</p>\n";
+      if (w.is_object() && w.contains("identical")) {
+        std::string acc = rel ? " Accuracy " + f("%.1f%%", 100 * s.accuracy) + " against the release's " +
+                                    f("%.1f%%", 100 * rel->accuracy) + ", " + std::to_string(r.n_answers_differ) + " of " +
+                                    std::to_string(r.n_common) + " answers differ" +
+                                    (r.n_answers_differ > 0 ? " (the same weights through other kernels' arithmetic)" : "") +
+                                    "."
+                              : std::string();
+        if (r.decode_ratio && r.bytes_ratio)
+          acc += " Decode is " + f("%.2f", *r.decode_ratio) + "× the release's for " + f("%.2f", *r.bytes_ratio) +
+                 "× the weight bytes.";
+        if (w.value("identical", false)) {
+          notes += "<p>The " + escape(r.quantization) + " variant has exactly the release's weights (checked: max |Δw| = 0 over " +
+                   std::to_string(w.value("elements", int64_t{0})) + " weights)." + acc + "</p>\n";
+        } else {
+          notes += "<p>The " + escape(r.quantization) + " variant does <b>not</b> hold exactly the release's weights: max |Δw| = " +
+                   f("%.3g", w.value("max_abs_diff", 0.0)) + " (" + std::to_string(w.value("different", int64_t{0})) + " of " +
+                   std::to_string(w.value("elements", int64_t{0})) + " weights differ, largest in <code>" +
+                   escape(w.value("max_tensor", std::string())) + "</code>; " + escape(r.quantization) +
+                   " cannot hold every dequantized value)." + acc + "</p>\n";
+        }
+      }
+    }
+    o += "</table>\n" + notes;
+  }
+  return o;
+}
+
 }  // namespace
 
 Result<HtmlReportInput> load_report_input(study::Store& store) {
@@ -177,6 +240,7 @@ Result<HtmlReportInput> load_report_input(study::Store& store) {
   ER_ASSIGN_OR_RETURN(in.questions, store.questions());
   ER_ASSIGN_OR_RETURN(in.runs, store.runs());
   ER_ASSIGN_OR_RETURN(in.fits, store.fits());
+  ER_ASSIGN_OR_RETURN(in.bench, store.bench_records());
   in.summaries = study::summarize(in.configs, in.questions);
   study::FindingsOptions fo;
   fo.db_path = in.db_path;
@@ -424,6 +488,8 @@ std::string render_html_report(const HtmlReportInput& in) {
       std::sort(se.points.begin(), se.points.end(), [](const svg::Point& a, const svg::Point& b) { return a.x < b.x; });
     o += svg::render(c);
   }
+
+  o += precision_section(in);
 
   // 8. All configurations.
   o += "<h2 id=\"configs\">All configurations</h2>\n";

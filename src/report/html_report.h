@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -23,6 +24,7 @@ struct HtmlReportInput {
   std::vector<study::RunRow> runs;
   std::vector<study::FitRow> fits;  // perfmodel coefficients per model (may be empty)
   std::vector<study::ConfigSummary> summaries;
+  std::vector<std::pair<int64_t, nlohmann::json>> bench;  // bench rows by config id
   std::vector<double> deadlines = {1, 2, 5, 10, 30};
   // The paper's findings checked on this database (study::check_findings); empty: no section.
   std::vector<study::Finding> findings;

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "model/model.h"
+#include "study/variant.h"
 
 namespace er::study {
 
@@ -77,7 +78,8 @@ Result<std::vector<T>> get_list(const Errors& e, std::string_view key, const tom
 
 constexpr std::string_view kTopKeys[] = {"name",   "models",        "policies",    "budgets", "paths",
                                          "threads", "max_tokens",   "answer_budget", "temperature", "seed",
-                                         "vote",   "bench",         "slices",        "backends", "grid"};
+                                         "vote",   "bench",         "slices",        "backends", "grid",
+                                         "quantizations"};
 constexpr std::string_view kBackendKeys[] = {"name", "url", "flavor", "served_model"};
 constexpr std::string_view kSliceKeys[] = {"dataset", "offset", "limit"};
 
@@ -133,10 +135,12 @@ std::vector<Cell> SweepConfig::cells() const {
   struct Target {
     std::string model;
     const Backend* backend = nullptr;
+    std::string quantization;  // "" = release
   };
   std::vector<Target> targets;
-  for (const std::string& m : models) targets.push_back({m, nullptr});
-  for (const Backend& b : backends) targets.push_back({(b.served_model.empty() ? std::string("default") : b.served_model) + "@" + b.name, &b});
+  for (const std::string& m : models)
+    for (const std::string& q : quantizations) targets.push_back({m, nullptr, q == "release" ? std::string() : q});
+  for (const Backend& b : backends) targets.push_back({(b.served_model.empty() ? std::string("default") : b.served_model) + "@" + b.name, &b, ""});
   for (const Slice& sl : slices)
     for (const Target& target : targets)
       for (Policy p : policies) {
@@ -151,6 +155,7 @@ std::vector<Cell> SweepConfig::cells() const {
             for (int64_t n : paths) {
               Cell c;
               c.model = target.model;
+              c.quantization = target.quantization;
               if (target.backend) {
                 c.backend = target.backend->name;
                 c.backend_url = target.backend->url;
@@ -169,11 +174,16 @@ std::vector<Cell> SweepConfig::cells() const {
               c.vote = vote;
               c.bench = bench;
               if (grid == "around-base") {
-                // Axes away from the base: thinking (policy with budget), threads, paths.
+                // Axes away from the base: thinking (policy with budget), threads, paths and
+                // precision (the first of `quantizations`; a backend has only its own).
                 const bool base_thinking =
                     p == policies.front() &&
                     (!b || (!budgets.empty() && *b == budgets.front()));
-                const int away = (base_thinking ? 0 : 1) + (t == ts.front() ? 0 : 1) + (n == paths.front() ? 0 : 1);
+                const std::string base_q =
+                    target.backend || quantizations.empty() || quantizations.front() == "release" ? std::string()
+                                                                                                 : quantizations.front();
+                const int away = (base_thinking ? 0 : 1) + (t == ts.front() ? 0 : 1) + (n == paths.front() ? 0 : 1) +
+                                 (target.quantization == base_q ? 0 : 1);
                 if (away > 1) continue;
               }
               out.push_back(std::move(c));
@@ -244,6 +254,21 @@ Result<SweepConfig> parse_sweep_config(std::string_view text, const std::string&
         if (o.name == b.name) return e.at(name->source(), "backends.name", "duplicate backend name '" + b.name + "'");
       c.backends.push_back(std::move(b));
     }
+  }
+  if (const toml::node* n = root.get("quantizations")) {
+    ER_ASSIGN_OR_RETURN(c.quantizations, get_list<std::string>(e, "quantizations", *n, [&](const toml::node& el) -> Result<std::string> {
+                          ER_ASSIGN_OR_RETURN(std::string s, get_string(e, "quantizations", el));
+                          auto q = quantization_from_name(s);
+                          if (!q.is_ok()) return e.at(el.source(), "quantizations", q.status().message());
+                          return *q;
+                        }));
+    const bool variants = std::any_of(c.quantizations.begin(), c.quantizations.end(),
+                                      [](const std::string& q) { return q != kRelease; });
+    if (variants && !c.backends.empty())
+      return e.at(n->source(), "quantizations",
+                  "another engine's server ([[backends]]) cannot be quantized by this sweep; measure the "
+                  "quantizations in a sweep of local models only");
+    if (!models) return e.at(n->source(), "quantizations", "needs local 'models' to quantize");
   }
   if (checks.model && models) {
     const toml::array* a = models->as_array();

@@ -30,6 +30,9 @@ struct SweepConfig {
   std::string name = "sweep";
   std::vector<std::string> models;    // the in-process engine's (may be empty with backends)
   std::vector<Backend> backends;
+  // The precisions of every local model: "release" (the file as shipped) and quantize targets in
+  // lowercase (study/variant.h), each a variant made on first use.
+  std::vector<std::string> quantizations = {"release"};
   std::vector<Policy> policies = {Policy::kUnlimited};
   std::vector<int64_t> budgets;          // for the budgeted policies
   std::vector<int64_t> paths = {1};
@@ -48,9 +51,9 @@ struct SweepConfig {
   // threads. (Precision joins as one more such axis when the sweep has a quantizations key.)
   std::string grid = "cross";
 
-  // The grid in a fixed order: slice, model (the local ones, then the backends), policy (× budget),
-  // threads (local models only), paths (outermost first); with grid = "around-base", only the
-  // cells at most one axis away from the base.
+  // The grid in a fixed order: slice, model (the local ones, each × quantization, then the
+  // backends), policy (× budget), threads (local models only), paths (outermost first); with
+  // grid = "around-base", only the cells at most one axis away from the base.
   std::vector<Cell> cells() const;
 };
 

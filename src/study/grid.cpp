@@ -35,7 +35,9 @@ int64_t Cell::context_size() const { return std::max<int64_t>(2048, max_tokens +
 
 std::string Cell::label() const {
   std::string s;
-  s.append(model).append(" ").append(slice.dataset).append("[").append(std::to_string(slice.offset)).append(":");
+  s.append(model);
+  if (!quantization.empty()) s.append("@").append(quantization);
+  s.append(" ").append(slice.dataset).append("[").append(std::to_string(slice.offset)).append(":");
   if (slice.limit >= 0) s.append(std::to_string(slice.offset + slice.limit));
   s.append("] ").append(policy_name(policy));
   if (budget) s.append("=").append(std::to_string(*budget));
@@ -64,6 +66,7 @@ nlohmann::ordered_json Cell::to_json() const {
     j["backend"] = backend;
     j["flavor"] = flavor;
   }
+  if (!quantization.empty()) j["quantization"] = quantization;  // likewise absent for the release
   return j;
 }
 

@@ -36,6 +36,10 @@ struct Cell {
   std::string backend_url;  // "openai:http://host:port"
   std::string flavor;       // "llamacpp", "vllm", "sglang", "edgereason", "openai"
   std::string server_version;  // what the server reported (stored with the cell, not identity)
+  // The model's precision (the sweep's `quantizations`): "" = "release", the file as shipped; else
+  // a quantize target in lowercase ("f16", "q8_0", "q4_k_m"), a variant made from the release
+  // (study/variant.h). Part of the identity only when set, so release cells keep their hashes.
+  std::string quantization;
   Slice slice;
   Policy policy = Policy::kUnlimited;
   std::optional<int64_t> budget;  // set iff policy_takes_budget(policy)
@@ -53,7 +57,9 @@ struct Cell {
   // prompt of up to 1024 tokens, at least 2048.
   int64_t context_size() const;
 
-  // "smollm2 gsm8k[0:30] think-budget=64 N=4 t=2"
+  // "release" or the quantization.
+  std::string quantization_name() const { return quantization.empty() ? "release" : quantization; }
+  // "smollm2 gsm8k[0:30] think-budget=64 N=4 t=2" ("smollm2@q8_0 ..." for a variant)
   std::string label() const;
   // Canonical JSON: fixed key order, every field; the hash is over its compact dump.
   nlohmann::ordered_json to_json() const;

@@ -529,6 +529,8 @@ Result<Cell> cell_from_json(const nlohmann::json& j) {
       c.flavor = j.at("flavor").get<std::string>();
       if (j.contains("server_version")) c.server_version = j.at("server_version").get<std::string>();
     }
+    if (j.contains("quantization")) c.quantization = j.at("quantization").get<std::string>();
+    if (c.quantization == "release") c.quantization.clear();
     return c;
   } catch (const std::exception& e) {
     return Status::invalid(std::string("bad stored configuration: ") + e.what());

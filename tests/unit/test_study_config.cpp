@@ -146,7 +146,7 @@ TEST(StudyConfig, BackendErrorsNameLineAndKey) {
 TEST(StudyConfig, UnknownKeyNamesLineAndKey) {
   EXPECT_EQ(error_of("models = [\"m\"]\n\nmax_token = 5\n[[slices]]\ndataset = \"gsm8k\"\n"),
             "s.toml:3: key 'max_token': unknown key (known: name, models, policies, budgets, paths, threads, "
-            "max_tokens, answer_budget, temperature, seed, vote, bench, slices, backends, grid)");
+            "max_tokens, answer_budget, temperature, seed, vote, bench, slices, backends, grid, quantizations)");
   const std::string e = error_of("models = \"m\"\n[[slices]]\ndataset = \"gsm8k\"\nlimt = 3\n");
   EXPECT_EQ(e.rfind("s.toml:4: key 'slices.limt': unknown key", 0), 0u) << e;
 }
