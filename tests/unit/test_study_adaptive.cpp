@@ -80,6 +80,23 @@ TEST(StudyAdaptive, AroundBaseVariesOneAxisAtATime) {
   EXPECT_NE(bad.status().message().find("t.toml:1: key 'grid'"), std::string::npos) << bad.status().message();
 }
 
+TEST(StudyAdaptive, AroundBaseCountsPrecisionAsAnAxis) {
+  // quantizations: the first is the base precision; a variant varies nothing else.
+  const SweepConfig cfg = parse(
+      "grid = \"around-base\"\nmodels = \"m\"\nquantizations = [\"release\", \"q8_0\", \"f16\"]\n"
+      "paths = [1, 4]\ntemperature = 0.6\n[[slices]]\ndataset = \"d\"\n");
+  const auto cells = cfg.cells();
+  ASSERT_EQ(cells.size(), 4u);  // release N=1 (base), release N=4, q8_0 N=1, f16 N=1
+  int variants = 0;
+  for (const Cell& c : cells) {
+    if (!c.quantization.empty()) {
+      ++variants;
+      EXPECT_EQ(c.paths, 1) << c.label();
+    }
+  }
+  EXPECT_EQ(variants, 2);
+}
+
 TEST(StudyAdaptive, TomlRoundTripsTheGrid) {
   const SweepConfig cfg = parse(kLadder);
   const std::string t = sweep_toml(cfg, "a header\nof two lines");
