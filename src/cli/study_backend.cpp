@@ -165,10 +165,10 @@ class EvalCellBackend : public study::CellBackend {
     return r;
   }
 
-  // Prefill of a 128-token prompt and 64 decode steps per path, 3 repetitions, medians.
-  Result<nlohmann::ordered_json> bench(const study::Cell& cell) override {
-    if (!cell.backend.empty()) return bench_remote(cell);
-    ER_ASSIGN_OR_RETURN(auto runs, timed_runs(cell, 128, 64, 3));
+  // The bench row of the 128-token prompt / 64-token test from its timed runs (medians);
+  // `decoded` = the tokens the decode phase produced over all paths.
+  static ordered_json bench_row(const study::Cell& cell, const std::vector<std::pair<double, double>>& runs,
+                                int64_t decoded) {
     const auto [pp, tg] = medians(runs);
     ordered_json j;
     j["n_prompt"] = 128;
@@ -178,7 +178,15 @@ class EvalCellBackend : public study::CellBackend {
     j["prefill_ms"] = pp;
     j["decode_ms"] = tg;
     j["prefill_tok_s"] = 128 * 1000.0 / pp;
-    j["decode_tok_s"] = static_cast<double>(63 * cell.paths) * 1000.0 / tg;
+    j["decode_tok_s"] = static_cast<double>(decoded) * 1000.0 / tg;
+    return j;
+  }
+
+  // Prefill of a 128-token prompt and 64 decode steps per path, 3 repetitions, medians.
+  Result<nlohmann::ordered_json> bench(const study::Cell& cell) override {
+    if (!cell.backend.empty()) return bench_remote(cell);
+    ER_ASSIGN_OR_RETURN(auto runs, timed_runs(cell, 128, 64, 3));
+    ordered_json j = bench_row(cell, runs, 63 * cell.paths);
     add_precision(cell, j);
     return j;
   }
@@ -244,16 +252,7 @@ class EvalCellBackend : public study::CellBackend {
   Result<nlohmann::ordered_json> bench_remote(const study::Cell& cell) {
     int64_t tokens = 0;
     ER_ASSIGN_OR_RETURN(auto runs, timed_runs_remote(cell, 128, 64, 3, &tokens));
-    const auto [pp, tg] = medians(runs);
-    ordered_json j;
-    j["n_prompt"] = 128;
-    j["n_gen"] = 64;
-    j["paths"] = cell.paths;
-    j["threads"] = cell.threads;
-    j["prefill_ms"] = pp;
-    j["decode_ms"] = tg;
-    j["prefill_tok_s"] = 128 * 1000.0 / pp;
-    j["decode_tok_s"] = static_cast<double>(std::max<int64_t>(0, tokens - cell.paths)) * 1000.0 / tg;
+    ordered_json j = bench_row(cell, runs, std::max<int64_t>(0, tokens - cell.paths));
     j["backend"] = cell.backend;
     return j;
   }

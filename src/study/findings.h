@@ -1,6 +1,5 @@
 // The EdgeReasoning paper's findings (arXiv 2511.01866), checked against a results database: for
-// each finding the paper's claim with its numbers (a table in code: the product never reads the
-// paper or ../shared), our measurement on this host with its 95% interval, a verdict with its
+// each finding the paper's claim with its numbers (a table in code, read from no file), our measurement on this host with its 95% interval, a verdict with its
 // reason, and the command that reproduces it. Verdict rules: docs/study.md, "Findings".
 #pragma once
 
