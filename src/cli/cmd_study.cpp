@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include "cli/commands.h"
 #include "cli/study_backend.h"
 #include "cli/study_common.h"
+#include "gguf/gguf.h"
 #include "model/model.h"
 #include "model/model_registry.h"
 #include "study/adaptive.h"
@@ -52,13 +54,15 @@ struct StudyCliOptions {
 };
 
 // The default study's configuration before it is fitted to the budget: around-base grid, base =
-// the first value of each list (unlimited thinking, N = 1). Precision joins as one more axis
-// (quantizations = ["release", ...], base "release") when the sweep takes that key.
+// the first value of each list (the release file, unlimited thinking, N = 1). Precision is one
+// more axis: the release (4-bit weights on the ladder) against its F16 upcast, the paper's W4
+// against 16-bit weights (--quick leaves it out).
 study::SweepConfig base_design(const StudyCliOptions& o, const std::vector<std::string>& models, int threads) {
   study::SweepConfig c;
   c.name = o.quick ? "study-quick" : "study";
   c.grid = "around-base";
   c.models = models;
+  c.quantizations = o.quick ? std::vector<std::string>{"release"} : std::vector<std::string>{"release", "f16"};
   c.policies = {study::Policy::kUnlimited, study::Policy::kThinkBudget, study::Policy::kNoThink};
   c.budgets = {o.quick ? int64_t{64} : int64_t{128}};
   c.paths = o.quick ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 2, 4, 8};
@@ -127,12 +131,22 @@ Status run_study(const StudyCliOptions& o) {
   // The cost model: built-in decode rates, calibrated on what the database already measured.
   study::CostModel cost;
   std::string rates;
+  std::map<std::string, double> measured;  // model -> decode tok/s measured by this run
   for (const std::string& m : models) {
     int64_t bytes = 0;
     if (auto p = model::resolve_model(m); p.is_ok()) {
       std::error_code ec;
       const auto sz = std::filesystem::file_size(*p, ec);
       if (!ec) bytes = static_cast<int64_t>(sz);
+      if (auto g = gguf::File::open(*p); g.is_ok()) {  // bits per weight, for the precision variants
+        uint64_t weights = 0, wbytes = 0;
+        for (const gguf::TensorInfo& t : g->tensors()) {
+          if (t.dims.size() < 2) continue;  // the matrices: what a variant requantizes
+          weights += t.n_elements;
+          wbytes += t.n_bytes;
+        }
+        if (weights > 0) cost.release_bits[m] = 8.0 * static_cast<double>(wbytes) / static_cast<double>(weights);
+      }
     }
     const study::DecodeRate r = study::builtin_decode_rate(m, bytes);
     cost.tok_s[m] = r.tok_s;
@@ -155,6 +169,42 @@ Status run_study(const StudyCliOptions& o) {
       ER_ASSIGN_OR_RETURN(done, study::records_per_cell(*ro));
     }
   }
+  // The decode rate of each model the database has not measured yet, measured now (a 128-token
+  // prompt, then 64 tokens: seconds per model) so that the plan holds on this machine, whatever
+  // its CPU; --dry-run and a sharded study keep the built-in rates.
+  PowerOptions power;
+  power.spec = o.power;
+  ER_ASSIGN_OR_RETURN(bo.energy, energy_options(power));
+  std::unique_ptr<study::CellBackend> backend;
+  if (!o.dry_run && !fleet) {
+    ER_ASSIGN_OR_RETURN(backend, make_study_backend(bo));
+    const std::vector<study::Cell> design_cells = design.cells();
+    for (const std::string& m : models) {
+      if (cost.model_scale.count(m)) continue;
+      const auto base = std::find_if(design_cells.begin(), design_cells.end(), [&](const study::Cell& c) {
+        return c.model == m && c.quantization.empty() && c.paths == 1;
+      });
+      if (base == design_cells.end()) continue;
+      std::printf("measuring %s's decode rate (128-token prompt, 64 tokens)...\n", m.c_str());
+      std::fflush(stdout);
+      auto t = backend->bench_point(*base, 128, 65);
+      if (!t.is_ok()) return t.status().with_context("measuring " + m + "'s decode rate");
+      if (t->decode_ms > 0) {
+        cost.tok_s[m] = 64.0 / (t->decode_ms / 1000.0);
+        measured[m] = cost.tok_s[m];
+      }
+    }
+    if (!measured.empty()) {
+      rates.clear();
+      for (const std::string& m : models) {
+        char b[256];
+        const auto it = measured.find(m);
+        std::snprintf(b, sizeof b, "%s%s ~%.0f tok/s (%s)", rates.empty() ? "" : "; ", m.c_str(), cost.tok_s[m],
+                      it != measured.end() ? "measured now" : "measured before, in the database");
+        rates += b;
+      }
+    }
+  }
   // The rounds get 90 % of the budget; the rest is for the bench grid, the fits and the report.
   const double rounds_s = budget_s * 0.9;
   const int64_t first = o.first ? *o.first : o.quick ? 4 : 10;
@@ -163,9 +213,6 @@ Status run_study(const StudyCliOptions& o) {
                              " (built-in, fitted to a time budget of " + study::format_duration(budget_s) + ")";
   const std::string toml = study::sweep_toml(fit.cfg, header);
 
-  PowerOptions power;
-  power.spec = o.power;
-  ER_ASSIGN_OR_RETURN(bo.energy, energy_options(power));
   ER_ASSIGN_OR_RETURN(study::SweepConfig cfg,
                       study::parse_sweep_config(toml, o.quick ? "<study --quick>" : "<study>", checks));
 
@@ -193,7 +240,9 @@ Status run_study(const StudyCliOptions& o) {
   std::fflush(stdout);
 
   ER_RETURN_IF_ERROR(check_sweep_db_target(o.db, cfg, shard).with_context("--db"));
-  ER_ASSIGN_OR_RETURN(auto backend, make_study_backend(bo));
+  if (!backend) {
+    ER_ASSIGN_OR_RETURN(backend, make_study_backend(bo));
+  }
   ER_ASSIGN_OR_RETURN(auto store, study::Store::open(o.db, study::Store::Mode::kReadWrite));
 
   std::atomic<bool>* stop = install_stop_flag();

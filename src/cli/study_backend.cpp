@@ -203,6 +203,14 @@ class EvalCellBackend : public study::CellBackend {
     return study::BenchTiming{runs[0].first, runs[0].second};
   }
 
+  // A local cell's precision facts (add_precision), once its questions ran on its session.
+  std::optional<ordered_json> cell_facts(const study::Cell& cell) override {
+    if (!cell.backend.empty() || !session_) return std::nullopt;
+    ordered_json j;
+    add_precision(cell, j);
+    return j;
+  }
+
   // Measured once per (model, threads, paths): decode steps per second on a short generation.
   std::optional<double> estimate_seconds(const study::Cell& cell) override {
     if (!cell.backend.empty()) return std::nullopt;  // a server's speed is not ours to predict

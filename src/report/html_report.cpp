@@ -202,8 +202,9 @@ std::string precision_section(const HtmlReportInput& in) {
       const bool upcast = r.quantization == "f32" || r.quantization == "f16" || r.quantization == "bf16";
       if (upcast && !(w.is_object() && w.contains("identical")))
         notes += "<p class=\"note\">The " + escape(r.quantization) +
-                 " variant's weights were compared with the release's when it ran (printed by the sweep), but the "
-                 "check is stored with bench rows only: run with <code>bench = true</code> to have it here.</p>\n";
+                 " variant's weights were compared with the release's when it ran (printed by the sweep), but this "
+                 "database does not hold the check (its cells ran before the facts were stored: rerun the sweep, "
+                 "which repeats nothing, to store them).</p>\n";
       if (w.is_object() && w.contains("identical")) {
         std::string acc = rel ? " Accuracy " + f("%.1f%%", 100 * s.accuracy) + " against the release's " +
                                     f("%.1f%%", 100 * rel->accuracy) + ", " + std::to_string(r.n_answers_differ) + " of " +
@@ -241,6 +242,19 @@ Result<HtmlReportInput> load_report_input(study::Store& store) {
   ER_ASSIGN_OR_RETURN(in.runs, store.runs());
   ER_ASSIGN_OR_RETURN(in.fits, store.fits());
   ER_ASSIGN_OR_RETURN(in.bench, store.bench_records());
+  {  // The cells' stored facts where they have no bench row.
+    ER_ASSIGN_OR_RETURN(auto meta, store.meta());
+    std::set<int64_t> benched;
+    for (const auto& b : in.bench) benched.insert(b.first);
+    for (const study::ConfigRow& c : in.configs) {
+      if (benched.count(c.id)) continue;
+      const auto it = meta.find(study::cell_facts_key(c.hash));
+      if (it == meta.end()) continue;
+      auto j = nlohmann::json::parse(it->second, nullptr, false);
+      if (j.is_object()) in.bench.emplace_back(c.id, std::move(j));
+    }
+  }
+  ER_ASSIGN_OR_RETURN(in.decisions, study::read_decisions(store));
   in.summaries = study::summarize(in.configs, in.questions);
   study::FindingsOptions fo;
   fo.db_path = in.db_path;
@@ -490,6 +504,25 @@ std::string render_html_report(const HtmlReportInput& in) {
   }
 
   o += precision_section(in);
+
+  // 7b. The adaptive study's decisions: the cells it stopped early, and why.
+  if (!in.decisions.empty()) {
+    o += "<h2 id=\"decisions\">Configurations stopped early</h2>\n";
+    o += "<p class=\"note\">The study runs in rounds (docs/study.md, \"The default study\"); after each, a configuration "
+         "whose accuracy interval (Wilson 95%) lies wholly under that of a configuration with a lower mean latency is "
+         "dominated and stops, so that the questions go where the decision is made.</p>\n";
+    o += "<table id=\"decisions-table\"><tr><th class=\"l\">stopped</th><th>after</th><th>accuracy</th><th>95% CI</th>"
+         "<th>mean</th><th class=\"l\">dominated by</th><th>accuracy</th><th>95% CI</th><th>mean</th></tr>\n";
+    for (const study::Decision& d : in.decisions) {
+      const auto cells = [&](const study::CellStats& c) {
+        return "<td>" + f("%.1f%%", 100 * c.acc.p) + "</td><td>" + f("%.1f", 100 * c.acc.lo) + "–" +
+               f("%.1f", 100 * c.acc.hi) + "</td><td>" + study::format_seconds(c.mean_s) + "</td>";
+      };
+      o += "<tr><td class=\"l\">" + escape(d.label) + "</td><td>" + std::to_string(d.after) + "</td>" + cells(d.stats) +
+           "<td class=\"l\">" + escape(d.by.label) + "</td>" + cells(d.by) + "</tr>\n";
+    }
+    o += "</table>\n";
+  }
 
   // 8. All configurations.
   o += "<h2 id=\"configs\">All configurations</h2>\n";

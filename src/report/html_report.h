@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "study/adaptive.h"
 #include "study/findings.h"
 #include "study/pareto.h"
 #include "study/store.h"
@@ -24,7 +25,11 @@ struct HtmlReportInput {
   std::vector<study::RunRow> runs;
   std::vector<study::FitRow> fits;  // perfmodel coefficients per model (may be empty)
   std::vector<study::ConfigSummary> summaries;
-  std::vector<std::pair<int64_t, nlohmann::json>> bench;  // bench rows by config id
+  // Bench rows by config id, and for configurations without one, the facts the sweep stored
+  // after running them (study::cell_facts_key: precision, weight bytes per token, weight check).
+  std::vector<std::pair<int64_t, nlohmann::json>> bench;
+  // The adaptive study's cells stopped as dominated (study::read_decisions); empty: no section.
+  std::vector<study::Decision> decisions;
   std::vector<double> deadlines = {1, 2, 5, 10, 30};
   // The paper's findings checked on this database (study::check_findings); empty: no section.
   std::vector<study::Finding> findings;

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "study/variant.h"
+
 namespace er::study {
 
 namespace {
@@ -113,6 +115,11 @@ double builtin_generation(const CostModel& m, const Cell& c, double n_prompt, do
   const auto it = m.tok_s.find(c.model);
   double rate = it != m.tok_s.end() ? it->second : 15.0;
   if (c.threads == 1) rate *= 0.55;
+  if (!c.quantization.empty()) {  // a variant reads its own bytes per weight
+    const auto rb = m.release_bits.find(c.model);
+    const std::optional<double> vb = nominal_bits_per_weight(c.quantization);
+    if (rb != m.release_bits.end() && rb->second > 0 && vb && *vb > 0) rate *= rb->second / *vb;
+  }
   return n_prompt / (10.0 * rate) + n_gen * paths_time_factor(c.paths) / rate;
 }
 
@@ -262,6 +269,11 @@ BudgetFit fit_to_budget(const SweepConfig& cfg, const CostModel& cost, int64_t f
       cands.push_back({"budget " + std::to_string(b), [b](const Cell& c) { return c.budget == b; },
                        [b](SweepConfig& s) { s.budgets.erase(std::find(s.budgets.begin(), s.budgets.end(), b)); }});
     }
+    for (size_t i = 1; i < f.cfg.quantizations.size(); ++i) {
+      const std::string q = f.cfg.quantizations[i];
+      cands.push_back({"precision " + q, [q](const Cell& c) { return c.quantization_name() == q; },
+                       [q](SweepConfig& s) { s.quantizations.erase(std::find(s.quantizations.begin(), s.quantizations.end(), q)); }});
+    }
     for (size_t i = 1; i < f.cfg.paths.size(); ++i) {
       const int64_t n = f.cfg.paths[i];
       cands.push_back({"N = " + std::to_string(n), [n](const Cell& c) { return c.paths == n; },
@@ -346,13 +358,18 @@ std::string sweep_toml(const SweepConfig& cfg, const std::string& header) {
   t += "grid = " + str(cfg.grid) + "\n";
   t += "models = [";
   for (size_t i = 0; i < cfg.models.size(); ++i) t += (i ? ", " : "") + str(cfg.models[i]);
-  t += "]\npolicies = [";
+  t += "]\n";
+  if (!(cfg.quantizations.size() == 1 && cfg.quantizations.front() == kRelease)) {
+    t += "quantizations = [";
+    for (size_t i = 0; i < cfg.quantizations.size(); ++i) t += (i ? ", " : "") + str(cfg.quantizations[i]);
+    t += "]\n";
+  }
+  t += "policies = [";
   for (size_t i = 0; i < cfg.policies.size(); ++i) t += (i ? ", " : "") + str(std::string(policy_name(cfg.policies[i])));
   t += "]\n";
   if (std::any_of(cfg.policies.begin(), cfg.policies.end(), policy_takes_budget)) t += "budgets = " + ints(cfg.budgets) + "\n";
   t += "paths = " + ints(cfg.paths) + "\n";
   t += "threads = " + ints(cfg.threads) + "\n";
-  // Precision joins here as one more axis around the base when the sweep has a quantizations key.
   t += "max_tokens = " + std::to_string(cfg.max_tokens) + "\n";
   t += "answer_budget = " + std::to_string(cfg.answer_budget) + "\n";
   char temp[32];

@@ -53,6 +53,10 @@ struct CostModel {
   std::map<std::string, double> tok_s;     // model → built-in decode rate (1 path, 2 threads)
   std::map<std::string, double> cell_s;    // cell hash → measured mean seconds per question
   std::map<std::string, double> model_scale;  // model → measured / built-in over its records
+  // model → bits per weight of the release file (its bytes × 8 / its weights); with it a
+  // quantization variant's rate is the release's × release bits / the variant's nominal bits
+  // (nominal_bits_per_weight). Absent: variants are taken at the release's rate.
+  std::map<std::string, double> release_bits;
   // Seconds one question of `cell` takes: the cell's measured mean when it has records; else the
   // built-in estimate (a 200-token prompt at 10× the decode rate, then question_token_cap tokens
   // at paths_time_factor; one thread runs at 0.55× two) times the model's measured scale.
@@ -93,7 +97,8 @@ PlanEstimate estimate_plan(const SweepConfig& cfg, const CostModel& cost, int64_
 // half of `budget_s` (the other half is for the rounds that decide). While it does not:
 //   1. the first round halves, down to 5 questions (every axis value kept);
 //   2. then the most expensive non-base value of an axis (a thinking policy, a budget, a path
-//      count) is dropped, over all models; values whose cells already have records are kept;
+//      count, a precision) is dropped, over all models; values whose cells already have records
+//      are kept;
 //   3. then the most expensive model (its costliest cell), keeping at least one;
 //   4. then the first round halves again (down to 2 questions).
 // Each step is said in `dropped`.
@@ -106,8 +111,8 @@ BudgetFit fit_to_budget(const SweepConfig& cfg, const CostModel& cost, int64_t f
                         const std::map<std::string, int64_t>& done);
 
 // The configuration as TOML that parse_sweep_config reads back to the same grid (the keys the
-// study uses: name, grid, models, policies, budgets, paths, threads, max_tokens, answer_budget,
-// temperature, seed, vote, slices). `header` is written first as comments.
+// study uses: name, grid, models, quantizations (when not just the release), policies, budgets,
+// paths, threads, max_tokens, answer_budget, temperature, seed, vote, slices). `header` is written first as comments.
 std::string sweep_toml(const SweepConfig& cfg, const std::string& header);
 
 // ---- Dominance ----

@@ -277,6 +277,14 @@ Result<MergeReport> merge_databases(const std::string& out, const std::vector<st
   ER_RETURN_IF_ERROR(st.begin_batch());
   const auto write = [&]() -> Status {
     ER_RETURN_IF_ERROR(write_shard_mark(st, rep.mark));
+    {  // The cells' facts (runner.h, cell_facts_key): the first holder's, the output's own kept.
+      ER_ASSIGN_OR_RETURN(auto have, st.meta());
+      for (const Source& s : srcs) {
+        ER_ASSIGN_OR_RETURN(auto meta, s.store->meta());
+        for (const auto& [k, v] : meta)
+          if (k.starts_with(kCellFactsPrefix) && have.emplace(k, v).second) ER_RETURN_IF_ERROR(st.set_meta(k, v));
+      }
+    }
     for (size_t si = 0; si < srcs.size(); ++si) {
       const Source& s = srcs[si];
       std::map<int64_t, int64_t> run_id;  // input's -> output's

@@ -14,6 +14,11 @@ Result<nlohmann::ordered_json> CellBackend::bench(const Cell& cell) {
 
 std::optional<double> CellBackend::estimate_seconds(const Cell&) { return std::nullopt; }
 
+std::optional<nlohmann::ordered_json> CellBackend::cell_facts(const Cell&) { return std::nullopt; }
+
+std::string cell_facts_key(const std::string& cell_hash) { return std::string(kCellFactsPrefix) + cell_hash; }
+std::string cell_facts_key(const Cell& cell) { return cell_facts_key(cell.hash()); }
+
 double question_token_cap(const Cell& c) {
   double cap = static_cast<double>(c.max_tokens);
   if (c.policy == Policy::kThinkBudget && c.budget)
@@ -172,6 +177,11 @@ Result<SweepSummary> run_sweep(const SweepConfig& cfg, Store& store, CellBackend
                      r.e2e_ms / 1000.0, format_duration(el).c_str(), format_duration(eta).c_str());
       }
       if (style != ProgressStyle::kOff) std::fflush(out);
+    }
+    if (failure.is_ok() && !sum.interrupted) {
+      if (const auto facts = backend.cell_facts(c)) {
+        if (Status st = store.set_meta(cell_facts_key(c), facts->dump()); !st.is_ok()) failure = st;
+      }
     }
   }
   if (style == ProgressStyle::kBar) std::fprintf(out, "\n");

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,7 +52,17 @@ class CellBackend {
   // Seconds one question of `cell` is expected to take at most (every path to its token cap), for
   // the estimate printed before a sweep; nullopt when unknown. Default: unknown.
   virtual std::optional<double> estimate_seconds(const Cell& cell);
+  // Facts about the cell's model as it ran (for a local model: its precision, the weight bytes one
+  // decode step reads and, for a float upcast, the weight check against the release), stored by
+  // the runner after the cell's questions under the meta key cell_facts_key(cell) for the report.
+  // Default: none.
+  virtual std::optional<nlohmann::ordered_json> cell_facts(const Cell& cell);
 };
+
+// The edgereason_meta key a cell's facts are stored under: kCellFactsPrefix + the cell's hash.
+inline constexpr std::string_view kCellFactsPrefix = "cell_facts:";
+std::string cell_facts_key(const Cell& cell);
+std::string cell_facts_key(const std::string& cell_hash);
 
 enum class ProgressStyle { kAuto, kBar, kLines, kOff };  // auto: a bar on a terminal, else lines
 

@@ -86,6 +86,16 @@ Result<std::string> quantization_from_name(std::string_view name) {
   return lower(t->name);
 }
 
+std::optional<double> nominal_bits_per_weight(std::string_view quantization) {
+  const std::string q = lower(quantization);
+  if (q == kRelease) return std::nullopt;
+  if (q == "q4_k_m") return 4.9;  // Q4_K with some Q6_K (llama.cpp's mix)
+  auto t = quantize::find_target(q);
+  if (!t.is_ok()) return std::nullopt;
+  const DTypeTraits d = dtype_traits(t->tensor_type);
+  return 8.0 * static_cast<double>(d.block_bytes) / static_cast<double>(d.block_elems);
+}
+
 std::string quantization_names() {
   std::string s(kRelease);
   for (const quantize::Target& t : quantize::targets()) s += ", " + lower(t.name);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,11 @@ inline constexpr std::string_view kRelease = "release";
 Result<std::string> quantization_from_name(std::string_view name);
 // "release, f32, f16, ..." for messages and help.
 std::string quantization_names();
+
+// Bits per weight of a quantize target's matrix type ("f16" 16, "q8_0" 8.5, "q4_k" 4.5; the mix
+// "q4_k_m" about 4.9); nullopt for "release" or an unknown name. For planning only: a variant's
+// decode rate is taken as the release's scaled by the bits each weight reads.
+std::optional<double> nominal_bits_per_weight(std::string_view quantization);
 
 struct VariantOptions {
   // Where variants go when the model's own directory is not writable ("" = $XDG_CACHE_HOME or

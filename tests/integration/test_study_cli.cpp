@@ -305,7 +305,9 @@ TEST(StudyCli, StudyPrintsItsPlanFittedToTheBudget) {
                            " --db " + shell_quote((dir / "r.db").string()) + " --dry-run";
   auto r = run_cli(base);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("planned: 6 cells, ~12 questions"), std::string::npos) << r.out;  // (base + 2 policies + N = 2, 4, 8) × 2
+  // (base + 2 policies + N = 2, 4, 8 + the f16 upcast) × 2 questions
+  EXPECT_NE(r.out.find("planned: 7 cells, ~14 questions"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tiny-llama-q8_0.gguf@f16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("time budget 1h30m"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("unlimited N=8"), std::string::npos) << r.out;
   EXPECT_FALSE(std::filesystem::exists(dir / "r.db"));
@@ -313,6 +315,7 @@ TEST(StudyCli, StudyPrintsItsPlanFittedToTheBudget) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("planned: 1 cells"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("to fit the budget: dropped N = 8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("to fit the budget: dropped precision f16"), std::string::npos) << r.out;
   r = run_cli(base + " --quick");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("planned: 4 cells"), std::string::npos) << r.out;

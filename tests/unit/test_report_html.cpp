@@ -7,6 +7,7 @@
 #include "report/html_report.h"
 #include "report/svg_chart.h"
 #include "report_fixture.h"
+#include "study/store.h"
 #include "support/test_support.h"
 
 namespace er::report {
@@ -160,6 +161,64 @@ TEST(HtmlReport, FitTableShowsCoefficientsRangesAndHeldOutError) {
   ASSERT_NE(details, std::string::npos);
   EXPECT_GT(html.find("&quot;held_out&quot;"), details);
   EXPECT_GT(html.find("&quot;bench_grid&quot;"), details);
+}
+
+// A sweep with a precision axis, through a backend that reports each cell's facts (as the local
+// backend does), and a stored study decision: the report shows the weight check and the bytes
+// from the facts (no bench rows), and the decision in its own table.
+class FactsBackend : public study::testing::FakeBackend {
+ public:
+  using FakeBackend::FakeBackend;
+  std::optional<nlohmann::ordered_json> cell_facts(const study::Cell& cell) override {
+    nlohmann::ordered_json j;
+    j["quantization"] = cell.quantization_name();
+    j["weight_bytes_per_token"] = cell.quantization.empty() ? 100000000 : 300000000;
+    if (cell.quantization == "f16")
+      j["weights_vs_release"] = {{"tensors", 3}, {"elements", 1000}, {"different", 7}, {"max_abs_diff", 1e-4},
+                                 {"max_tensor", "blk.0.ffn_up.weight"}, {"identical", false}};
+    return j;
+  }
+};
+
+TEST(HtmlReport, PrecisionFromCellFactsAndTheStudysDecisions) {
+  test::TempDir tmp;
+  const std::string db = (tmp / "r.db").string();
+  auto cfg = study::parse_sweep_config(
+      "name = \"facts\"\nmodels = \"m\"\nquantizations = [\"release\", \"f16\"]\npolicies = [\"unlimited\"]\n"
+      "paths = [1]\ntemperature = 0.5\nmax_tokens = 32\n[[slices]]\ndataset = \"gsm8k\"\nlimit = 4\n",
+      "facts.toml", {});
+  ASSERT_TRUE(cfg.is_ok()) << cfg.status().message();
+  auto store = study::Store::open(db, study::Store::Mode::kReadWrite);
+  ASSERT_TRUE(store.is_ok());
+  FactsBackend fake(4);
+  study::SweepOptions o;
+  o.progress = study::ProgressStyle::kOff;
+  ASSERT_TRUE(study::run_sweep(*cfg, **store, fake, o).is_ok());
+  const std::vector<study::Cell> cells = cfg->cells();
+  ASSERT_EQ(cells.size(), 2u);
+  auto meta = (*store)->meta();
+  ASSERT_TRUE(meta.is_ok());
+  EXPECT_TRUE(meta->count(study::cell_facts_key(cells[0])));
+  EXPECT_TRUE(meta->count(study::cell_facts_key(cells[1])));
+  nlohmann::ordered_json dec = nlohmann::ordered_json::array();
+  const auto st = [&](const study::Cell& c, int k) {
+    return nlohmann::ordered_json{{"cell", c.hash()}, {"label", c.label()}, {"k", k}, {"n", 4}, {"mean_s", 1.5}};
+  };
+  dec.push_back({{"cell", cells[1].hash()}, {"label", cells[1].label()}, {"after", 4}, {"round", 2},
+                 {"stats", st(cells[1], 0)}, {"by", st(cells[0], 4)}});
+  ASSERT_TRUE((*store)->set_meta("study_decisions", dec.dump()).is_ok());
+
+  auto in = load_report_input(**store);
+  ASSERT_TRUE(in.is_ok()) << in.status().message();
+  EXPECT_TRUE(in->bench.size() == 2u);  // the two cells' facts, no bench rows
+  ASSERT_EQ(in->decisions.size(), 1u);
+  const std::string html = render_html_report(*in);
+  EXPECT_EQ(check_balanced(html), "");
+  EXPECT_NE(html.find("id=\"precision\""), std::string::npos);
+  EXPECT_NE(html.find("does <b>not</b> hold exactly the release's weights"), std::string::npos);
+  EXPECT_NE(html.find("300.0 MB"), std::string::npos);
+  EXPECT_NE(html.find("id=\"decisions-table\""), std::string::npos);
+  EXPECT_NE(html.find(svg::escape(cells[1].label())), std::string::npos);
 }
 
 TEST(HtmlReport, EmptyDatabaseStillRenders) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "study/adaptive.h"
+#include "study/variant.h"
 #include "study_fake.h"
 #include "support/test_support.h"
 
@@ -98,11 +99,19 @@ TEST(StudyAdaptive, AroundBaseCountsPrecisionAsAnAxis) {
 }
 
 TEST(StudyAdaptive, TomlRoundTripsTheGrid) {
-  const SweepConfig cfg = parse(kLadder);
-  const std::string t = sweep_toml(cfg, "a header\nof two lines");
+  SweepConfig cfg = parse(kLadder);
+  std::string t = sweep_toml(cfg, "a header\nof two lines");
   EXPECT_EQ(t.rfind("# a header\n# of two lines\n", 0), 0u) << t;
-  const SweepConfig back = parse(t);
+  EXPECT_EQ(t.find("quantizations"), std::string::npos) << t;  // the release alone: no key
+  SweepConfig back = parse(t);
   EXPECT_EQ(sweep_identity(back).id, sweep_identity(cfg).id) << t;
+  // With a precision axis.
+  cfg.quantizations = {"release", "f16"};
+  t = sweep_toml(cfg, "");
+  EXPECT_NE(t.find("quantizations = [\"release\", \"f16\"]"), std::string::npos) << t;
+  back = parse(t);
+  EXPECT_EQ(back.quantizations, cfg.quantizations);
+  EXPECT_EQ(back.cells().size(), cfg.cells().size());
 }
 
 CostModel two_models() {
@@ -135,6 +144,21 @@ TEST(StudyAdaptive, CostModelEstimatesSecondsPerQuestion) {
   c.threads = 2;
   c.paths = 4;
   EXPECT_NEAR(m.generation_seconds(c, 500, 100), 2 * (500.0 / 160 + 100 * 2.08 / 16), 1e-9);
+
+  // A precision variant: the release's rate × its bits per weight / the variant's.
+  Cell v = cfg.cells().front();
+  v.model = "big";
+  const double release_s = cost.builtin_seconds(v);
+  v.quantization = "f16";
+  EXPECT_NEAR(cost.builtin_seconds(v), release_s, 1e-9);  // release bits unknown: the release's rate
+  CostModel q = cost;
+  q.release_bits["big"] = 4.5;
+  EXPECT_NEAR(q.builtin_seconds(v), (200.0 / 160 + 320.0 / 16) * 16 / 4.5, 1e-9);
+  v.quantization = "q8_0";
+  EXPECT_NEAR(q.builtin_seconds(v), (200.0 / 160 + 320.0 / 16) * 8.5 / 4.5, 1e-9);
+  EXPECT_DOUBLE_EQ(*nominal_bits_per_weight("q4_0"), 4.5);
+  EXPECT_DOUBLE_EQ(*nominal_bits_per_weight("Q6_K"), 6.5625);
+  EXPECT_FALSE(nominal_bits_per_weight("release").has_value());
 
   EXPECT_DOUBLE_EQ(builtin_decode_rate("smollm2", 0).tok_s, 150);
   EXPECT_DOUBLE_EQ(builtin_decode_rate("/x/models/qwen2.5-coder-1.5b.gguf", 0).tok_s, 16);

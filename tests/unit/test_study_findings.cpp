@@ -38,7 +38,8 @@ class Builder {
     EXPECT_TRUE(r.is_ok());
     run_ = *r;
   }
-  void add(const CellSpec& c) {
+  // `quantization`: the sweep's quantizations value ("" = the release).
+  void add(const CellSpec& c, const std::string& quantization = "") {
     Cell cell;
     cell.model = c.model;
     cell.slice = {"gsm8k", 0, kQuestions};
@@ -48,6 +49,7 @@ class Builder {
     cell.threads = 2;
     cell.max_tokens = 64;
     cell.temperature = 0.6;
+    cell.quantization = quantization;
     auto id = store_->ensure_configuration(cell, kQuestions);
     ASSERT_TRUE(id.is_ok()) << id.status().message();
     for (int i = 0; i < kQuestions; ++i) {
@@ -263,6 +265,31 @@ TEST(StudyFindings, W4AgainstSixteenBitPairsByNameAndSize) {
   f = check(c.store());
   EXPECT_EQ(get(f, "w4-vs-w16").verdict, Verdict::kNotReproduced);
   EXPECT_NE(get(f, "w4-vs-w16").reason.find("decidedly less accurate"), std::string::npos);
+}
+
+// The default study's precision axis: one model's release (4-bit by its name) and its f16 variant
+// (the sweep's quantizations) are the pair, told apart as "MODEL@f16".
+TEST(StudyFindings, W4AgainstSixteenBitPairsAReleaseWithItsQuantizationVariant) {
+  test::TempDir tmp;
+  Builder b((tmp / "r.db").string());
+  CellSpec release{"m-0.5b-q4_k_m", Policy::kUnlimited, std::nullopt, 1, 50, 1.0, 1};
+  CellSpec f16 = release;
+  f16.correct = 51;
+  f16.e2e_s = 2.5;
+  b.add(release);
+  b.add(f16, "f16");
+  auto f = check(b.store());
+  const Finding& w = get(f, "w4-vs-w16");
+  EXPECT_EQ(w.verdict, Verdict::kReproduced) << w.reason << " / " << w.measurement;
+  EXPECT_NE(w.measurement.find("m-0.5b-q4_k_m vs m-0.5b-q4_k_m@f16: latency 0.40×"), std::string::npos) << w.measurement;
+
+  // Only the release: nothing to pair, and the reason names what the database has.
+  test::TempDir tmp2;
+  Builder c((tmp2 / "r.db").string());
+  c.add(release);
+  f = check(c.store());
+  EXPECT_EQ(get(f, "w4-vs-w16").verdict, Verdict::kNotMeasurable);
+  EXPECT_NE(get(f, "w4-vs-w16").reason.find("m-0.5b-q4_k_m (q4_k_m)"), std::string::npos) << get(f, "w4-vs-w16").reason;
 }
 
 TEST(StudyFindings, EmptyDatabaseSaysSo) {
