@@ -20,6 +20,8 @@
 
 #include "cli/client_flags.h"
 #include "cli/commands.h"
+#include "cli/spec_options.h"
+#include "engine/speculative.h"
 #include "client/load.h"
 #include "client/remote_ask.h"
 #include "cli/power_options.h"
@@ -60,6 +62,7 @@ struct BenchOptions {
   std::string kv_type = "f16";
   std::string isa;
   bool batch_invariant = true;  // model::ContextOptions::batch_invariant
+  SpecFlags spec;               // speculative decoding of the generating tests
   std::string device;  // device profile for bandwidth_fraction
   std::string db;      // SQLite file to append the records to
   PowerOptions power;
@@ -201,6 +204,7 @@ struct Sample {
   uint64_t kv_bytes = 0;
   std::optional<telemetry::PhaseWindows> windows;  // for energy attribution
   int64_t tokens = -1;           // tokens the repetition counts when a thinking policy decides (else -1)
+  int64_t drafted = 0, accepted = 0;  // speculative decoding
 };
 
 // Prompt processing: n_prompt tokens in chunks of n_batch through sequence 0, logits of the last.
@@ -235,12 +239,15 @@ struct Policy {
   const reasoning::VoteOptions* vote;
 };
 Result<Sample> run_gen(engine::Generator& gen, const model::Context& ctx, std::span<const int32_t> prompt,
-                       int64_t n_gen, int n_paths, bool whole, const Policy* policy, int64_t* tokens) {
+                       int64_t n_gen, int n_paths, bool whole, const Policy* policy, int64_t* tokens,
+                       engine::Drafter* drafter, int draft_max) {
   engine::GenerateOptions go;
   go.max_new_tokens = n_gen + 1;
   go.n_paths = n_paths;
   go.ignore_eos = true;
   go.sampler.temperature = 0;
+  go.drafter = drafter;
+  go.draft_max = draft_max;
   engine::GenerateResult r;
   if (policy != nullptr) {
     ER_ASSIGN_OR_RETURN(reasoning::ReasonResult rr, policy->reasoner->run(prompt, *policy->think, go, *policy->vote,
@@ -273,6 +280,8 @@ Result<Sample> run_gen(engine::Generator& gen, const model::Context& ctx, std::s
   const uint64_t w = ctx.model().bytes_read_per_token();
   s.weight_bytes = w * static_cast<uint64_t>(r.n_decode_steps);
   s.kv_bytes = r.kv_bytes_read;
+  s.drafted = r.n_drafted;
+  s.accepted = r.n_accepted;
   s.windows = bench_gen_windows(r, whole);
   if (whole) {
     const int64_t n_batch = ctx.options().max_batch;
@@ -456,6 +465,8 @@ bool load_only_flag(CLI::App* sub) {
 }
 
 Status run_bench_remote(BenchOptions& o, CLI::App* sub) {
+  if (!o.spec.spec.empty() || !o.spec.draft.empty())
+    return Status::invalid("--spec and --draft are the in-process engine's; not with --backend");
   for (const char* flag : {"-t", "-b", "--kv-type", "--isa", "--batch-invariant", "--device", "-m"}) {
     if (sub->get_option(flag)->count() > 0) {
       return Status::invalid(std::string(flag) + " configures the local engine; the server at --backend is configured where it runs");
@@ -676,6 +687,16 @@ Status run_bench(BenchOptions& o, bool device_given) {
   const bool with_policy = o.thinking.think.has_policy();
   ER_ASSIGN_OR_RETURN(std::string path, model::resolve_model(o.model));
   ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::Model::load(path));
+  // Speculative decoding of the generating tests (the draft model loaded and checked once).
+  session::SessionOptions spec_opts;
+  ER_RETURN_IF_ERROR(apply_spec_flags(o.spec, spec_opts));
+  std::shared_ptr<const model::Model> draft_model;
+  if (spec_opts.spec == engine::SpecMethod::kDraft) {
+    ER_ASSIGN_OR_RETURN(const std::string draft_path, model::resolve_model(spec_opts.draft_model));
+    ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> dm, model::Model::load(draft_path));
+    ER_RETURN_IF_ERROR(engine::check_draft_vocabulary(*m, *dm, spec_opts.draft_model).with_context("--draft"));
+    draft_model = std::move(dm);
+  }
   tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());
   const reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, m->tokenizer());
   const model::ModelSummary summary = model::summarize(m->file());
@@ -733,6 +754,17 @@ Status run_bench(BenchOptions& o, bool device_given) {
     // Under a thinking policy the paths' lengths are the policy's (greedy: the same every repetition).
     if (!samples.empty() && samples.front().tokens >= 0) n_tokens = samples.front().tokens;
     summarize(samples, n_tokens, bandwidth, plan, rec);
+    if (spec_opts.spec != engine::SpecMethod::kNone && samples.front().ttft_ms >= 0) {
+      int64_t drafted = 0, accepted = 0;
+      for (const Sample& sm : samples) {
+        drafted += sm.drafted;
+        accepted += sm.accepted;
+      }
+      rec.spec = spec_opts.spec == engine::SpecMethod::kDraft ? "draft:" + spec_opts.draft_model : "ngram";
+      rec.spec_drafted = drafted;
+      rec.spec_accepted = accepted;
+      if (drafted > 0) rec.spec_acceptance = static_cast<double>(accepted) / static_cast<double>(drafted);
+    }
     meter->sample_now();
     std::vector<telemetry::PhaseWindows> windows;
     for (const Sample& s : samples) windows.push_back(*s.windows);
@@ -757,14 +789,25 @@ Status run_bench(BenchOptions& o, bool device_given) {
         co.kv_type = plan.kv_type;
         co.isa = plan.isa;
         co.batch_invariant = o.batch_invariant;
+        if (spec_opts.spec != engine::SpecMethod::kNone) {  // the verify pass's entries and rows
+          co.max_logits = static_cast<int64_t>(n_paths) * (1 + spec_opts.draft_max);
+          co.max_batch = std::max<int64_t>(co.max_batch, co.max_logits);
+        }
         ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, co));
         engine::Generator gen(*ctx);
+        std::unique_ptr<engine::Drafter> drafter;
+        if (spec_opts.spec == engine::SpecMethod::kNgram) {
+          drafter = std::make_unique<engine::NgramDrafter>();
+        } else if (spec_opts.spec == engine::SpecMethod::kDraft) {
+          ER_ASSIGN_OR_RETURN(drafter, engine::ModelDrafter::create(draft_model, n_paths, n_ctx, static_cast<int>(n_threads)));
+        }
         reasoning::Reasoner reasoner(*ctx, m->tokenizer(), fmt);
         const Policy pol{&reasoner, &o.thinking.think, &vote};
         auto gen_sample = [&](std::span<const int32_t> prompt, int64_t ng, bool whole) -> Result<Sample> {
           int64_t tokens = 0;
           ER_ASSIGN_OR_RETURN(Sample smp, run_gen(gen, *ctx, prompt, ng, n_paths, whole,
-                                                  with_policy ? &pol : nullptr, &tokens));
+                                                  with_policy ? &pol : nullptr, &tokens, drafter.get(),
+                                                  spec_opts.draft_max));
           if (with_policy) smp.tokens = tokens + (whole ? static_cast<int64_t>(prompt.size()) : 0);
           return smp;
         };
@@ -842,6 +885,7 @@ Command add_bench_command(CLI::App& app) {
       "Device profile for bandwidth_fraction (default: the one `probe -o` saved, if any)");
   sub->add_option("--db", o->db, "Also append the records to this SQLite database (table bench)");
   add_power_flags(sub, o->power);
+  add_spec_flags(sub, o->spec);
   add_thinking_flags(sub, o->thinking);
   add_client_flags(sub, o->client);
   sub->add_option("--concurrency", o->concurrency,

@@ -12,6 +12,7 @@
 
 #include "cli/client_flags.h"
 #include "cli/commands.h"
+#include "cli/spec_options.h"
 #include "cli/flag_names.h"
 #include "cli/power_options.h"
 #include "cli/thinking_options.h"
@@ -38,6 +39,7 @@ extern "C" void on_eval_sigint(int) {
 }
 
 struct EvalCliOptions {
+  SpecFlags spec;
   std::string model;
   std::string dataset;
   std::string data_dir;
@@ -227,11 +229,16 @@ Status run(EvalCliOptions& o) {
   so.max_paths = o.n_paths;
   so.n_threads = o.n_threads;
   so.meter = meter.meter;
+  ER_RETURN_IF_ERROR(apply_spec_flags(o.spec, so));
   ER_ASSIGN_OR_RETURN(std::unique_ptr<session::Session> sess, session::Session::open(so));
   const tokenizer::ChatTemplate& tmpl = sess->chat_template();
 
   // The configuration echoed in the output's header; --resume requires the same one.
   ordered_json config = eval_config(o);
+  if (so.spec != engine::SpecMethod::kNone) {
+    config["speculative"] = {{"method", engine::spec_method_name(so.spec)}, {"draft_model", so.draft_model},
+                             {"draft_max", so.draft_max}};
+  }
   config["model"] = std::filesystem::path(model_path).filename().string();
   config["chat_template"] = std::string(tokenizer::chat_family_name(tmpl.family));
   config["n_ctx"] = o.n_ctx;
@@ -289,6 +296,7 @@ Command add_eval_command(CLI::App& app) {
   sub->add_option("--repeat-penalty", o->sampler.repeat_penalty, "Repetition penalty (1 = off)")->capture_default_str();
   sub->add_option("--seed", o->sampler.seed, "Sampling seed (path p uses seed + p)")->capture_default_str();
   add_power_flags(sub, o->power);
+  add_spec_flags(sub, o->spec);
   add_thinking_flags(sub, o->thinking);
   add_client_flags(sub, o->client);
   return {sub, [o]() -> Status { return run(*o); }};

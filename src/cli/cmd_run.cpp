@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/spec_options.h"
 #include "cli/power_options.h"
 #include "cli/thinking_options.h"
 #include "engine/generator.h"
@@ -50,6 +51,7 @@ struct RunOptions {
   std::string kv_type = "f16";
   std::string isa;
   bool batch_invariant = true;
+  SpecFlags spec;
   bool json = false;
   PowerOptions power;
   ThinkingFlags thinking;  // --think-budget, --no-think, ..., --vote, --early-stop
@@ -142,6 +144,7 @@ Status run(RunOptions& o) {
   so.batch_invariant = o.batch_invariant;
   so.isa = isa;
   so.meter = meter.meter;
+  ER_RETURN_IF_ERROR(apply_spec_flags(o.spec, so));
   ER_ASSIGN_OR_RETURN(std::unique_ptr<session::Session> sess, session::Session::open(so));
 
   session::Request req;
@@ -212,6 +215,7 @@ Status run(RunOptions& o) {
                        {"decode", r.decode_ms}, {"tpot", tpot_ms},       {"e2e", r.e2e_ms}};
     j["throughput"] = {{"prefill_tok_s", prefill_tps}, {"decode_tok_s", decode_tps}};
     j["energy"] = energy_json(energy);
+    if (!oc.speculative.is_null()) j["speculative"] = oc.speculative;
     ordered_json th;
     th["format"] = fmt.split ? (fmt.has_think_tags ? "tags" : "marker") : "none";
     th["delimiter"] = fmt.split ? fmt.delimiter() : "";
@@ -288,6 +292,7 @@ Status run(RunOptions& o) {
                  g_interrupted.load() ? "interrupted. " : "", static_cast<long long>(r.n_prompt), r.prefill_ms,
                  prefill_tps, r.ttft_ms, think_note.c_str(), static_cast<long long>(r.n_generated), o.n_paths, decode_tps,
                  tpot_ms, r.e2e_ms, load_ms);
+    if (so.spec != engine::SpecMethod::kNone) std::fprintf(stderr, "%s\n", speculative_line(so, r).c_str());
     std::fprintf(stderr, "%s\n", energy_line(energy).c_str());
   }
   return Status::ok();
@@ -323,6 +328,7 @@ Command add_run_command(CLI::App& app) {
                   "llama.cpp's batched arithmetic for the whole step")
       ->capture_default_str();
   sub->add_option("--isa", o->isa, "Kernel level: " + kernels::built_isa_names() + " (default: the best this CPU supports)");
+  add_spec_flags(sub, o->spec);
   sub->add_flag("--json", o->json, "Print one JSON record instead of streaming text");
   add_power_flags(sub, o->power);
   add_thinking_flags(sub, o->thinking);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/spec_options.h"
 #include "cli/power_options.h"
 #include "model/forward.h"
 #include "server/server.h"
@@ -35,6 +36,7 @@ struct ServeOptions {
   bool insecure = false;
   std::string chat_template;
   bool batch_invariant = true;
+  SpecFlags spec;
   PowerOptions power;
 };
 
@@ -83,6 +85,7 @@ Status serve(ServeOptions& o) {
   ss.n_slots = o.parallel;
   ss.n_threads = o.n_threads;
   ss.batch_invariant = o.batch_invariant;
+  ER_RETURN_IF_ERROR(apply_spec_flags(o.spec, ss));
   ER_ASSIGN_OR_RETURN(session::StartedMeter meter, start_energy_meter(energy));
   ss.meter = meter.meter;
   ER_ASSIGN_OR_RETURN(std::unique_ptr<session::Session> sess, session::Session::open(ss));
@@ -148,6 +151,7 @@ Command add_serve_command(CLI::App& app) {
                   "on: a request's tokens do not depend on what shares its forward passes")
       ->capture_default_str();
   add_power_flags(sub, o->power);
+  add_spec_flags(sub, o->spec);
   return {sub, [o]() -> Status { return serve(*o); }};
 }
 

@@ -24,6 +24,7 @@ std::string flag_for_field(std::string_view field) {
       {"prompt", "the prompt (-p/-f)"},
       {"output", "-o"},
       {"model", "-m"},
+      {"draft_model", "--draft"},
   };
   for (const auto& [f, flag] : kFlags) {
     if (f == field) return std::string(flag);

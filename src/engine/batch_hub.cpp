@@ -34,6 +34,8 @@ class BatchHub::Slot final : public Decoder {
   const float* logits(int64_t row) const override { return hub_.shared_.logits(first_row_ + row); }
   void clear(int seq) override { hub_.clear(index_, base_ + seq); }
   void fork(int src, int dst, int64_t n_pos) override { hub_.fork(index_, base_ + src, base_ + dst, n_pos); }
+  // A slot's share of the shared decoder's logits rows.
+  int64_t max_logits() const override { return hub_.shared_.max_logits() / static_cast<int64_t>(hub_.slots_.size()); }
   // The whole shared pass's attention traffic (every slot's), not this slot's share.
   uint64_t last_kv_bytes_read() const override { return hub_.shared_.last_kv_bytes_read(); }
 

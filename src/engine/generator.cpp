@@ -96,6 +96,12 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
     ER_RETURN_IF_ERROR(dec_.eval(std::span(batch_.data(), static_cast<size_t>(n))));
   }
   for (int p = 1; p < opts.n_paths; ++p) dec_.fork(0, p, n_prompt);
+  if (opts.drafter != nullptr) {
+    if (opts.draft_max < 1) return Status::invalid("${draft_max} must be at least 1 (got " + std::to_string(opts.draft_max) + ")");
+    ER_RETURN_IF_ERROR(opts.drafter->begin(prompt, opts.n_paths));
+  }
+  drafts_.assign(n_paths, {});
+  const int64_t max_rows = dec_.max_logits();
   res.prefill_ms = ms_since(t0);
   if (controller != nullptr) controller->on_prefill(res.prefill_ms);
 
@@ -143,7 +149,7 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
   // Logits that are NaN or +inf mean the weights or the activations overflowed: generation stops
   // with an error instead of sampling garbage (-inf is a legitimate "never").
   Status numeric_error;
-  auto sample = [&](size_t p, int64_t row) {
+  auto sample = [&](size_t p, int64_t row, TokenId draft = -1, bool* accepted = nullptr) {
     sampling::Sampler& s = *samplers[p];
     std::span<const float> logits(dec_.logits(row), static_cast<size_t>(n_vocab));
     bool bad = false;
@@ -168,7 +174,7 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
         logits = std::span<const float>(masked_.data(), masked_.size());
       }
     }
-    const TokenId t = s.sample(logits, history[p]);
+    const TokenId t = draft >= 0 ? s.sample_draft(logits, history[p], draft, accepted) : s.sample(logits, history[p]);
     const float lp = s.last_logprob();
     if (!opts.ignore_eos && dec_.is_eog(t)) {
       if (controller != nullptr) {
@@ -232,6 +238,24 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
       }
       row_of[p] = take == pending ? rows++ : -1;
       fed[p] += take;
+      // Speculation: drafted tokens after the path's complete pending inputs, each a row group
+      // of its own, leaving one entry and one logits row for each later path.
+      drafts_[p].clear();
+      if (opts.drafter != nullptr && take == pending) {
+        const int64_t later = static_cast<int64_t>(live.size() - i - 1);
+        const int64_t k = std::min({static_cast<int64_t>(opts.draft_max), max_batch - n - later, max_rows - rows - later,
+                                    max_new - static_cast<int64_t>(res.paths[p].tokens.size()) - 1});
+        if (k > 0) {
+          ER_RETURN_IF_ERROR(opts.drafter->propose(static_cast<int>(p), history[p], static_cast<int>(k), drafts_[p]));
+          if (static_cast<int64_t>(drafts_[p].size()) > k) drafts_[p].resize(static_cast<size_t>(k));
+          for (size_t j = 0; j < drafts_[p].size(); ++j) {
+            const TokenId d = drafts_[p][j];
+            if (d < 0 || d >= n_vocab) return Status::invalid("a drafted token " + std::to_string(d) + " is outside the vocabulary");
+            batch_[static_cast<size_t>(n++)] = {d, len + static_cast<int64_t>(j), static_cast<int>(p), true, true};
+            ++rows;
+          }
+        }
+      }
     }
     ER_RETURN_IF_ERROR(dec_.eval(std::span(batch_.data(), static_cast<size_t>(n))));
     res.kv_bytes_read += dec_.last_kv_bytes_read();
@@ -243,7 +267,39 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
       bool still = true;
       if (row_of[p] >= 0) {
         res.paths[p].last_token_ms = now_ms;
-        still = sample(p, row_of[p]);
+        const std::vector<TokenId>& d = drafts_[p];
+        if (d.empty()) {
+          still = sample(p, row_of[p]);
+        } else {
+          // Row j verifies draft j: sampled as plain decoding would at that position, the draft
+          // kept while the samples accept it (its KV is then in place) and the path is not
+          // changed otherwise (a controller's forced tokens, rollback or stop end the run; the
+          // accepted token is then fed again with what was forced, as plain decoding would).
+          const int64_t len = fed[p];
+          const size_t before = res.paths[p].tokens.size();
+          res.n_drafted += static_cast<int64_t>(d.size());
+          for (size_t j = 0;; ++j) {
+            fed[p] = std::min(fed[p], len + static_cast<int64_t>(j));
+            bool accepted = false;
+            const bool has = j < d.size();
+            still = sample(p, row_of[p] + static_cast<int64_t>(j), has ? d[j] : -1, has ? &accepted : nullptr);
+            if (!accepted) break;
+            ++res.n_accepted;
+            if (!still || res.paths[p].tokens.size() != before + j + 1) break;
+            // Plain decoding asks the controller before every step, so before the next row too
+            // (a thinking budget reached, an early stop, a cancel): an action ends the run, with
+            // the accepted token fed again beside what it forces.
+            if (controller != nullptr) {
+              const PathAction a = controller->before_step(static_cast<int>(p));
+              if (a.rollback > 0 || !a.force.empty() || a.stop) {
+                apply(p, a);
+                still = alive[p] != 0;
+                break;
+              }
+            }
+            fed[p] = len + static_cast<int64_t>(j) + 1;
+          }
+        }
       }
       if (still) live[kept++] = live[i];
     }

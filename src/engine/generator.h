@@ -4,6 +4,7 @@
 // ban tokens at its next sample, or end it (the thinking policies of src/reasoning do this).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,11 +22,30 @@ namespace er::engine {
 using TokenId = int32_t;
 using Clock = std::chrono::steady_clock;
 
+// Speculative decoding's proposer (engine/speculative.h: a draft model, n-gram lookup): tokens
+// likely to follow a path's sequence, verified by the target in the next decode step.
+class Drafter {
+ public:
+  virtual ~Drafter() = default;
+  // Once per request, after the prompt is in the target's KV.
+  virtual Status begin(std::span<const int32_t> prompt, int n_paths) = 0;
+  // Up to `k` tokens proposed to follow `history` (prompt and generated tokens) of path `path`,
+  // each the proposer's single choice (a deterministic proposal), into `out` (cleared first).
+  virtual Status propose(int path, std::span<const int32_t> history, int k, std::vector<int32_t>& out) = 0;
+};
+
 struct GenerateOptions {
   int64_t max_new_tokens = 256;  // per path
   int n_paths = 1;               // <= the context's n_seq
   bool ignore_eos = false;       // generate exactly max_new_tokens (benchmarks)
   sampling::SamplerConfig sampler;  // path p is seeded with sampler.seed + p
+  // Speculative decoding: each step, each live path appends up to draft_max drafted tokens after
+  // its pending inputs, every one in a row group of its own (model::BatchEntry::new_group, so
+  // its logits have plain decoding's bits); the path then samples row by row and keeps the
+  // drafts up to the first one its sample rejects (Sampler::sample_draft). Greedy output is
+  // token-identical to plain decoding; sampled output has its distribution. null: plain decoding.
+  Drafter* drafter = nullptr;
+  int draft_max = 4;
 };
 
 // Why a path stopped.
@@ -56,6 +76,10 @@ struct GenerateResult {
   int64_t n_forced = 0;                 // of which forced by a controller
   std::vector<double> token_times_ms;   // time of each decode step's tokens (step 0 = first token)
   uint64_t kv_bytes_read = 0;           // attention traffic over the decode steps
+  // Speculative decoding (GenerateOptions::drafter): tokens drafted and verified, and of those
+  // accepted (kept in the output).
+  int64_t n_drafted = 0;
+  int64_t n_accepted = 0;
 };
 
 // Called for every sampled token of every path as soon as it is sampled; return false to stop
@@ -78,6 +102,8 @@ class Decoder {
   virtual void clear(int seq) = 0;
   virtual void fork(int src, int dst, int64_t n_pos) = 0;
   virtual uint64_t last_kv_bytes_read() const { return 0; }
+  // Logits rows one eval may return (at least n_seq): bounds a step's drafted tokens.
+  virtual int64_t max_logits() const { return n_seq(); }
 };
 
 class ContextDecoder final : public Decoder {
@@ -93,6 +119,9 @@ class ContextDecoder final : public Decoder {
   void clear(int seq) override { ctx_.clear(seq); }
   void fork(int src, int dst, int64_t n_pos) override { ctx_.fork(src, dst, n_pos); }
   uint64_t last_kv_bytes_read() const override { return ctx_.last_kv_bytes_read(); }
+  int64_t max_logits() const override {
+    return std::max<int64_t>(ctx_.options().max_logits, ctx_.options().n_seq);
+  }
 
  private:
   model::Context& ctx_;
@@ -156,6 +185,7 @@ class Generator {
   Decoder& dec_;
   std::vector<model::BatchEntry> batch_;  // (max(n_seq, max_batch),)
   std::vector<float> masked_;             // (n_vocab,) logits with a controller's bans applied
+  std::vector<std::vector<TokenId>> drafts_;  // (n_paths,) this step's drafted tokens per path
 };
 
 }  // namespace er::engine

@@ -262,6 +262,7 @@ ordered_json make_question_record(const Dataset& ds, const Question& q, const So
   r["decode_ms"] = out.decode_ms;
   r["e2e_ms"] = out.e2e_ms;
   r["energy"] = out.energy;
+  if (!out.speculative.is_null()) r["speculative"] = out.speculative;
   r["paths"] = std::move(paths);
   ordered_json tj = ordered_json::array();
   for (const auto& [k, n] : g.tally) tj.push_back({k, n});

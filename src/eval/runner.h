@@ -39,6 +39,8 @@ struct SolveOutcome {
   double prefill_ms = 0, ttft_ms = 0, decode_ms = 0, e2e_ms = 0;
   nlohmann::ordered_json energy = nullptr;  // {source, prefill_j, decode_j, total_j, estimated} or null
   bool cancelled = false;                   // cut short (Ctrl-C): not recorded, the eval stops
+  // Speculative decoding's record (drafted, accepted, acceptance_rate, ...) or null: none.
+  nlohmann::ordered_json speculative = nullptr;
   // Set when the question could not be answered (another engine's server timed out, answered
   // HTTP 500, sent a broken stream): recorded as a "failed" record with the reason, not graded
   // (never a silent wrong answer), and retried by --resume. `paths` may be empty then.

@@ -187,13 +187,16 @@ Status Context::eval(std::span<const BatchEntry> batch) {
     }
   }
 
-  // The runs of one sequence's entries (check_batch: a sequence's entries are one run), and how
-  // many of each want logits: the row groups of the matmuls (batch invariance, forward.h).
+  // The runs of one sequence's entries (check_batch: a sequence's entries are one run; an entry
+  // with new_group starts another), and how many of each want logits: the row groups of the
+  // matmuls (batch invariance, forward.h).
   n_groups_ = 0;
   n_out_groups_ = 0;
   for (int64_t i = 0; i < B;) {
     int64_t j = i, n_want = 0;
-    for (; j < B && batch[static_cast<size_t>(j)].seq == batch[static_cast<size_t>(i)].seq; ++j) {
+    for (; j < B && batch[static_cast<size_t>(j)].seq == batch[static_cast<size_t>(i)].seq &&
+           (j == i || !batch[static_cast<size_t>(j)].new_group);
+         ++j) {
       n_want += batch[static_cast<size_t>(j)].want_logits ? 1 : 0;
     }
     groups_[static_cast<size_t>(n_groups_++)] = j - i;
@@ -264,11 +267,14 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
     const BatchEntry& e = batch[static_cast<size_t>(i)];
     kv_->store(il, e.seq, e.pos, k, v, op.to_f16);
   }
-  // One attention task per run of consecutive entries of the same sequence.
+  // One attention task per run of consecutive entries of the same sequence (an entry with
+  // new_group starts its own).
   int64_t n_tasks = 0;
   for (int64_t i = 0; i < B;) {
     int64_t j = i + 1;
-    while (j < B && batch[static_cast<size_t>(j)].seq == batch[static_cast<size_t>(i)].seq) ++j;
+    while (j < B && batch[static_cast<size_t>(j)].seq == batch[static_cast<size_t>(i)].seq &&
+           !batch[static_cast<size_t>(j)].new_group)
+      ++j;
     kernels::AttentionTask& t = tasks_[static_cast<size_t>(n_tasks++)];
     t.q = row(q_, i, n_q);
     t.n_q = j - i;

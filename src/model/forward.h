@@ -24,6 +24,10 @@ struct BatchEntry {
   int64_t pos = 0;          // position in its sequence
   int seq = 0;              // sequence (path) index, < n_seq
   bool want_logits = false; // compute this entry's logits
+  // Batch invariance: this entry starts a row group of its own even when the entry before it is
+  // of the same sequence, so it gets the arithmetic of a decode step holding it alone (the
+  // speculative verify pass: each drafted token's row as plain decoding would compute it).
+  bool new_group = false;
 };
 
 struct ContextOptions {

@@ -80,6 +80,10 @@ const FieldDef kFields[] = {
     {"slo_ttft_ms", &R::slo_ttft_ms, "ms", "load test: the TTFT objective goodput counts against"},
     {"slo_tpot_ms", &R::slo_tpot_ms, "ms", "load test: the TPOT objective goodput counts against"},
     {"goodput", &R::goodput, "req/s", "load test: requests meeting every objective per second"},
+    {"spec", &R::spec, "", "speculative decoding: ngram or draft:MODEL (null: plain decoding)"},
+    {"spec_drafted", &R::spec_drafted, "", "speculative: tokens drafted over the repetitions"},
+    {"spec_accepted", &R::spec_accepted, "", "speculative: drafted tokens accepted over the repetitions"},
+    {"spec_acceptance", &R::spec_acceptance, "", "speculative: accepted / drafted"},
 };
 
 template <typename M>

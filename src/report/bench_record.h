@@ -99,6 +99,11 @@ struct BenchRecord {
   std::optional<double> e2e_p50_ms, e2e_p99_ms;
   std::optional<double> slo_ttft_ms, slo_tpot_ms;  // the SLOs goodput counts against
   std::optional<double> goodput;                   // requests meeting every SLO / duration, req/s
+  // Speculative decoding (bench --spec ngram | --draft MODEL): the method ("ngram", "draft:MODEL"),
+  // tokens drafted and accepted over the recorded repetitions, and accepted / drafted.
+  std::optional<std::string> spec;
+  std::optional<int64_t> spec_drafted, spec_accepted;
+  std::optional<double> spec_acceptance;
 };
 
 // The kinds of value a field holds, as the printers need to know them.

@@ -61,6 +61,17 @@ Sampler::Sampler(const SamplerConfig& config, int32_t n_vocab)
 }
 
 TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> history) {
+  return sample_impl(logits, history, -1, nullptr);
+}
+
+TokenId Sampler::sample_draft(std::span<const float> logits, std::span<const TokenId> history, TokenId draft,
+                              bool* accepted) {
+  return sample_impl(logits, history, draft, accepted);
+}
+
+TokenId Sampler::sample_impl(std::span<const float> logits, std::span<const TokenId> history, TokenId draft,
+                             bool* accepted) {
+  if (accepted != nullptr) *accepted = false;
   ER_CHECK(static_cast<int32_t>(logits.size()) == n_vocab_, "logits size != n_vocab");
   std::span<const float> scores = logits;
 
@@ -133,9 +144,26 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
       probs_[i] = static_cast<float>(std::exp(static_cast<double>(cand_[i].logit - top) / config_.temperature));
       z += probs_[i];
     }
+    // A draft: accepted with its probability; when rejected, drawn from the rest (its mass out).
+    size_t skip = n;  // the draft's index among the kept candidates (n: not among them)
+    if (draft >= 0) {
+      for (size_t i = 0; i < n; ++i)
+        if (cand_[i].id == draft) skip = i;
+      if (skip < n) {
+        const double p_draft = probs_[skip] / z;
+        if (rng_.uniform() < p_draft) {
+          if (accepted != nullptr) *accepted = true;
+          last_logprob_ = static_cast<float>(static_cast<double>(logits[static_cast<size_t>(draft)]) - log_z);
+          return draft;
+        }
+        z -= probs_[skip];
+      }
+    }
     double r = rng_.uniform() * z;
     chosen = cand_[n - 1].id;
+    if (skip == n - 1 && n > 1) chosen = cand_[n - 2].id;
     for (size_t i = 0; i < n; ++i) {
+      if (i == skip) continue;
       r -= probs_[i];
       if (r < 0.0) {
         chosen = cand_[i].id;
@@ -143,6 +171,7 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
       }
     }
   }
+  if (config_.greedy() && draft >= 0 && accepted != nullptr) *accepted = chosen == draft;
   last_logprob_ = static_cast<float>(static_cast<double>(logits[static_cast<size_t>(chosen)]) - log_z);
   return chosen;
 }

@@ -44,6 +44,14 @@ class Sampler {
   // sequence so far (prompt and generated), used by the repetition penalty.
   TokenId sample(std::span<const float> logits, std::span<const TokenId> history);
 
+  // Speculative sampling against a drafted token proposed deterministically (a greedy draft
+  // model or a lookup: the proposal's distribution is all on `draft`): greedy returns the argmax
+  // as sample() does, accepted when it is the draft; otherwise the draft is accepted with its
+  // probability p(draft) under this sampler's distribution, and when rejected the token is drawn
+  // from that distribution without the draft (renormalized). Either way the token is distributed
+  // as sample()'s (standard speculative rejection sampling). *accepted says whether it is the draft.
+  TokenId sample_draft(std::span<const float> logits, std::span<const TokenId> history, TokenId draft, bool* accepted);
+
   // log p(token) of the last sampled token under the model's own distribution (softmax of the
   // raw logits at temperature 1); used for confidence-weighted votes.
   float last_logprob() const { return last_logprob_; }
@@ -60,6 +68,8 @@ class Sampler {
   std::vector<float> penalized_;  // (n_vocab,) logits after the repetition penalty
   std::vector<float> probs_;      // (n_vocab,) probabilities of the kept candidates
   float last_logprob_ = 0.0f;
+  // The sample with an optional draft (draft < 0: none).
+  TokenId sample_impl(std::span<const float> logits, std::span<const TokenId> history, TokenId draft, bool* accepted);
   double (*log_sum_exp_)(const float*, int64_t);  // kernels::Ops::log_sum_exp of the default ISA
 };
 

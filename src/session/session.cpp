@@ -73,8 +73,24 @@ eval::SolveOutcome Outcome::solve_outcome() const {
   out.decode_ms = result.gen.decode_ms;
   out.e2e_ms = result.gen.e2e_ms;
   out.energy = energy.to_json();
+  out.speculative = speculative;
   out.cancelled = cancelled;
   return out;
+}
+
+nlohmann::ordered_json speculative_record(const SessionOptions& o, const engine::GenerateResult& r) {
+  using nlohmann::ordered_json;
+  if (o.spec == engine::SpecMethod::kNone) return nullptr;
+  ordered_json j;
+  j["method"] = engine::spec_method_name(o.spec);
+  j["draft_model"] = o.spec == engine::SpecMethod::kDraft ? ordered_json(o.draft_model) : ordered_json(nullptr);
+  j["draft_max"] = o.draft_max;
+  j["drafted"] = r.n_drafted;
+  j["accepted"] = r.n_accepted;
+  j["acceptance_rate"] = r.n_drafted > 0 ? ordered_json(static_cast<double>(r.n_accepted) / static_cast<double>(r.n_drafted))
+                                         : ordered_json(nullptr);
+  j["decode_steps"] = r.n_decode_steps;
+  return j;
 }
 
 Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, std::shared_ptr<const model::Model> loaded) {
@@ -110,7 +126,13 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, std::sha
   c.n_ctx = o.n_ctx;
   c.n_seq = o.n_slots * o.max_paths;
   c.max_batch = static_cast<int64_t>(o.n_slots) * std::max<int64_t>(o.prefill_chunk, o.max_paths);
-  c.max_logits = c.n_seq;
+  if (o.spec != engine::SpecMethod::kNone && (o.draft_max < 1 || o.draft_max > 32)) {
+    return Status::invalid("${draft_max} must be in [1, 32] (got " + std::to_string(o.draft_max) + ")");
+  }
+  const int64_t spec_rows = o.spec == engine::SpecMethod::kNone ? 0 : o.draft_max;
+  // Each path's row and, speculating, its drafts' rows (the verify pass).
+  c.max_logits = c.n_seq * (1 + spec_rows);
+  c.max_batch += static_cast<int64_t>(c.n_seq) * spec_rows;
   c.n_threads = o.n_threads;
   c.kv_type = o.kv_type;
   c.isa = o.isa;
@@ -118,7 +140,21 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, std::sha
   ER_ASSIGN_OR_RETURN(s->ctx_, model::Context::create(*s->model_, c));
   s->decoder_ = std::make_unique<engine::ContextDecoder>(*s->ctx_);
   s->hub_ = std::make_unique<engine::BatchHub>(*s->decoder_, o.n_slots, o.max_paths,
-                                               std::max<int64_t>(o.prefill_chunk, o.max_paths));
+                                               std::max<int64_t>(o.prefill_chunk, o.max_paths) + o.max_paths * spec_rows);
+  if (o.spec == engine::SpecMethod::kDraft) {
+    if (o.draft_model.empty()) return Status::invalid("speculative decoding with a draft model needs ${draft_model}");
+    ER_ASSIGN_OR_RETURN(const std::string draft_path, model::resolve_model(o.draft_model));
+    ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> dm, model::Model::load(draft_path));
+    ER_RETURN_IF_ERROR(engine::check_draft_vocabulary(*s->model_, *dm, o.draft_model));
+    s->draft_ = std::move(dm);
+    for (int i = 0; i < o.n_slots; ++i) {
+      ER_ASSIGN_OR_RETURN(std::unique_ptr<engine::ModelDrafter> d,
+                          engine::ModelDrafter::create(s->draft_, o.max_paths, o.n_ctx, o.n_threads));
+      s->drafters_.push_back(std::move(d));
+    }
+  } else if (o.spec == engine::SpecMethod::kNgram) {
+    for (int i = 0; i < o.n_slots; ++i) s->drafters_.push_back(std::make_unique<engine::NgramDrafter>());
+  }
   for (int i = o.n_slots - 1; i >= 0; --i) s->free_slots_.push_back(i);
   s->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return s;
@@ -238,8 +274,13 @@ Result<Outcome> Session::ask(const Request& r, const Ticket* ticket) {
   reasoning::Reasoner reasoner(hub_->slot(slot), vocab, how.fmt);
   const reasoning::AnswerKeyFn key = r.answer_key ? r.answer_key : reasoning::AnswerKeyFn(reasoning::generic_answer_key);
   hub_->attach(slot);
+  engine::GenerateOptions gen = r.gen;
+  if (!drafters_.empty()) {
+    gen.drafter = drafters_[static_cast<size_t>(slot)].get();
+    gen.draft_max = o_.draft_max;
+  }
   Result<reasoning::ReasonResult> rr =
-      reasoner.run(ids, r.think, r.gen, r.vote, key, r.stream, ticket != nullptr ? ticket->flag() : nullptr);
+      reasoner.run(ids, r.think, gen, r.vote, key, r.stream, ticket != nullptr ? ticket->flag() : nullptr);
   hub_->detach(slot);
   out.concurrent = in_flight();
   release_slot(slot);
@@ -247,6 +288,7 @@ Result<Outcome> Session::ask(const Request& r, const Ticket* ticket) {
   out.cancelled = ticket != nullptr && ticket->cancelled();
   out.result = std::move(rr).value();
   for (const engine::PathResult& p : out.result.gen.paths) out.texts.push_back(tokenizer().decode(p.tokens));
+  out.speculative = speculative_record(o_, out.result.gen);
   if (o_.meter) {
     o_.meter->sample_now();  // the end of the request covered without waiting a period
     out.energy = o_.meter->phase_energy(phase_windows(out.result.gen));

@@ -29,6 +29,7 @@
 #include "core/status.h"
 #include "engine/batch_hub.h"
 #include "engine/generator.h"
+#include "engine/speculative.h"
 #include "eval/runner.h"
 #include "kernels/isa.h"
 #include "model/forward.h"
@@ -70,10 +71,20 @@ struct SessionOptions {
   DType kv_type = DType::kF16;
   kernels::Isa isa = kernels::default_isa();
   bool batch_invariant = true;  // model::ContextOptions::batch_invariant
+  // Speculative decoding (engine/speculative.h): none, ngram (prompt lookup) or draft (a draft
+  // model, `draft_model`: a .gguf path or an installed name with this model's vocabulary), with up
+  // to draft_max drafted tokens per path and step.
+  engine::SpecMethod spec = engine::SpecMethod::kNone;
+  std::string draft_model;
+  int draft_max = 4;
   // The meter requests' energy is read from (shared: the study keeps one across sessions); null:
   // no energy (source "none").
   std::shared_ptr<telemetry::EnergyMeter> meter;
 };
+
+// A request's speculative-decoding record: method, draft_model, draft_max, drafted, accepted,
+// acceptance_rate (null without drafts); null when the session does not speculate.
+nlohmann::ordered_json speculative_record(const SessionOptions& o, const engine::GenerateResult& r);
 
 struct Request {
   std::string prompt;                            // the user's text (chat) or the raw prompt
@@ -113,6 +124,7 @@ struct Outcome {
   double queue_ms = 0;                   // waiting for a free slot before the request started
   int concurrent = 1;                    // requests in flight when this one finished (energy is shared)
   bool cancelled = false;
+  nlohmann::ordered_json speculative;    // speculative_record (null: the session does not speculate)
 
   // The eval solver's view (every path graded as eval grades it, the vote when it stands).
   eval::SolveOutcome solve_outcome() const;
@@ -146,6 +158,8 @@ class Session {
   const tokenizer::ChatTemplate& chat_template() const { return tmpl_; }
   const reasoning::ThinkingFormat& thinking_format() const { return fmt_; }
   double load_ms() const { return load_ms_; }
+  // The draft model (spec = draft), else null.
+  const model::Model* draft_model() const { return draft_.get(); }
   telemetry::EnergyMeter* meter() const { return o_.meter.get(); }
   model::Context& context() { return *ctx_; }
 
@@ -166,6 +180,8 @@ class Session {
   std::unique_ptr<model::Context> ctx_;
   std::unique_ptr<engine::ContextDecoder> decoder_;
   std::unique_ptr<engine::BatchHub> hub_;
+  std::shared_ptr<const model::Model> draft_;             // the draft model (spec = draft)
+  std::vector<std::unique_ptr<engine::Drafter>> drafters_;  // one per slot (empty: no speculation)
   double load_ms_ = 0;
 
   mutable std::mutex mu_;

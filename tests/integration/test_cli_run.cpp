@@ -183,5 +183,41 @@ TEST(CliRun, WeightsThatOverflowStopGenerationNamingTheModel) {
   EXPECT_EQ(r.out, "") << "no garbage text";
 }
 
+// Speculative decoding from the command line: the JSON record, the same greedy text as plain
+// decoding, and the bad combinations (another vocabulary, a method without its model) refused
+// with exit code 2 naming the flags.
+TEST(CliRun, SpeculativeDecodingIsExactAndReported) {
+  ER_REQUIRE_MODEL(smol, "smollm2");
+  const std::string base = "run -m smollm2 -p 'One, two, three, four, one, two, three,' -n 32 --temp 0 --json";
+  const auto plain = run_cli(base);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const auto spec = run_cli(base + " --spec ngram --draft-max 3");
+  ASSERT_EQ(spec.exit_code, 0) << spec.err;
+  const auto a = nlohmann::json::parse(plain.out), b = nlohmann::json::parse(spec.out);
+  EXPECT_EQ(a["text"], b["text"]);
+  EXPECT_FALSE(a.contains("speculative"));
+  ASSERT_TRUE(b.contains("speculative")) << spec.out;
+  EXPECT_EQ(b["speculative"]["method"], "ngram");
+  EXPECT_EQ(b["speculative"]["draft_max"], 3);
+  EXPECT_GT(b["speculative"]["drafted"].get<int64_t>(), 0);
+  EXPECT_LE(b["speculative"]["accepted"].get<int64_t>(), b["speculative"]["drafted"].get<int64_t>());
+
+  auto r = run_cli("run -m smollm2 -p hi -n 4 --spec draft");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--spec draft needs --draft MODEL"), std::string::npos) << r.err;
+  r = run_cli("run -m smollm2 -p hi -n 4 --spec ngram --draft smollm2");
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_cli("run -m smollm2 -p hi -n 4 --spec magic");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--spec 'magic'"), std::string::npos) << r.err;
+  r = run_cli("run -m smollm2 -p hi -n 4 --spec ngram --draft-max 0");
+  EXPECT_EQ(r.exit_code, 2);
+  if (!test::model_path("qwen2.5-coder-0.5b").empty()) {
+    r = run_cli("run -m smollm2 -p hi -n 4 --draft qwen2.5-coder-0.5b");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("draft model 'qwen2.5-coder-0.5b' has a vocabulary of 151936 tokens"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace er

@@ -1,0 +1,135 @@
+#include "engine/speculative.h"
+
+#include <algorithm>
+
+#include "sampling/sampler.h"
+
+namespace er::engine {
+
+const char* spec_method_name(SpecMethod m) {
+  switch (m) {
+    case SpecMethod::kNone: return "none";
+    case SpecMethod::kDraft: return "draft";
+    case SpecMethod::kNgram: return "ngram";
+  }
+  return "none";
+}
+
+// ---- n-gram lookup ----
+
+Status NgramDrafter::begin(std::span<const int32_t>, int) { return Status::ok(); }
+
+Status NgramDrafter::propose(int, std::span<const int32_t> h, int k, std::vector<int32_t>& out) {
+  out.clear();
+  const int64_t H = static_cast<int64_t>(h.size());
+  for (int64_t n = std::min<int64_t>(ngram_max_, H - 1); n >= ngram_min_; --n) {
+    const std::span<const int32_t> tail = h.subspan(static_cast<size_t>(H - n));
+    // The most recent earlier occurrence (start i < H - n) with at least one token after it.
+    for (int64_t i = H - n - 1; i >= 0; --i) {
+      if (!std::equal(tail.begin(), tail.end(), h.begin() + i)) continue;
+      const int64_t from = i + n;
+      const int64_t m = std::min<int64_t>(k, H - from);
+      out.assign(h.begin() + from, h.begin() + from + m);
+      return Status::ok();
+    }
+  }
+  return Status::ok();
+}
+
+// ---- a draft model ----
+
+Result<std::unique_ptr<ModelDrafter>> ModelDrafter::create(std::shared_ptr<const model::Model> draft, int n_paths,
+                                                           int64_t n_ctx, int n_threads) {
+  if (!draft) return Status::invalid("no draft model");
+  std::unique_ptr<ModelDrafter> d(new ModelDrafter());
+  d->model_ = std::move(draft);
+  model::ContextOptions co;
+  co.n_ctx = n_ctx;
+  co.n_seq = std::max(1, n_paths);
+  co.max_batch = 512;
+  co.n_threads = n_threads;
+  ER_ASSIGN_OR_RETURN(d->ctx_, model::Context::create(*d->model_, co));
+  d->in_kv_.resize(static_cast<size_t>(co.n_seq));
+  d->batch_.resize(static_cast<size_t>(co.max_batch));
+  return d;
+}
+
+Status ModelDrafter::begin(std::span<const int32_t> prompt, int n_paths) {
+  if (n_paths > ctx_->options().n_seq)
+    return Status::invalid("the draft model's context has " + std::to_string(ctx_->options().n_seq) + " sequences, not " +
+                           std::to_string(n_paths));
+  ctx_->clear(0);
+  in_kv_[0].clear();
+  // Everything but the last prompt token: propose() feeds from where the sequences differ, and
+  // always at least one token (for its logits).
+  if (prompt.size() > 1) ER_RETURN_IF_ERROR(feed(0, prompt.first(prompt.size() - 1), 0));
+  for (int p = 1; p < n_paths; ++p) {
+    ctx_->fork(0, p, static_cast<int64_t>(in_kv_[0].size()));
+    in_kv_[static_cast<size_t>(p)] = in_kv_[0];
+  }
+  return Status::ok();
+}
+
+Status ModelDrafter::feed(int seq, std::span<const int32_t> tokens, int64_t from) {
+  std::vector<int32_t>& kv = in_kv_[static_cast<size_t>(seq)];
+  kv.resize(static_cast<size_t>(from));
+  const int64_t n_all = static_cast<int64_t>(tokens.size());
+  const int64_t max_batch = ctx_->options().max_batch;
+  for (int64_t start = from; start < n_all; start += max_batch) {
+    const int64_t n = std::min(max_batch, n_all - start);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pos = start + i;
+      batch_[static_cast<size_t>(i)] = {tokens[static_cast<size_t>(pos)], pos, seq, pos == n_all - 1, false};
+    }
+    ER_RETURN_IF_ERROR(ctx_->eval(std::span(batch_.data(), static_cast<size_t>(n))));
+  }
+  kv.assign(tokens.begin(), tokens.end());
+  return Status::ok();
+}
+
+Status ModelDrafter::propose(int path, std::span<const int32_t> history, int k, std::vector<int32_t>& out) {
+  out.clear();
+  if (path < 0 || path >= ctx_->options().n_seq) return Status::invalid("draft: path " + std::to_string(path) + " out of range");
+  const int64_t H = static_cast<int64_t>(history.size());
+  if (H < 1 || k < 1) return Status::ok();
+  // Room in the draft's context for the history and k - 1 fed drafts.
+  const int64_t room = ctx_->options().n_ctx - H;
+  if (room < 1) return Status::ok();
+  k = static_cast<int>(std::min<int64_t>(k, room));
+  std::vector<int32_t>& kv = in_kv_[static_cast<size_t>(path)];
+  // Where the history and what the sequence's KV holds part (at least the last token re-fed).
+  int64_t common = 0;
+  const int64_t lim = std::min<int64_t>(static_cast<int64_t>(kv.size()), H - 1);
+  while (common < lim && kv[static_cast<size_t>(common)] == history[static_cast<size_t>(common)]) ++common;
+  ER_RETURN_IF_ERROR(feed(path, history, common));
+  const int32_t n_vocab = model_->tokenizer().n_vocab();
+  for (int j = 0; j < k; ++j) {
+    const int32_t t = sampling::argmax(std::span<const float>(ctx_->logits(0), static_cast<size_t>(n_vocab)));
+    out.push_back(t);
+    if (j + 1 == k || model_->tokenizer().is_eog(t)) break;
+    const model::BatchEntry e{t, static_cast<int64_t>(kv.size()), path, true, false};
+    ER_RETURN_IF_ERROR(ctx_->eval(std::span(&e, 1)));
+    kv.push_back(t);
+  }
+  return Status::ok();
+}
+
+Status check_draft_vocabulary(const model::Model& target, const model::Model& draft, const std::string& draft_name) {
+  const tokenizer::Tokenizer& a = target.tokenizer();
+  const tokenizer::Tokenizer& b = draft.tokenizer();
+  if (a.n_vocab() != b.n_vocab()) {
+    return Status::invalid("draft model '" + draft_name + "' has a vocabulary of " + std::to_string(b.n_vocab()) +
+                           " tokens, the model of " + std::to_string(a.n_vocab()) +
+                           ": a draft model needs the model's tokenizer (e.g. qwen2.5-coder-0.5b for qwen2.5-coder-1.5b)");
+  }
+  for (int32_t id = 0; id < a.n_vocab(); ++id) {
+    if (a.piece(id) != b.piece(id)) {
+      return Status::invalid("draft model '" + draft_name + "' has another vocabulary: token " + std::to_string(id) +
+                             " is '" + b.piece(id) + "' there and '" + a.piece(id) +
+                             "' in the model; a draft model needs the model's tokenizer");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace er::engine
