@@ -15,7 +15,7 @@ namespace er::cli {
 struct SpecFlags {
   std::string spec;   // "", "none", "ngram", "draft"
   std::string draft;  // --draft MODEL
-  int draft_max = 4;
+  int draft_max = 2;  // the best of 1, 2, 4 on qwen2.5-coder-1.5b here (BENCHMARKS.md)
 };
 
 void add_spec_flags(CLI::App* sub, SpecFlags& f);

@@ -45,7 +45,7 @@ struct GenerateOptions {
   // drafts up to the first one its sample rejects (Sampler::sample_draft). Greedy output is
   // token-identical to plain decoding; sampled output has its distribution. null: plain decoding.
   Drafter* drafter = nullptr;
-  int draft_max = 4;
+  int draft_max = 2;
 };
 
 // Why a path stopped.

@@ -76,7 +76,7 @@ struct SessionOptions {
   // to draft_max drafted tokens per path and step.
   engine::SpecMethod spec = engine::SpecMethod::kNone;
   std::string draft_model;
-  int draft_max = 4;
+  int draft_max = 2;  // the best of 1, 2, 4 on qwen2.5-coder-1.5b here (BENCHMARKS.md)
   // The meter requests' energy is read from (shared: the study keeps one across sessions); null:
   // no energy (source "none").
   std::shared_ptr<telemetry::EnergyMeter> meter;

@@ -120,19 +120,20 @@ TEST(ReportPrinters, CsvHeaderIsTheSchemaAndRowsQuoteText) {
       "itl_p99_ms,weight_bytes_read,kv_bytes_read,achieved_gbps,device_name,device_bandwidth_gbps,"
       "bandwidth_fraction,energy_source,prefill_j,decode_j,j_per_token,energy_estimated,"
       "energy_rail,energy_interval_ms,prefill_w,decode_w,thinking,backend,flavor,server_version,concurrency,request_rate,n_requests,n_failed,duration_s,request_throughput,"
-      "output_throughput,ttft_p50_ms,ttft_p99_ms,tpot_p50_ms,tpot_p99_ms,e2e_p50_ms,e2e_p99_ms,slo_ttft_ms,slo_tpot_ms,goodput\n";
+      "output_throughput,ttft_p50_ms,ttft_p99_ms,tpot_p50_ms,tpot_p99_ms,e2e_p50_ms,e2e_p99_ms,slo_ttft_ms,slo_tpot_ms,goodput,"
+      "spec,spec_drafted,spec_accepted,spec_acceptance\n";
   const std::string row_tg =
       "\"abc1234\",\"0.1.0\",\"Test's CPU\",\"avx2\",\"/m/tiny.gguf\",\"llama 6M Q8_0\",6805504,6400000,512,"
       "2,\"f16\",\"f16\",160,4,1,2,\"tg128\",0,128,\"2025-01-02T03:04:05Z\",1500000000,707106781,"
       "384.0,181.25,384.0,256.0,512.0,\"1000000000 2000000000\",\"512.0 256.0\",1.5,12.25,12.0,13.5,"
       "20.25,1000,24,0.5,\"host\",50.0,"
-      "0.01,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n";
+      "0.01,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n";
   const std::string row_pp =
       "\"abc1234\",\"0.1.0\",\"Test's CPU\",\"avx2\",\"/m/a \"\"b\"\",c.gguf\",\"llama 6M Q8_0\",6805504,6400000,512,"
       "2,\"f16\",\"f16\",160,1,1,2,\"pp16\",16,0,\"2025-01-02T03:04:05Z\",4000000,0,"
       "4000.0,0.0,4000.0,4000.0,4000.0,\"4000000\",\"4000.0\",,,,,"
       ",4096,0,,,,"
-      ",\"estimated\",0.5,,0.03125,true,\"cpu-activity\",20.0,2.5,,,,,,,,,,,,,,,,,,,,,\n";
+      ",\"estimated\",0.5,,0.03125,true,\"cpu-activity\",20.0,2.5,,,,,,,,,,,,,,,,,,,,,,,,,\n";
   EXPECT_EQ(format_records(OutputFormat::kCsv, kRecords), header + row_tg + row_pp);
 }
 
@@ -241,7 +242,8 @@ TEST(ReportPrinters, SqlLoadsIntoSqliteAndQueriesBack) {
   EXPECT_NE(sql.find("  energy_estimated INTEGER,\n"), std::string::npos);
   EXPECT_NE(sql.find("  decode_w REAL,\n  thinking TEXT,\n  backend TEXT,\n"), std::string::npos);
   EXPECT_NE(sql.find("  concurrency INTEGER,\n"), std::string::npos);
-  EXPECT_NE(sql.find("  goodput REAL\n);\n\nINSERT INTO bench ("), std::string::npos);
+  EXPECT_NE(sql.find("  goodput REAL,\n  spec TEXT,\n"), std::string::npos);
+  EXPECT_NE(sql.find("  spec_acceptance REAL\n);\n\nINSERT INTO bench ("), std::string::npos);
   const auto rows = query(sql,
                           "SELECT test, n_paths, avg_ts, typeof(avg_ts), ttft_ms, cpu_info, model_filename, "
                           "samples_ns, energy_estimated, typeof(n_gen) FROM bench ORDER BY rowid");
