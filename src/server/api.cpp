@@ -383,6 +383,7 @@ ordered_json response_json(const ApiRequest& r, const session::Outcome& o, const
   j["timings"] = timings_json(o);
   j["energy"] = energy_json(o);
   if (o.result.paths.size() > 1) j["vote"] = vote_json(o);
+  if (!o.speculative.is_null()) j["speculative"] = o.speculative;  // serve --spec / --draft
   return j;
 }
 

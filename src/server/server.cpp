@@ -283,6 +283,7 @@ void Server::complete_unguarded(Endpoint e, const httplib::Request& req, httplib
             fin["timings"] = timings_json(*out);
             fin["energy"] = energy_json(*out);
             if (n > 1) fin["vote"] = vote_json(*out);
+            if (!out->speculative.is_null()) fin["speculative"] = out->speculative;
           }
           st->push(sse(fin));
         }
