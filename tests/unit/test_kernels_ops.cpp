@@ -350,6 +350,21 @@ std::vector<float> naive_attention(const AttentionShape& s, const std::vector<fl
   return out;
 }
 
+// Values as an f16 cache stores them (h), and those f16 values back as f32 (r): what a naive
+// reference must compute with to see the cache's numbers.
+struct F16Copy {
+  std::vector<uint16_t> h;
+  std::vector<float> r;
+};
+F16Copy f16_copy(const std::vector<float>& x) {
+  F16Copy c{std::vector<uint16_t>(x.size()), std::vector<float>(x.size())};
+  for (size_t i = 0; i < x.size(); ++i) {
+    c.h[i] = f32_to_f16(x[i]);
+    c.r[i] = f16_to_f32(c.h[i]);
+  }
+  return c;
+}
+
 TEST(Attention, SinglePositionReturnsItsValue) {
   const AttentionShape s{2, 1, 4, 0.5f};
   const std::vector<float> q = {1, 2, 3, 4, -1, -2, -3, -4}, k = {1, 1, 1, 1}, v = {0.5f, -1.5f, 2.0f, 3.0f};
@@ -369,14 +384,8 @@ TEST(Attention, PrefillAndDecodeMatchNaiveForF32AndF16Caches) {
   const AttentionShape s{8, 2, 64, 0.125f};
   const int64_t n_ctx = 40, kv_width = 2 * 64, width = 8 * 64;
   const std::vector<float> kf = rng.floats(n_ctx * kv_width, -2, 2), vf = rng.floats(n_ctx * kv_width);
-  std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-  std::vector<float> kr(kf.size()), vr(vf.size());  // f16-rounded values for the naive reference
-  for (size_t i = 0; i < kf.size(); ++i) {
-    kh[i] = f32_to_f16(kf[i]);
-    vh[i] = f32_to_f16(vf[i]);
-    kr[i] = f16_to_f32(kh[i]);
-    vr[i] = f16_to_f32(vh[i]);
-  }
+  const auto [kh, kr] = f16_copy(kf);  // kr: the f16 values for the naive reference
+  const auto [vh, vr] = f16_copy(vf);
   const std::vector<float> q = rng.floats(n_ctx * width, -2, 2);
   // Head-major copies: (kv_head, pos, d).
   std::vector<float> kf_hm(kf.size()), vf_hm(vf.size());
@@ -443,14 +452,8 @@ TEST(Attention, SlidingWindowMatchesNaiveAndScalarBits) {
   AttentionShape s{4, 1, 32, 0.125f};
   const int64_t n_ctx = 40, width = 4 * 32, kv_width = 32;
   const std::vector<float> kf = rng.floats(n_ctx * kv_width, -2, 2), vf = rng.floats(n_ctx * kv_width);
-  std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-  std::vector<float> kr(kf.size()), vr(vf.size());
-  for (size_t i = 0; i < kf.size(); ++i) {
-    kh[i] = f32_to_f16(kf[i]);
-    vh[i] = f32_to_f16(vf[i]);
-    kr[i] = f16_to_f32(kh[i]);
-    vr[i] = f16_to_f32(vh[i]);
-  }
+  const auto [kh, kr] = f16_copy(kf);  // kr: the f16 values for the naive reference
+  const auto [vh, vr] = f16_copy(vf);
   const std::vector<float> q = rng.floats(n_ctx * width, -2, 2);
   ThreadPool pool(2);
   AttentionScratch scratch;
@@ -506,14 +509,8 @@ TEST(Attention, LargeGroupsAndOddHeadDimMatchNaive) {
   const AttentionShape s{10, 1, 36, 1.0f / 6.0f};
   const int64_t n_ctx = 19, kv_width = 36, width = 10 * 36;
   const std::vector<float> kf = rng.floats(n_ctx * kv_width), vf = rng.floats(n_ctx * kv_width);
-  std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-  std::vector<float> kr(kf.size()), vr(vf.size());
-  for (size_t i = 0; i < kf.size(); ++i) {
-    kh[i] = f32_to_f16(kf[i]);
-    vh[i] = f32_to_f16(vf[i]);
-    kr[i] = f16_to_f32(kh[i]);
-    vr[i] = f16_to_f32(vh[i]);
-  }
+  const auto [kh, kr] = f16_copy(kf);  // kr: the f16 values for the naive reference
+  const auto [vh, vr] = f16_copy(vf);
   const std::vector<float> q = rng.floats(n_ctx * width);
   ThreadPool pool(2);
   AttentionScratch scratch;
@@ -587,11 +584,7 @@ TEST(Attention, OrderFollowsTheBatchSizeAsInLlamaCpp) {
   const AttentionShape s{4, 2, 64, 0.125f};
   const int64_t n_ctx = 70, kv_width = 2 * 64, width = 4 * 64;
   const std::vector<float> kf = rng.floats(n_ctx * kv_width, -2, 2), vf = rng.floats(n_ctx * kv_width);
-  std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-  for (size_t i = 0; i < kf.size(); ++i) {
-    kh[i] = f32_to_f16(kf[i]);
-    vh[i] = f32_to_f16(vf[i]);
-  }
+  const std::vector<uint16_t> kh = f16_copy(kf).h, vh = f16_copy(vf).h;
   const std::vector<float> q = rng.floats(2 * width, -2, 2);
   const KvCacheView kv{DType::kF16, kh.data(), vh.data(), kv_width, 64};
   const Ops& ref = ops(Isa::kScalar);
