@@ -21,6 +21,7 @@
 #include "cli/study_common.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "model/model_summary.h"
 #include "model/model_registry.h"
 #include "study/adaptive.h"
 #include "study/config.h"
@@ -130,29 +131,20 @@ Status run_study(const StudyCliOptions& o) {
 
   // The cost model: built-in decode rates, calibrated on what the database already measured.
   study::CostModel cost;
-  std::string rates;
-  std::map<std::string, double> measured;  // model -> decode tok/s measured by this run
+  std::map<std::string, std::string> rate_source;  // model -> where its decode rate comes from
   for (const std::string& m : models) {
     int64_t bytes = 0;
     if (auto p = model::resolve_model(m); p.is_ok()) {
-      std::error_code ec;
-      const auto sz = std::filesystem::file_size(*p, ec);
-      if (!ec) bytes = static_cast<int64_t>(sz);
-      if (auto g = gguf::File::open(*p); g.is_ok()) {  // bits per weight, for the precision variants
-        uint64_t weights = 0, wbytes = 0;
-        for (const gguf::TensorInfo& t : g->tensors()) {
-          if (t.dims.size() < 2) continue;  // the matrices: what a variant requantizes
-          weights += t.n_elements;
-          wbytes += t.n_bytes;
-        }
-        if (weights > 0) cost.release_bits[m] = 8.0 * static_cast<double>(wbytes) / static_cast<double>(weights);
+      if (auto g = gguf::File::open(*p); g.is_ok()) {
+        bytes = static_cast<int64_t>(g->file_size());
+        // Bits per weight of the release, for the precision variants' rates.
+        const model::ModelSummary ms = model::summarize(*g);
+        if (ms.n_params > 0) cost.release_bits[m] = 8.0 * static_cast<double>(ms.bytes_weights) / static_cast<double>(ms.n_params);
       }
     }
     const study::DecodeRate r = study::builtin_decode_rate(m, bytes);
     cost.tok_s[m] = r.tok_s;
-    char b[256];
-    std::snprintf(b, sizeof b, "%s%s ~%.0f tok/s (%s)", rates.empty() ? "" : "; ", m.c_str(), r.tok_s, r.source.c_str());
-    rates += b;
+    rate_source[m] = r.source;
   }
   ER_RETURN_IF_ERROR(check_results_db(o.db, "--db"));
   ER_ASSIGN_OR_RETURN(std::optional<study::Shard> shard, shard_to_run(o.shard));
@@ -191,19 +183,18 @@ Status run_study(const StudyCliOptions& o) {
       if (!t.is_ok()) return t.status().with_context("measuring " + m + "'s decode rate");
       if (t->decode_ms > 0) {
         cost.tok_s[m] = 64.0 / (t->decode_ms / 1000.0);
-        measured[m] = cost.tok_s[m];
+        rate_source[m] = "measured now";
       }
     }
-    if (!measured.empty()) {
-      rates.clear();
-      for (const std::string& m : models) {
-        char b[256];
-        const auto it = measured.find(m);
-        std::snprintf(b, sizeof b, "%s%s ~%.0f tok/s (%s)", rates.empty() ? "" : "; ", m.c_str(), cost.tok_s[m],
-                      it != measured.end() ? "measured now" : "measured before, in the database");
-        rates += b;
-      }
-    }
+  }
+  std::string rates;
+  for (const std::string& m : models) {
+    char b[320];
+    const auto sc = cost.model_scale.find(m);
+    std::snprintf(b, sizeof b, "%s%s ~%.0f tok/s (%s%s)", rates.empty() ? "" : "; ", m.c_str(),
+                  cost.tok_s[m] / (sc != cost.model_scale.end() ? sc->second : 1.0), rate_source[m].c_str(),
+                  sc != cost.model_scale.end() ? ", scaled by what the database measured" : "");
+    rates += b;
   }
   // The rounds get 90 % of the budget; the rest is for the bench grid, the fits and the report.
   const double rounds_s = budget_s * 0.9;
