@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "session/session.h"
+#include "session_requests.h"
 #include "support/test_support.h"
 
 namespace er::session {
@@ -43,15 +44,7 @@ int64_t tokens_here(int64_t n) {
 #endif
 }
 
-Request greedy(const std::string& prompt, int paths, int64_t n) {
-  Request r;
-  r.prompt = prompt;
-  r.gen.max_new_tokens = n;
-  r.gen.n_paths = paths;
-  r.gen.ignore_eos = true;
-  r.gen.sampler.temperature = 0;
-  return r;
-}
+Request greedy(const std::string& prompt, int paths, int64_t n) { return test::greedy_request(prompt, paths, n, true); }
 
 class SessionInvariance : public testing::TestWithParam<Case> {};
 

@@ -18,6 +18,7 @@
 #include "model/model_registry.h"
 #include "sampling/sampler.h"
 #include "session/session.h"
+#include "session_requests.h"
 #include "support/test_support.h"
 
 namespace er::engine {
@@ -140,12 +141,7 @@ std::string model_path(const char* name, bool real) {
 }
 
 session::Request greedy(const std::string& prompt, int paths, int64_t n) {
-  session::Request r;
-  r.prompt = prompt;
-  r.gen.max_new_tokens = n;
-  r.gen.n_paths = paths;
-  r.gen.sampler.temperature = 0;
-  return r;
+  return test::greedy_request(prompt, paths, n, false);
 }
 
 class SpecExact : public testing::TestWithParam<SpecCase> {};
