@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -97,12 +98,15 @@ kernels::Layout repack_layout(const kernels::Matrix& m, RepackMode mode) {
   return kernels::Layout::kRowMajor;
 }
 
+constexpr size_t kSliceBytes = size_t{4} << 20;  // file bytes repacked between two drops
+constexpr int64_t kSliceRowMultiple = 16;        // a whole number of groups of every layout
+
 // Repacks the matrices among `mats` that can take it (repack_layout: Q4_K and Q4_1 into x16,
 // the other block types into x8 on AVX-512; kernels/repack.h),
 // into one anonymous, 2 MiB-aligned arena advised for transparent huge pages, and points the
-// matrices there. After each tensor is copied its pages of the file mapping are dropped
+// matrices there. As each slice of a tensor is copied its pages of the file mapping are dropped
 // (MADV_DONTNEED: the mapping is private and unwritten, so this only unmaps page-cache pages), so
-// the resident set stays about the file size and at most one tensor is held twice. (Rewriting in
+// the resident set stays about the file size and at most one slice is held twice. (Rewriting in
 // place in the copy-on-write mapping also keeps the memory down but leaves the weights on
 // scattered 4 KiB pages, while the page cache maps the file with large folios: decode, which
 // streams every weight once per token, ran ~10 % slower that way.) Tied weights are repacked once.
@@ -143,11 +147,25 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackMode mode
     for (const kernels::Matrix* c : mats) {
       if (c->data == it.src) m = c;
     }
-    kernels::repack(it.layout, m->type, it.src, dst + it.offset, m->n_rows, m->n_cols);
-    // Drop the file pages wholly inside the tensor (edge pages may hold other tensors' bytes).
-    const uintptr_t begin = (reinterpret_cast<uintptr_t>(it.src) + page - 1) / page * page;
-    const uintptr_t end = (reinterpret_cast<uintptr_t>(it.src) + it.bytes) / page * page;
-    if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    // In slices of whole row groups (every layout's group g starts at byte g * rows * row_bytes,
+    // so a slice repacks on its own), dropping the file pages each slice has read: a tensor is
+    // never held twice whole (the tied 151936-row Q6_K embedding of Qwen2.5 is 182 MiB).
+    const size_t row_bytes = it.bytes / static_cast<size_t>(m->n_rows);
+    const int64_t slice_rows = std::max<int64_t>(kSliceRowMultiple, static_cast<int64_t>(kSliceBytes / row_bytes) /
+                                                                        kSliceRowMultiple * kSliceRowMultiple);
+    const auto* src = static_cast<const uint8_t*>(it.src);
+    // Only file pages wholly inside the tensor are dropped (edge pages may hold other tensors' bytes).
+    uintptr_t dropped_to = (reinterpret_cast<uintptr_t>(src) + page - 1) / page * page;
+    for (int64_t r = 0; r < m->n_rows; r += slice_rows) {
+      const int64_t rows = std::min(slice_rows, m->n_rows - r);
+      const size_t off = static_cast<size_t>(r) * row_bytes;
+      kernels::repack(it.layout, m->type, src + off, dst + it.offset + off, rows, m->n_cols);
+      const uintptr_t end = (reinterpret_cast<uintptr_t>(src) + off + static_cast<size_t>(rows) * row_bytes) / page * page;
+      if (end > dropped_to) {
+        (void)::madvise(reinterpret_cast<void*>(dropped_to), end - dropped_to, MADV_DONTNEED);
+        dropped_to = end;
+      }
+    }
   }
   if (::mprotect(base, map_bytes, PROT_READ) != 0) {
     return Status::io_error(std::string("mprotect of the repacked weights failed: ") + std::strerror(errno));
@@ -266,7 +284,10 @@ Status Model::bind() {
     ER_ASSIGN_OR_RETURN(L.w_down, b.matrix(p + "ffn_down.weight", n_embd, n_ff));
   }
   if (const RepackMode mode = repack_mode(); mode != RepackMode::kOff) {
-    std::vector<kernels::Matrix*> mats = {&w_.token_embd, &w_.output};
+    // Only the output head: the embedding table (the same bytes when tied) is read a row per
+    // token from the file mapping, so repacking an untied one would make all of it resident
+    // (125 MiB for Qwen2.5-Coder-1.5B's Q4_K table) for nothing.
+    std::vector<kernels::Matrix*> mats = {&w_.output};
     for (LayerWeights& L : w_.layers) {
       for (kernels::Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(m);
     }

@@ -2,6 +2,9 @@
 // file + the KV cache (kv_bytes_per_token_f16 of `info --json` × context) + 64 MiB for everything
 // else (activations, logits, workspaces, thread stacks, the tokenizer, the C++ runtime).
 //
+// With transparent huge pages set to "always" (CI machines have it) every touched 2 MiB of the KV
+// cache is resident whole, so a short run already holds most of its KV: the bound counts all of it.
+//
 // The peak is the child's ru_maxrss from wait4() — what `/usr/bin/time -v` reports as "Maximum
 // resident set size" (the kernel's VmHWM at exit) — so no extra package is needed.
 #include <fcntl.h>

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <vector>
 
 #include "kernels/isa.h"
@@ -29,9 +30,11 @@ std::unique_ptr<Model> load(const char* mode, const char* fixture = "tiny-qwen2-
 }
 std::unique_ptr<Model> load(bool repack) { return load(repack ? nullptr : "0"); }
 
+// The matrices read whole per token (the embedding table is read a row per token and is never
+// repacked: EmbeddingTableStaysRowMajor).
 std::vector<const kernels::Matrix*> matrices(const Model& m) {
   const Weights& w = m.weights();
-  std::vector<const kernels::Matrix*> v = {&w.token_embd, &w.output};
+  std::vector<const kernels::Matrix*> v = {&w.output};
   for (const LayerWeights& L : w.layers) {
     for (const kernels::Matrix* x : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) v.push_back(x);
   }
@@ -70,6 +73,22 @@ TEST(ModelRepack, LayoutsAreTakenWhereTheDefaultLevelReadsThem) {
   EXPECT_EQ(kernels::reads_layout(kernels::Layout::kX8, DType::kQ8_0, isa), level_reads_layouts());
   EXPECT_FALSE(kernels::reads_layout(kernels::Layout::kQ4Kx16, DType::kQ4_K, kernels::Isa::kScalar));
   EXPECT_TRUE(kernels::reads_layout(kernels::Layout::kRowMajor, DType::kQ4_K, kernels::Isa::kScalar));
+}
+
+TEST(ModelRepack, EmbeddingTableStaysRowMajor) {
+  // Repacking an untied table would make all of it resident for the few rows a run reads; a tied
+  // one is repacked as the output head while the lookup keeps reading the file's rows.
+  for (const char* fixture : {"tiny-llama-q4_1.gguf", "tiny-llama-q8_0.gguf", "tiny-llama-q6_k.gguf", "tiny-qwen2-q4_k.gguf"}) {
+    auto packed = load(nullptr, fixture);
+    ASSERT_TRUE(packed);
+    const Weights& w = packed->weights();
+    EXPECT_EQ(w.token_embd.layout, kernels::Layout::kRowMajor) << fixture;
+    if (w.output.layout != kernels::Layout::kRowMajor) {
+      EXPECT_NE(w.output.data, w.token_embd.data) << fixture;
+    }
+    std::cout << "[ embd     ] " << fixture << (w.tied_output ? ": tied" : ": untied") << ", output head "
+              << (w.output.layout == kernels::Layout::kRowMajor ? "row-major" : "repacked") << "\n";
+  }
 }
 
 TEST(ModelRepack, Q4KMatricesTakeTheX16LayoutUnlessDisabled) {
