@@ -199,12 +199,14 @@ BENCHMARK(BM_MatvecDram)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
-// Batch-1 decode of SmolLM2-135M's matrices in the loader's Q4_1 x16 layout, warm in cache (a
-// 576-column row is only 18 blocks, so the per-row-group reduction weighs more than on wide rows).
-// Arguments: rows, columns, threads.
+// Decode of SmolLM2-135M's matrices in the loader's Q4_1 x16 layout, warm in cache (a 576-column
+// row is only 18 blocks, so the per-row-group reduction weighs more than on wide rows), for one
+// path and for 8 paths decoded together (the N-path kernel: compute-bound).
+// Arguments: rows, columns, threads, batch.
 void BM_MatvecQ41x16Warm(benchmark::State& state) {
   const int64_t n_rows = state.range(0), n_cols = state.range(1);
   const int n_threads = static_cast<int>(state.range(2));
+  const int64_t n_batch = state.range(3);
   const size_t rb = static_cast<size_t>(*er::dtype_row_bytes(DType::kQ4_1, static_cast<uint64_t>(n_cols)));
   std::vector<uint8_t> w(rb * static_cast<size_t>(n_rows)), packed(w.size());
   std::vector<float> row(static_cast<size_t>(n_cols));
@@ -216,21 +218,24 @@ void BM_MatvecQ41x16Warm(benchmark::State& state) {
   k::repack(k::Layout::kQ4_1x16, DType::kQ4_1, w.data(), packed.data(), n_rows, n_cols);
   k::Matrix m{DType::kQ4_1, packed.data(), n_rows, n_cols};
   m.layout = k::Layout::kQ4_1x16;
-  std::vector<float> x(static_cast<size_t>(n_cols)), y(static_cast<size_t>(n_rows));
+  std::vector<float> x(static_cast<size_t>(n_cols * n_batch)), y(static_cast<size_t>(n_rows * n_batch));
   for (auto& v : x) v = rand_float(seed);
   ThreadPool pool(n_threads);
   k::Workspace ws;
-  ws.reserve(1, n_cols);
+  ws.reserve(n_batch, n_cols);
   for (auto _ : state) {
-    k::matmul(m, x.data(), y.data(), 1, ws, pool);
+    k::matmul(m, x.data(), y.data(), n_batch, ws, pool);
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(n_rows * n_cols * n_batch) * 1e-9 *
+                                                    static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_MatvecQ41x16Warm)
-    ->ArgsProduct({{576}, {576}, {1, 2}})
-    ->ArgsProduct({{1536}, {576}, {1, 2}})
-    ->ArgsProduct({{576}, {1536}, {1, 2}})
+    ->ArgsProduct({{576}, {576}, {1, 2}, {1, 8}})
+    ->ArgsProduct({{1536}, {576}, {1, 2}, {1, 8}})
+    ->ArgsProduct({{576}, {1536}, {1, 2}, {1, 8}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -43,7 +43,7 @@ using ActQuantFn = void (*)(const float* x, void* y, int64_t n);
 struct GemmKernel {
   DType act_type;        // activation (vec_dot) type
   ActQuantFn quantize;   // f32 -> act_type for one row; nullptr when act_type is F32
-  TileFn tile;           // takes any nr <= 4 and nc <= 4 (scalar: 1 x 1)
+  TileFn tile;           // takes any nr <= rows and nc <= cols (scalar: 1 x 1)
   int rows_single;       // tile rows when the batch is one row (decode of one sequence)
   int rows;              // tile shape for larger batches
   int cols;

@@ -654,10 +654,17 @@ inline __m512i q6k_chunk(const __m512i* ql, __m512i qh) {
 struct KernQ6K {
   static constexpr int kMaxRows = 8;
   static constexpr int kMaxCols = 4;
+  // The tiled path reduces at most 8 integer vectors (16 outputs) at a time, so its wide tiles
+  // run as two column halves; the vec_dot path (N-path decode: each path is its own row group)
+  // takes up to 16 (8 rows x 4 columns) in one pass, so each 6-bit unpack serves 4 columns.
   template <int NR, int NC>
   static void run(const TileArgs& t) {
     if constexpr (kTooWide<NR, NC>) {
-      split_columns<KernQ6K, NR, NC>(t);
+      if (t.path == MatmulPath::kTiled) {
+        split_columns<KernQ6K, NR, NC>(t);
+      } else {
+        run_fit<NR, NC>(t);
+      }
     } else {
       run_fit<NR, NC>(t);
     }
@@ -683,14 +690,19 @@ struct KernQ6K {
       } else {
         for (int r = 0; r < NR; ++r) prefetch_lines<sizeof(block_q6_K)>(reinterpret_cast<const uint8_t*>(x[r]) + ahead);
       }
-      // Each column's 8 activation chunks (32 bytes, broadcast to both halves) and bsums.
-      __m512i a[NC][8], bsums[NC];
+      // Each column's 8 activation chunks (32 bytes, broadcast to both halves) and bsums: held
+      // in registers for up to 2 columns, loaded where used for wider tiles (registers go to isum).
+      constexpr bool kHold = NC <= 2;
+      __m512i a[kHold ? NC : 1][8], bsums[NC];
+      const block_q8_K* ys[NC];
       for (int c = 0; c < NC; ++c) {
-        const block_q8_K& y = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride)[b];
-        for (int j = 0; j < 8; ++j) a[c][j] = _mm512_broadcast_i64x4(load256(y.qs + 32 * j));
-        bsums[c] = _mm512_broadcast_i64x4(load256(y.bsums));
+        ys[c] = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride) + b;
+        if constexpr (kHold) {
+          for (int j = 0; j < 8; ++j) a[c][j] = _mm512_broadcast_i64x4(load256(ys[c]->qs + 32 * j));
+        }
+        bsums[c] = _mm512_broadcast_i64x4(load256(ys[c]->bsums));
       }
-      __m512i isum[8];
+      __m512i isum[RP * NC > 8 ? RP * NC : 8];  // reduce8x16 reads 8
       for (auto& v : isum) v = _mm512_setzero_si512();
       unroll<RP>([&](auto pc) {
         constexpr int p = decltype(pc)::value;
@@ -707,7 +719,8 @@ struct KernQ6K {
             const __m512i sv = _mm512_permutexvar_epi16(load_idx(kQ6.chunk[j]), sc);
             unroll<NC>([&](auto cc) {
               constexpr int c = decltype(cc)::value;
-              isum[p * NC + c] = _mm512_dpwssd_epi32(isum[p * NC + c], _mm512_maddubs_epi16(q, a[c][j]), sv);
+              const __m512i aj = kHold ? a[kHold ? c : 0][j] : _mm512_broadcast_i64x4(load256(ys[c]->qs + 32 * j));
+              isum[p * NC + c] = _mm512_dpwssd_epi32(isum[p * NC + c], _mm512_maddubs_epi16(q, aj), sv);
             });
           });
         });
@@ -718,13 +731,16 @@ struct KernQ6K {
           isum[p * NC + c] = _mm512_sub_epi32(isum[p * NC + c], _mm512_slli_epi32(corr, 5));
         });
       });
-      if (tiled) {  // acc = fma(isum d_w, d_a, acc)
+      if constexpr (RP * NC > 8) {
+        // (run sends wide tiled tiles to split_columns)
+      } else if (tiled) {  // acc = fma(isum d_w, d_a, acc)
         alignas(32) uint16_t dh[16] = {};
         for (int r = 0; r < NR; ++r) dh[r] = x[r]->d;
         const __m512 d_w = _mm512_permutexvar_ps(rows, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh))));
         const __m512 d_a = col_scales<NC>(t, b, cols);
         acc[0][0] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(reduce8x16(isum)), d_w), d_a, acc[0][0]);
-      } else {  // acc[k] = fma(d_a d_w, lane_k, acc[k])
+      }
+      if (!tiled || RP * NC > 8) {  // acc[k] = fma(d_a d_w, lane_k, acc[k])
         for (int p = 0; p < RP; ++p) {
           const __m512 dw = scales_pair(&x[2 * p]->d, &x[2 * p + 1]->d, true);
           for (int c = 0; c < NC; ++c) {
@@ -734,9 +750,11 @@ struct KernQ6K {
         }
       }
     }
-    if (tiled) {
-      store_tile<RP, NC>(t, acc[0][0], NR);
-      return;
+    if constexpr (RP * NC <= 8) {
+      if (tiled) {
+        store_tile<RP, NC>(t, acc[0][0], NR);
+        return;
+      }
     }
     for (int p = 0; p < RP; ++p) {
       for (int c = 0; c < NC; ++c) {
