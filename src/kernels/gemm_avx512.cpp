@@ -952,6 +952,66 @@ void tile_q4_1_x16(const TileArgs& t, int nr, int nc) {
   }
 }
 
+// Q8_0 in the x16 layout (repack.h): one int32 lane per weight row, as Q4_1 x16. The weights are
+// stored + 128 (unsigned for dpbusd), so each lane vector l starts from -128 times the sum of the
+// column's activation dword l and holds, after dpbusd, the exact ggml lane-l integer sum of the 16
+// rows; acc_l = fma(d_w d_a, isum_l, acc_l) as llama.cpp (ggml_vec_dot_q8_0_q8_0, tinyBLAS_Q0),
+// and at the end hsum_float_8's tree per row. The weight vectors are reloaded from L1 per column
+// (plain loads) so a pass holds two columns' 16 accumulators.
+struct KernQ80x16 {
+  template <int NC>
+  static void run(const TileArgs& t) {
+    __m512 acc[NC][8];
+    for (int c = 0; c < NC; ++c)
+      for (int l = 0; l < 8; ++l) acc[c][l] = _mm512_setzero_ps();
+    const int64_t nb = t.n / kQK8_0;
+    const uint8_t* gb = t.w;
+    const __m256i k128 = _mm256_set1_epi8(static_cast<char>(0x80));
+    for (int64_t b = 0; b < nb; ++b, gb += kQ8_0GroupBlockBytes) {
+      prefetch_lines<static_cast<int>(kQ8_0GroupBlockBytes)>(gb + t.w_ahead);
+      const __m512 dw = _mm512_cvtph_ps(load256(gb));
+#pragma GCC unroll 2
+      for (int c = 0; c < NC; ++c) {
+        const block_q8_0* y = reinterpret_cast<const block_q8_0*>(t.a + c * t.a_stride) + b;
+        const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(f16(y->d)));
+        // lane l: -128 * (a_4l + ... + a_4l+3)
+        alignas(32) int32_t off[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(off),
+                           _mm256_sub_epi32(_mm256_setzero_si256(),
+                                            _mm256_dpbusd_epi32(_mm256_setzero_si256(), k128, load256(y->qs))));
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; ++l) {
+          int32_t av;
+          std::memcpy(&av, y->qs + 4 * l, 4);
+          const __m512i w = _mm512_loadu_si512(gb + 32 + 64 * l);
+          const __m512i isum = _mm512_dpbusd_epi32(_mm512_set1_epi32(off[l]), w, _mm512_set1_epi32(av));
+          acc[c][l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(isum), acc[c][l]);
+        }
+      }
+    }
+    for (int c = 0; c < NC; ++c) {
+      // hsum_float_8: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+      const __m512 t0 = _mm512_add_ps(acc[c][4], acc[c][0]), t1 = _mm512_add_ps(acc[c][5], acc[c][1]);
+      const __m512 t2 = _mm512_add_ps(acc[c][6], acc[c][2]), t3 = _mm512_add_ps(acc[c][7], acc[c][3]);
+      _mm512_storeu_ps(t.y + c * t.y_stride, _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3)));
+    }
+  }
+};
+
+void tile_q8_0_x16(const TileArgs& t, int nr, int nc) {
+  (void)nr;  // always one whole group (kQ8_0GroupRows)
+  for (int c = 0; c < nc; c += 2) {
+    TileArgs tc = t;
+    tc.a += c * t.a_stride;
+    tc.y += c * t.y_stride;
+    if (nc - c == 1) {
+      KernQ80x16::run<1>(tc);
+    } else {
+      KernQ80x16::run<2>(tc);
+    }
+  }
+}
+
 constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,
                             DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K};
 
@@ -981,6 +1041,12 @@ const GemmKernel* gemm_kernel_avx512(DType w) {
 const GemmKernel* gemm_kernel_q4_K_x16_avx512() {
   static const GemmKernel k = {DType::kQ8_K, act_quantizer_avx2(DType::kQ8_K), tile_q4_K_x16, kQ4KGroupRows,
                                kQ4KGroupRows, 4};
+  return &k;
+}
+
+const GemmKernel* gemm_kernel_q8_0_x16_avx512() {
+  static const GemmKernel k = {DType::kQ8_0, act_quantizer_avx2(DType::kQ8_0), tile_q8_0_x16, kQ8_0GroupRows,
+                               kQ8_0GroupRows, 4};
   return &k;
 }
 

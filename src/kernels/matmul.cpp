@@ -273,6 +273,7 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, Workspace& ws, int job_
   if (w.layout != Layout::kRowMajor) {
     const bool shape_ok = (w.layout == Layout::kQ4Kx16 && w.type == DType::kQ4_K && can_repack_q4_K_x16(w.n_rows, w.n_cols)) ||
                           (w.layout == Layout::kQ4_1x16 && w.type == DType::kQ4_1 && can_repack_q4_1_x16(w.n_rows, w.n_cols)) ||
+                          (w.layout == Layout::kQ8_0x16 && w.type == DType::kQ8_0 && can_repack_q8_0_x16(w.n_rows, w.n_cols)) ||
                           (w.layout == Layout::kX8 && can_repack_x8(w.type, w.n_rows, w.n_cols));
     ER_CHECK(shape_ok, "matmul: bad " + std::string(dtype_name(w.type)) + " matrix in a repacked layout");
     const detail::GemmKernel* lk = detail::gemm_kernel_for_layout(w.layout, w.type, ws.isa());
@@ -293,6 +294,7 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, Workspace& ws, int job_
       jb.tile_rows = group_rows(w.layout);
       jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
       if (w.layout == Layout::kQ4_1x16) jb.w_ahead = ahead_bytes(kQ4_1GroupBlockBytes);
+      if (w.layout == Layout::kQ8_0x16) jb.w_ahead = ahead_bytes(kQ8_0GroupBlockBytes);
     }
   }
   return jb;

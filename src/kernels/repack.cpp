@@ -162,10 +162,48 @@ void unpack_q4_1_x16_row(const uint8_t* group, int row, int64_t n_cols, void* ou
   }
 }
 
+bool can_repack_q8_0_x16(int64_t n_rows, int64_t n_cols) {
+  return n_rows > 0 && n_cols > 0 && n_rows % kQ8_0GroupRows == 0 && n_cols % kQK8_0 == 0 &&
+         static_cast<size_t>(n_cols / kQK8_0) * sizeof(block_q8_0) <= kMaxRepackRowBytes;
+}
+
+void repack_q8_0_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
+  ER_CHECK(can_repack_q8_0_x16(n_rows, n_cols),
+           "repack_q8_0_x16: shape " + std::to_string(n_rows) + " x " + std::to_string(n_cols) + " not repackable");
+  const int64_t nb = n_cols / kQK8_0;
+  const auto* in = static_cast<const block_q8_0*>(src);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t g = 0; g < n_rows / kQ8_0GroupRows; ++g) {
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* o = out + (g * nb + b) * kQ8_0GroupBlockBytes;
+      for (int r = 0; r < kQ8_0GroupRows; ++r) {
+        const block_q8_0& x = in[(g * kQ8_0GroupRows + r) * nb + b];
+        std::memcpy(o + 2 * r, &x.d, 2);
+        for (int i = 0; i < kQK8_0; ++i) {
+          o[32 + 64 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(static_cast<uint8_t>(x.qs[i]) ^ 0x80u);
+        }
+      }
+    }
+  }
+}
+
+void unpack_q8_0_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out) {
+  ER_CHECK(row >= 0 && row < kQ8_0GroupRows, "unpack_q8_0_x16_row: bad row");
+  auto* blocks = static_cast<block_q8_0*>(out);
+  for (int64_t b = 0; b < n_cols / kQK8_0; ++b) {
+    const uint8_t* in = group + b * kQ8_0GroupBlockBytes;
+    std::memcpy(&blocks[b].d, in + 2 * row, 2);
+    for (int i = 0; i < kQK8_0; ++i) {
+      blocks[b].qs[i] = static_cast<int8_t>(in[32 + 64 * (i / 4) + 4 * row + i % 4] ^ 0x80u);
+    }
+  }
+}
+
 int group_rows(Layout layout) {
   switch (layout) {
     case Layout::kQ4Kx16: return kQ4KGroupRows;
     case Layout::kQ4_1x16: return kQ4_1GroupRows;
+    case Layout::kQ8_0x16: return kQ8_0GroupRows;
     case Layout::kX8: return kX8Rows;
     case Layout::kRowMajor: break;
   }
@@ -176,6 +214,7 @@ void repack(Layout layout, DType type, const void* src, void* dst, int64_t n_row
   switch (layout) {
     case Layout::kQ4Kx16: repack_q4_K_x16(src, dst, n_rows, n_cols); return;
     case Layout::kQ4_1x16: repack_q4_1_x16(src, dst, n_rows, n_cols); return;
+    case Layout::kQ8_0x16: repack_q8_0_x16(src, dst, n_rows, n_cols); return;
     case Layout::kX8: repack_x8(type, src, dst, n_rows, n_cols); return;
     case Layout::kRowMajor: break;
   }
@@ -192,6 +231,7 @@ void unpack_row(Layout layout, DType type, const uint8_t* data, int64_t row, siz
   switch (layout) {
     case Layout::kQ4Kx16: unpack_q4_K_x16_row(group, r, n_cols, out); return;
     case Layout::kQ4_1x16: unpack_q4_1_x16_row(group, r, n_cols, out); return;
+    case Layout::kQ8_0x16: unpack_q8_0_x16_row(group, r, n_cols, out); return;
     case Layout::kX8: unpack_x8_row(type, group, r, n_cols, out); return;
     case Layout::kRowMajor: break;
   }

@@ -29,6 +29,7 @@ enum class Layout : uint8_t {
   kQ4Kx16,    // Q4_K rows interleaved in groups of 16 (see the top of this file)
   kX8,        // blocks of 8 rows interleaved (below)
   kQ4_1x16,   // Q4_1 rows interleaved in groups of 16 (below)
+  kQ8_0x16,   // Q8_0 rows interleaved in groups of 16, quants offset to unsigned (below)
 };
 
 inline constexpr int kQ4KGroupRows = 16;
@@ -100,6 +101,28 @@ void repack_q4_1_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols)
 
 // Rebuilds row `row` (0..15) of the group starting at `group` as a row-major GGUF row.
 void unpack_q4_1_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out);
+
+// ---- Q8_0 x16 -----------------------------------------------------------------------------------
+//
+// Q8_0 rows in groups of 16, one int32 lane per row (as Q4_1 x16): row group g starts at byte
+// g * 16 * row_bytes and holds, per 32-weight block b, a group block of 16 * 34 = 544 bytes:
+//   [0, 32)     d[16]  f16 scales of rows 0..15
+//   [32, 544)   qs: for l = 0..7, 64 bytes: qs bytes 4 l .. 4 l + 3 of each row, row r at 4 r,
+//               each stored as q ^ 0x80 (= q + 128: unsigned, the operand vpdpbusd multiplies)
+// Lane l holds weights 4 l .. 4 l + 3, the ggml lane l, so the AVX-512 kernel keeps llama.cpp's
+// 8 float lanes per row as 8 vectors of 16 rows; the +128 is taken back exactly in the integers.
+inline constexpr int kQ8_0GroupRows = 16;
+inline constexpr size_t kQ8_0GroupBlockBytes = kQ8_0GroupRows * sizeof(block_q8_0);  // 544
+
+// Rows a multiple of 16, whole blocks, rows at most kMaxRepackRowBytes.
+bool can_repack_q8_0_x16(int64_t n_rows, int64_t n_cols);
+
+// Repacks row-major Q8_0 `src` into `dst` (same size; no overlap).
+// REQUIRES: can_repack_q8_0_x16(n_rows, n_cols).
+void repack_q8_0_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols);
+
+// Rebuilds row `row` (0..15) of the group starting at `group` as a row-major GGUF row.
+void unpack_q8_0_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out);
 
 // ---- any layout ----------------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ class Binder {
 
 // Which layouts the loader may use (EDGEREASON_REPACK, for A/B runs): unset or "1" every one
 // below; "0" none; "q4_K" only Q4_K x16 (the loader before the x8 and Q4_1 x16 layouts); "x8" all
-// but Q4_1 x16 (Q4_1 then takes x8). Another value is treated as unset.
+// but Q4_1 x16 and Q8_0 x16 (those types then take x8). Another value is treated as unset.
 enum class RepackMode { kAll, kOff, kQ4KOnly, kNoQ41x16 };
 RepackMode repack_mode() {
   const char* v = std::getenv("EDGEREASON_REPACK");
@@ -94,6 +94,10 @@ kernels::Layout repack_layout(const kernels::Matrix& m, RepackMode mode) {
       reads(kernels::Layout::kQ4_1x16)) {
     return kernels::Layout::kQ4_1x16;
   }
+  if (mode == RepackMode::kAll && m.type == DType::kQ8_0 && kernels::can_repack_q8_0_x16(m.n_rows, m.n_cols) &&
+      reads(kernels::Layout::kQ8_0x16)) {
+    return kernels::Layout::kQ8_0x16;
+  }
   if (kernels::can_repack_x8(m.type, m.n_rows, m.n_cols) && reads(kernels::Layout::kX8)) return kernels::Layout::kX8;
   return kernels::Layout::kRowMajor;
 }
@@ -101,7 +105,7 @@ kernels::Layout repack_layout(const kernels::Matrix& m, RepackMode mode) {
 constexpr size_t kSliceBytes = size_t{4} << 20;  // file bytes repacked between two drops
 constexpr int64_t kSliceRowMultiple = 16;        // a whole number of groups of every layout
 
-// Repacks the matrices among `mats` that can take it (repack_layout: Q4_K and Q4_1 into x16,
+// Repacks the matrices among `mats` that can take it (repack_layout: Q4_K, Q4_1 and Q8_0 into x16,
 // the other block types into x8 on AVX-512; kernels/repack.h),
 // into one anonymous, 2 MiB-aligned arena advised for transparent huge pages, and points the
 // matrices there. As each slice of a tensor is copied its pages of the file mapping are dropped

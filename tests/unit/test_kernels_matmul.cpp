@@ -314,7 +314,8 @@ TEST(TileKernels, LayoutKernelsTakeEveryWidthAndPath) {
     Layout layout;
     DType type;
   };
-  const Case cases[] = {{Layout::kQ4Kx16, DType::kQ4_K}, {Layout::kQ4_1x16, DType::kQ4_1}, {Layout::kX8, DType::kQ8_0},
+  const Case cases[] = {{Layout::kQ4Kx16, DType::kQ4_K}, {Layout::kQ4_1x16, DType::kQ4_1}, {Layout::kQ8_0x16, DType::kQ8_0},
+                        {Layout::kX8, DType::kQ8_0},
                         {Layout::kX8, DType::kQ4_0},     {Layout::kX8, DType::kQ4_1},     {Layout::kX8, DType::kQ5_0},
                         {Layout::kX8, DType::kQ5_1},     {Layout::kX8, DType::kQ6_K}};
   int n_kernels = 0;
@@ -564,6 +565,68 @@ TEST(RepackQ41x16, MatmulFusedAndGetRowMatchBitForBit) {
             SCOPED_TRACE(testing::Message() << "q4_1 x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch
                                             << " " << isa_name(isa) << " threads=" << threads);
             expect_fused(mats, want, 2, x, n_batch, ws, pool, "q4_1 x16 (and row-major beside it) vs naive");
+          }
+        }
+      }
+      std::vector<float> got(static_cast<size_t>(n_cols)), exp(static_cast<size_t>(n_cols));
+      for (int64_t row : {int64_t{0}, int64_t{15}, n_rows - 1}) {
+        get_row(r.m, row, got.data());
+        get_row(w.m, row, exp.data());
+        EXPECT_EQ(got, exp) << "row " << row;
+      }
+    }
+  }
+}
+
+// ---- Q8_0 x16 layout (repack.h) -----------------------------------------------------------------
+
+TEST(RepackQ80x16, ShapesRoundTripAndLayout) {
+  EXPECT_FALSE(can_repack_q8_0_x16(24, 64));  // rows not a multiple of 16
+  EXPECT_FALSE(can_repack_q8_0_x16(16, 48));  // not whole blocks
+  EXPECT_TRUE(can_repack_q8_0_x16(32, 64));
+  Rng rng(80);
+  const int64_t n_rows = 48, n_cols = 160;
+  Weights w = make_weights(DType::kQ8_0, n_rows, n_cols, rng);
+  Weights r = repacked(w, Layout::kQ8_0x16);
+  EXPECT_NE(r.bytes, w.bytes);
+  const size_t rb = w.bytes.size() / n_rows;
+  std::vector<uint8_t> row(rb);
+  for (int64_t i = 0; i < n_rows; ++i) {
+    unpack_q8_0_x16_row(r.bytes.data() + (i / 16) * 16 * rb, static_cast<int>(i % 16), n_cols, row.data());
+    ASSERT_EQ(std::memcmp(row.data(), w.bytes.data() + i * rb, rb), 0) << "row " << i;
+  }
+  // The documented layout: group 1, block 2: d of row 3 (row 19) and quant 4 * 5 + 1 of row 9
+  // (row 25), stored + 128.
+  const auto* blk = reinterpret_cast<const block_q8_0*>(w.bytes.data());
+  const uint8_t* gb = r.bytes.data() + 16 * rb + 2 * kQ8_0GroupBlockBytes;
+  EXPECT_EQ(std::memcmp(gb + 2 * 3, &blk[19 * 5 + 2].d, 2), 0);
+  EXPECT_EQ(gb[32 + 64 * 5 + 4 * 9 + 1], static_cast<uint8_t>(blk[25 * 5 + 2].qs[4 * 5 + 1] + 128));
+}
+
+TEST(RepackQ80x16, MatmulFusedAndGetRowMatchBitForBit) {
+  // The lane-per-row AVX-512 kernel and the rebuilt-row fallback against the naive loop: batches
+  // 1..8 (column pairs and singles), a chunked 300-row batch, 1 and 2 threads, a fused call with a
+  // row-major matrix, extreme quants (-128 and 127 against -128 and 127 activations), and get_row.
+  Rng rng(81);
+  for (int64_t n_rows : {16, 48}) {
+    for (int64_t n_cols : {32, 576}) {
+      Weights w = make_weights(DType::kQ8_0, n_rows, n_cols, rng), o = make_weights(DType::kQ8_0, 9, n_cols, rng);
+      auto* blocks = reinterpret_cast<block_q8_0*>(w.bytes.data());
+      for (int i = 0; i < kQK8_0; ++i) blocks[0].qs[i] = static_cast<int8_t>(i % 2 == 0 ? -128 : 127);
+      Weights r = repacked(w, Layout::kQ8_0x16);
+      for (int64_t n_batch : {1, 2, 3, 4, 5, 8, 300}) {
+        std::vector<float> x = rng.floats(n_batch * n_cols);
+        for (int i = 0; i < kQK8_0; ++i) x[static_cast<size_t>(i)] = i % 2 == 0 ? -1.0f : 1.0f;
+        const std::vector<float> want[2] = {naive(w.m, x, n_batch), naive(o.m, x, n_batch)};
+        for (Isa isa : supported_isas()) {
+          Workspace ws(isa);
+          ws.reserve(n_batch, n_cols);
+          for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            const Matrix mats[2] = {r.m, o.m};
+            SCOPED_TRACE(testing::Message() << "q8_0 x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch
+                                            << " " << isa_name(isa) << " threads=" << threads);
+            expect_fused(mats, want, 2, x, n_batch, ws, pool, "q8_0 x16 (and row-major beside it) vs naive");
           }
         }
       }

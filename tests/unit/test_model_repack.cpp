@@ -71,6 +71,7 @@ TEST(ModelRepack, LayoutsAreTakenWhereTheDefaultLevelReadsThem) {
   EXPECT_EQ(kernels::reads_layout(kernels::Layout::kQ4Kx16, DType::kQ4_K, isa), level_reads_layouts());
   EXPECT_EQ(kernels::reads_layout(kernels::Layout::kQ4_1x16, DType::kQ4_1, isa), level_reads_layouts());
   EXPECT_EQ(kernels::reads_layout(kernels::Layout::kX8, DType::kQ8_0, isa), level_reads_layouts());
+  EXPECT_EQ(kernels::reads_layout(kernels::Layout::kQ8_0x16, DType::kQ8_0, isa), isa == kernels::Isa::kAvx512);
   EXPECT_FALSE(kernels::reads_layout(kernels::Layout::kQ4Kx16, DType::kQ4_K, kernels::Isa::kScalar));
   EXPECT_TRUE(kernels::reads_layout(kernels::Layout::kRowMajor, DType::kQ4_K, kernels::Isa::kScalar));
 }
@@ -108,9 +109,9 @@ TEST(ModelRepack, Q4KMatricesTakeTheX16LayoutUnlessDisabled) {
   }
 }
 
-TEST(ModelRepack, BlockTypesTakeTheX8AndQ41x16LayoutsWhereRead) {
-  // Taken where the default kernels read them (AVX-512, dotprod, i8mm); EDGEREASON_REPACK=q4_K
-  // keeps them off, =x8 sends Q4_1 to x8 instead of x16.
+TEST(ModelRepack, BlockTypesTakeTheX8AndX16LayoutsWhereRead) {
+  // Taken where the default kernels read them (AVX-512, dotprod, i8mm; Q8_0 x16 on AVX-512 only);
+  // EDGEREASON_REPACK=q4_K keeps them off, =x8 sends Q4_1 and Q8_0 to x8 instead of x16.
   const bool avx512 = level_reads_layouts();
   for (const char* fixture : {"tiny-llama-q4_1.gguf", "tiny-llama-q8_0.gguf", "tiny-llama-q6_k.gguf", "tiny-qwen2-q4_k.gguf"}) {
     auto packed = load(nullptr, fixture), q4k_only = load("q4_K", fixture), x8 = load("x8", fixture);
@@ -120,13 +121,16 @@ TEST(ModelRepack, BlockTypesTakeTheX8AndQ41x16LayoutsWhereRead) {
     for (size_t i = 0; i < a.size(); ++i) {
       const kernels::Matrix& m = *a[i];
       const bool q41 = avx512 && m.type == DType::kQ4_1 && kernels::can_repack_q4_1_x16(m.n_rows, m.n_cols);
+      const bool q80 = kernels::default_isa() == kernels::Isa::kAvx512 && m.type == DType::kQ8_0 && kernels::can_repack_q8_0_x16(m.n_rows, m.n_cols);
       const bool x8_ok = avx512 && kernels::can_repack_x8(m.type, m.n_rows, m.n_cols);
       EXPECT_EQ(m.layout == kernels::Layout::kQ4_1x16, q41) << fixture << " matrix " << i;
-      EXPECT_EQ(m.layout == kernels::Layout::kX8, x8_ok && !q41) << fixture << " matrix " << i;
+      EXPECT_EQ(m.layout == kernels::Layout::kQ8_0x16, q80) << fixture << " matrix " << i;
+      EXPECT_EQ(m.layout == kernels::Layout::kX8, x8_ok && !q41 && !q80) << fixture << " matrix " << i;
       EXPECT_EQ(c[i]->layout == kernels::Layout::kX8, x8_ok) << fixture << " matrix " << i;
       EXPECT_NE(b[i]->layout, kernels::Layout::kX8) << fixture << " matrix " << i;
       EXPECT_NE(b[i]->layout, kernels::Layout::kQ4_1x16) << fixture << " matrix " << i;
-      n_new += q41 || x8_ok ? 1 : 0;
+      EXPECT_NE(b[i]->layout, kernels::Layout::kQ8_0x16) << fixture << " matrix " << i;
+      n_new += q41 || q80 || x8_ok ? 1 : 0;
     }
     if (avx512 && std::strcmp(fixture, "tiny-qwen2-q4_k.gguf") != 0) {
       EXPECT_GT(n_new, 5) << fixture;
@@ -134,7 +138,7 @@ TEST(ModelRepack, BlockTypesTakeTheX8AndQ41x16LayoutsWhereRead) {
   }
 }
 
-TEST(ModelRepack, X8AndQ41x16LogitsAreBitIdenticalAtEveryIsa) {
+TEST(ModelRepack, X8AndX16LogitsAreBitIdenticalAtEveryIsa) {
   for (const char* fixture : {"tiny-llama-q4_1.gguf", "tiny-llama-q8_0.gguf", "tiny-llama-q6_k.gguf"}) {
     auto plain = load("0", fixture);
     ASSERT_TRUE(plain);
