@@ -20,12 +20,14 @@ TESTS = [  # name in the raw files, label, paths
 ]
 ENGINES = ("edgereason", "llamacpp")
 
-# Targets of the performance issue.
-TG_MIN, TG_AIM = 1.0, 1.2
+# Targets of the performance issues (round 1; round 2 raised generation to 1.2x on every model,
+# the N-path scaling to 3x on the largest model and the decode bandwidth to 80 %).
+TG_MIN = 1.2
 PP_MIN = 1.0
 AGG8_VS_THEIRS_MIN = 1.0
 AGG8_SCALING_MIN = 2.5
-BW_FRACTION_MIN = 0.60
+AGG8_SCALING_MIN_BY_MODEL = {"qwen2.5-coder-1.5b": 3.0}
+BW_FRACTION_MIN = 0.80
 
 
 def max_rss_kib(path):
@@ -178,10 +180,8 @@ def main():
             ratio = ours["median_ts"] / theirs["median_ts"] if ours and theirs else None
             target, st = "", ""
             if test == "tg128":
-                target = f"≥ {TG_MIN:.1f}× (aim {TG_AIM:.1f}×)"
+                target = f"≥ {TG_MIN:.1f}×"
                 st = status(None if ratio is None else ratio >= TG_MIN)
-                if ratio is not None and ratio >= TG_AIM:
-                    st = "met (aim met)"
             elif test == "pp512":
                 target = f"≥ {PP_MIN:.1f}×"
                 st = status(None if ratio is None else ratio >= PP_MIN)
@@ -199,13 +199,14 @@ def main():
         for engine in ENGINES:
             a, b = s.get(("tg128x8", engine)), s.get(("tg128", engine))
             sc[engine] = a["median_ts"] / b["median_ts"] if a and b else None
-        ok = None if sc["edgereason"] is None else sc["edgereason"] >= AGG8_SCALING_MIN
-        targets.append({"model": name, "target": f"N=8 aggregate / N=1 (ours) ≥ {AGG8_SCALING_MIN}×",
+        scaling_min = AGG8_SCALING_MIN_BY_MODEL.get(name, AGG8_SCALING_MIN)
+        ok = None if sc["edgereason"] is None else sc["edgereason"] >= scaling_min
+        targets.append({"model": name, "target": f"N=8 aggregate / N=1 (ours) ≥ {scaling_min}×",
                         "value": sc["edgereason"], "met": ok})
         mo["aggregate_scaling_n8_over_n1"] = sc
         f = lambda v: "-" if v is None else f"{v:.2f}×"
         w(f"| {name} | N=8 aggregate / N=1 (each engine) | {f(sc['edgereason'])} | {f(sc['llamacpp'])} | - | "
-          f"ours ≥ {AGG8_SCALING_MIN}× | {status(ok)} |")
+          f"ours ≥ {scaling_min}× | {status(ok)} |")
         # Achieved decode bandwidth at tg128 N=1: the bytes edgereason accounts per repetition
         # (weights once per step + KV read), over each engine's median repetition time.
         # The fraction is taken per round against the probe run just before that round (the
