@@ -673,7 +673,8 @@ struct KernQ6K {
   template <int NR, int NC>
   static void run_fit(const TileArgs& t) {
     constexpr int RP = (NR + 1) / 2;
-    const bool tiled = t.path == MatmulPath::kTiled;
+    constexpr bool kWide = RP * NC > 8;  // vec_dot only: run sends wide tiled tiles to split_columns
+    const bool tiled = !kWide && t.path == MatmulPath::kTiled;
     const __m512i rows = lane_rows<NC>(), cols = lane_cols<NC>();
     __m512 acc[RP][NC];  // vec_dot: 8 float lanes per output; tiled: acc[0][0] lane o = output o
     for (int p = 0; p < RP; ++p)
@@ -702,7 +703,7 @@ struct KernQ6K {
         }
         bsums[c] = _mm512_broadcast_i64x4(load256(ys[c]->bsums));
       }
-      __m512i isum[RP * NC > 8 ? RP * NC : 8];  // reduce8x16 reads 8
+      __m512i isum[kWide ? RP * NC : 8];  // reduce8x16 reads 8
       for (auto& v : isum) v = _mm512_setzero_si512();
       unroll<RP>([&](auto pc) {
         constexpr int p = decltype(pc)::value;
@@ -731,16 +732,16 @@ struct KernQ6K {
           isum[p * NC + c] = _mm512_sub_epi32(isum[p * NC + c], _mm512_slli_epi32(corr, 5));
         });
       });
-      if constexpr (RP * NC > 8) {
-        // (run sends wide tiled tiles to split_columns)
-      } else if (tiled) {  // acc = fma(isum d_w, d_a, acc)
-        alignas(32) uint16_t dh[16] = {};
-        for (int r = 0; r < NR; ++r) dh[r] = x[r]->d;
-        const __m512 d_w = _mm512_permutexvar_ps(rows, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh))));
-        const __m512 d_a = col_scales<NC>(t, b, cols);
-        acc[0][0] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(reduce8x16(isum)), d_w), d_a, acc[0][0]);
+      if constexpr (!kWide) {
+        if (tiled) {  // acc = fma(isum d_w, d_a, acc)
+          alignas(32) uint16_t dh[16] = {};
+          for (int r = 0; r < NR; ++r) dh[r] = x[r]->d;
+          const __m512 d_w = _mm512_permutexvar_ps(rows, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh))));
+          const __m512 d_a = col_scales<NC>(t, b, cols);
+          acc[0][0] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(reduce8x16(isum)), d_w), d_a, acc[0][0]);
+        }
       }
-      if (!tiled || RP * NC > 8) {  // acc[k] = fma(d_a d_w, lane_k, acc[k])
+      if (!tiled) {  // acc[k] = fma(d_a d_w, lane_k, acc[k])
         for (int p = 0; p < RP; ++p) {
           const __m512 dw = scales_pair(&x[2 * p]->d, &x[2 * p + 1]->d, true);
           for (int c = 0; c < NC; ++c) {
@@ -750,7 +751,7 @@ struct KernQ6K {
         }
       }
     }
-    if constexpr (RP * NC <= 8) {
+    if constexpr (!kWide) {
       if (tiled) {
         store_tile<RP, NC>(t, acc[0][0], NR);
         return;
@@ -880,6 +881,14 @@ void tile_q4_K_x16(const TileArgs& t, int nr, int nc) {
   }
 }
 
+// The x16 kernels' rows: lane r of l[k] is ggml lane k of row r; hsum_float_8's tree per row,
+// ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), for all 16 rows at once.
+inline __m512 hsum8_rows(const __m512* l) {
+  const __m512 t0 = _mm512_add_ps(l[4], l[0]), t1 = _mm512_add_ps(l[5], l[1]);
+  const __m512 t2 = _mm512_add_ps(l[6], l[2]), t3 = _mm512_add_ps(l[7], l[3]);
+  return _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3));
+}
+
 // Q4_1 in the x16 layout (repack.h): one int32 lane per weight row. llama.cpp keeps 8 float
 // lanes per row (lane l: the 4 products of weights 4 l .. 4 l + 3, low nibbles for l < 4, high
 // for l >= 4), so here lane l of the 16 rows is vector acc[c][l]: per block, the nibbles of qs
@@ -922,13 +931,7 @@ struct KernQ41x16 {
         }
       }
     }
-    for (int c = 0; c < NC; ++c) {
-      // hsum_float_8: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), then + summs.
-      const __m512 t0 = _mm512_add_ps(acc[c][4], acc[c][0]), t1 = _mm512_add_ps(acc[c][5], acc[c][1]);
-      const __m512 t2 = _mm512_add_ps(acc[c][6], acc[c][2]), t3 = _mm512_add_ps(acc[c][7], acc[c][3]);
-      const __m512 r = _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3));
-      _mm512_storeu_ps(t.y + c * t.y_stride, _mm512_add_ps(r, summs[c]));
-    }
+    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(t.y + c * t.y_stride, _mm512_add_ps(hsum8_rows(acc[c]), summs[c]));
   }
 };
 
@@ -989,12 +992,7 @@ struct KernQ80x16 {
         }
       }
     }
-    for (int c = 0; c < NC; ++c) {
-      // hsum_float_8: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
-      const __m512 t0 = _mm512_add_ps(acc[c][4], acc[c][0]), t1 = _mm512_add_ps(acc[c][5], acc[c][1]);
-      const __m512 t2 = _mm512_add_ps(acc[c][6], acc[c][2]), t3 = _mm512_add_ps(acc[c][7], acc[c][3]);
-      _mm512_storeu_ps(t.y + c * t.y_stride, _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3)));
-    }
+    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(t.y + c * t.y_stride, hsum8_rows(acc[c]));
   }
 };
 

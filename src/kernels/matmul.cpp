@@ -271,11 +271,7 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, Workspace& ws, int job_
   jb.runs = runs;
   tile_shape(w.type, ws.isa(), n_batch, &jb.tile_rows, &jb.tile_cols);
   if (w.layout != Layout::kRowMajor) {
-    const bool shape_ok = (w.layout == Layout::kQ4Kx16 && w.type == DType::kQ4_K && can_repack_q4_K_x16(w.n_rows, w.n_cols)) ||
-                          (w.layout == Layout::kQ4_1x16 && w.type == DType::kQ4_1 && can_repack_q4_1_x16(w.n_rows, w.n_cols)) ||
-                          (w.layout == Layout::kQ8_0x16 && w.type == DType::kQ8_0 && can_repack_q8_0_x16(w.n_rows, w.n_cols)) ||
-                          (w.layout == Layout::kX8 && can_repack_x8(w.type, w.n_rows, w.n_cols));
-    ER_CHECK(shape_ok, "matmul: bad " + std::string(dtype_name(w.type)) + " matrix in a repacked layout");
+    ER_CHECK(can_repack(w.layout, w.type, w.n_rows, w.n_cols), "matmul: bad " + std::string(dtype_name(w.type)) + " matrix in a repacked layout");
     const detail::GemmKernel* lk = detail::gemm_kernel_for_layout(w.layout, w.type, ws.isa());
     if (lk == nullptr) {
       jb.unpack = w.layout;  // rebuilt row-major per tile
@@ -293,8 +289,8 @@ Job make_job(const Matrix& w, float* y, int64_t n_batch, Workspace& ws, int job_
       jb.k = lk;
       jb.tile_rows = group_rows(w.layout);
       jb.tile_cols = n_batch == 1 ? 1 : jb.k->cols;
-      if (w.layout == Layout::kQ4_1x16) jb.w_ahead = ahead_bytes(kQ4_1GroupBlockBytes);
-      if (w.layout == Layout::kQ8_0x16) jb.w_ahead = ahead_bytes(kQ8_0GroupBlockBytes);
+      // (Q4_K x16's kernel prefetches its own distance; the block-type x16 kernels take this one.)
+      if (w.layout != Layout::kQ4Kx16) jb.w_ahead = ahead_bytes(jb.tile_rows * dtype_traits(w.type).block_bytes);
     }
   }
   return jb;

@@ -127,76 +127,86 @@ void unpack_x8_row(DType type, const uint8_t* group, int row, int64_t n_cols, vo
   for (size_t b = 0; b < nb; ++b) std::memcpy(o + b * bb, group + (kX8Rows * b + static_cast<size_t>(row)) * bb, bb);
 }
 
-bool can_repack_q4_1_x16(int64_t n_rows, int64_t n_cols) {
-  return n_rows > 0 && n_cols > 0 && n_rows % kQ4_1GroupRows == 0 && n_cols % kQK4_1 == 0 &&
-         static_cast<size_t>(n_cols / kQK4_1) * sizeof(block_q4_1) <= kMaxRepackRowBytes;
+// ---- the 32-weight block types in groups of 16 rows (Q4_1 x16, Q8_0 x16) ----------------------
+
+namespace {
+
+static_assert(kQ4_1GroupRows == 16 && kQ8_0GroupRows == 16);
+
+// Rows a multiple of 16, whole blocks, rows at most kMaxRepackRowBytes.
+template <typename Block, int QK>
+bool can_repack_blocks_x16(int64_t n_rows, int64_t n_cols) {
+  return n_rows > 0 && n_cols > 0 && n_rows % 16 == 0 && n_cols % QK == 0 &&
+         static_cast<size_t>(n_cols / QK) * sizeof(Block) <= kMaxRepackRowBytes;
 }
 
-void repack_q4_1_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
-  ER_CHECK(can_repack_q4_1_x16(n_rows, n_cols),
-           "repack_q4_1_x16: shape " + std::to_string(n_rows) + " x " + std::to_string(n_cols) + " not repackable");
-  const int64_t nb = n_cols / kQK4_1;
-  const auto* in = static_cast<const block_q4_1*>(src);
+// Calls put(group block, block, r) for every block of every row of row-major `src`, with the
+// 16 * sizeof(Block)-byte group block of its row group and block index in `dst`.
+template <typename Block, int QK, typename Put>
+void repack_blocks_x16(const char* what, const void* src, void* dst, int64_t n_rows, int64_t n_cols, Put put) {
+  ER_CHECK((can_repack_blocks_x16<Block, QK>(n_rows, n_cols)),
+           std::string(what) + ": shape " + std::to_string(n_rows) + " x " + std::to_string(n_cols) + " not repackable");
+  const int64_t nb = n_cols / QK;
+  const auto* in = static_cast<const Block*>(src);
   auto* out = static_cast<uint8_t*>(dst);
-  for (int64_t g = 0; g < n_rows / kQ4_1GroupRows; ++g) {
+  for (int64_t g = 0; g < n_rows / 16; ++g) {
     for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* o = out + (g * nb + b) * kQ4_1GroupBlockBytes;
-      for (int r = 0; r < kQ4_1GroupRows; ++r) {
-        const block_q4_1& x = in[(g * kQ4_1GroupRows + r) * nb + b];
-        std::memcpy(o + 2 * r, &x.d, 2);
-        std::memcpy(o + 32 + 2 * r, &x.m, 2);
-        for (int j = 0; j < 4; ++j) std::memcpy(o + 64 + 64 * j + 4 * r, x.qs + 4 * j, 4);
-      }
+      uint8_t* o = out + (g * nb + b) * 16 * sizeof(Block);
+      for (int r = 0; r < 16; ++r) put(o, in[(g * 16 + r) * nb + b], r);
     }
   }
+}
+
+// Calls get(group block, block) for every block of row `row` (0..15) of the group at `group`.
+template <typename Block, int QK, typename Get>
+void unpack_blocks_x16(const char* what, const uint8_t* group, int row, int64_t n_cols, void* out, Get get) {
+  ER_CHECK(row >= 0 && row < 16, std::string(what) + ": bad row");
+  auto* blocks = static_cast<Block*>(out);
+  for (int64_t b = 0; b < n_cols / QK; ++b) get(group + b * 16 * sizeof(Block), blocks[b]);
+}
+
+}  // namespace
+
+bool can_repack_q4_1_x16(int64_t n_rows, int64_t n_cols) { return can_repack_blocks_x16<block_q4_1, kQK4_1>(n_rows, n_cols); }
+
+void repack_q4_1_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
+  repack_blocks_x16<block_q4_1, kQK4_1>("repack_q4_1_x16", src, dst, n_rows, n_cols,
+                                        [](uint8_t* o, const block_q4_1& x, int r) {
+                                          std::memcpy(o + 2 * r, &x.d, 2);
+                                          std::memcpy(o + 32 + 2 * r, &x.m, 2);
+                                          for (int j = 0; j < 4; ++j) std::memcpy(o + 64 + 64 * j + 4 * r, x.qs + 4 * j, 4);
+                                        });
 }
 
 void unpack_q4_1_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out) {
-  ER_CHECK(row >= 0 && row < kQ4_1GroupRows, "unpack_q4_1_x16_row: bad row");
-  auto* blocks = static_cast<block_q4_1*>(out);
-  for (int64_t b = 0; b < n_cols / kQK4_1; ++b) {
-    const uint8_t* in = group + b * kQ4_1GroupBlockBytes;
-    std::memcpy(&blocks[b].d, in + 2 * row, 2);
-    std::memcpy(&blocks[b].m, in + 32 + 2 * row, 2);
-    for (int j = 0; j < 4; ++j) std::memcpy(blocks[b].qs + 4 * j, in + 64 + 64 * j + 4 * row, 4);
-  }
+  unpack_blocks_x16<block_q4_1, kQK4_1>("unpack_q4_1_x16_row", group, row, n_cols, out,
+                                        [row](const uint8_t* in, block_q4_1& x) {
+                                          std::memcpy(&x.d, in + 2 * row, 2);
+                                          std::memcpy(&x.m, in + 32 + 2 * row, 2);
+                                          for (int j = 0; j < 4; ++j) std::memcpy(x.qs + 4 * j, in + 64 + 64 * j + 4 * row, 4);
+                                        });
 }
 
-bool can_repack_q8_0_x16(int64_t n_rows, int64_t n_cols) {
-  return n_rows > 0 && n_cols > 0 && n_rows % kQ8_0GroupRows == 0 && n_cols % kQK8_0 == 0 &&
-         static_cast<size_t>(n_cols / kQK8_0) * sizeof(block_q8_0) <= kMaxRepackRowBytes;
-}
+bool can_repack_q8_0_x16(int64_t n_rows, int64_t n_cols) { return can_repack_blocks_x16<block_q8_0, kQK8_0>(n_rows, n_cols); }
 
 void repack_q8_0_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
-  ER_CHECK(can_repack_q8_0_x16(n_rows, n_cols),
-           "repack_q8_0_x16: shape " + std::to_string(n_rows) + " x " + std::to_string(n_cols) + " not repackable");
-  const int64_t nb = n_cols / kQK8_0;
-  const auto* in = static_cast<const block_q8_0*>(src);
-  auto* out = static_cast<uint8_t*>(dst);
-  for (int64_t g = 0; g < n_rows / kQ8_0GroupRows; ++g) {
-    for (int64_t b = 0; b < nb; ++b) {
-      uint8_t* o = out + (g * nb + b) * kQ8_0GroupBlockBytes;
-      for (int r = 0; r < kQ8_0GroupRows; ++r) {
-        const block_q8_0& x = in[(g * kQ8_0GroupRows + r) * nb + b];
-        std::memcpy(o + 2 * r, &x.d, 2);
-        for (int i = 0; i < kQK8_0; ++i) {
-          o[32 + 64 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(static_cast<uint8_t>(x.qs[i]) ^ 0x80u);
-        }
-      }
-    }
-  }
+  repack_blocks_x16<block_q8_0, kQK8_0>("repack_q8_0_x16", src, dst, n_rows, n_cols,
+                                        [](uint8_t* o, const block_q8_0& x, int r) {
+                                          std::memcpy(o + 2 * r, &x.d, 2);
+                                          for (int i = 0; i < kQK8_0; ++i) {
+                                            o[32 + 64 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(x.qs[i]) ^ 0x80u;
+                                          }
+                                        });
 }
 
 void unpack_q8_0_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out) {
-  ER_CHECK(row >= 0 && row < kQ8_0GroupRows, "unpack_q8_0_x16_row: bad row");
-  auto* blocks = static_cast<block_q8_0*>(out);
-  for (int64_t b = 0; b < n_cols / kQK8_0; ++b) {
-    const uint8_t* in = group + b * kQ8_0GroupBlockBytes;
-    std::memcpy(&blocks[b].d, in + 2 * row, 2);
-    for (int i = 0; i < kQK8_0; ++i) {
-      blocks[b].qs[i] = static_cast<int8_t>(in[32 + 64 * (i / 4) + 4 * row + i % 4] ^ 0x80u);
-    }
-  }
+  unpack_blocks_x16<block_q8_0, kQK8_0>("unpack_q8_0_x16_row", group, row, n_cols, out,
+                                        [row](const uint8_t* in, block_q8_0& x) {
+                                          std::memcpy(&x.d, in + 2 * row, 2);
+                                          for (int i = 0; i < kQK8_0; ++i) {
+                                            x.qs[i] = static_cast<int8_t>(in[32 + 64 * (i / 4) + 4 * row + i % 4] ^ 0x80u);
+                                          }
+                                        });
 }
 
 int group_rows(Layout layout) {
@@ -208,6 +218,17 @@ int group_rows(Layout layout) {
     case Layout::kRowMajor: break;
   }
   return 1;
+}
+
+bool can_repack(Layout layout, DType type, int64_t n_rows, int64_t n_cols) {
+  switch (layout) {
+    case Layout::kQ4Kx16: return type == DType::kQ4_K && can_repack_q4_K_x16(n_rows, n_cols);
+    case Layout::kQ4_1x16: return type == DType::kQ4_1 && can_repack_q4_1_x16(n_rows, n_cols);
+    case Layout::kQ8_0x16: return type == DType::kQ8_0 && can_repack_q8_0_x16(n_rows, n_cols);
+    case Layout::kX8: return can_repack_x8(type, n_rows, n_cols);
+    case Layout::kRowMajor: break;
+  }
+  return true;
 }
 
 void repack(Layout layout, DType type, const void* src, void* dst, int64_t n_rows, int64_t n_cols) {

@@ -129,6 +129,10 @@ void unpack_q8_0_x16_row(const uint8_t* group, int row, int64_t n_cols, void* ou
 // Rows per group of `layout` (1 for kRowMajor).
 int group_rows(Layout layout);
 
+// Whether a (n_rows, n_cols) matrix of `type` can be stored in `layout` (kRowMajor: always): the
+// layout's type and its can_repack_* shape rule.
+bool can_repack(Layout layout, DType type, int64_t n_rows, int64_t n_cols);
+
 // Repacks row-major `src` into `dst` in `layout` (kRowMajor: a copy).
 // REQUIRES: the layout's can_repack_* holds for (type, n_rows, n_cols).
 void repack(Layout layout, DType type, const void* src, void* dst, int64_t n_rows, int64_t n_cols);

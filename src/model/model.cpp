@@ -80,30 +80,26 @@ RepackMode repack_mode() {
 
 // The layout a matrix is repacked into at load, or kRowMajor to leave it: only layouts the
 // default kernel level reads directly (kernels::reads_layout; elsewhere their rows would be
-// rebuilt per tile, which costs more than it saves). x86-64 AVX-512 and AArch64 dotprod/i8mm read
-// all three; AVX2 and NEON none.
+// rebuilt per tile, which costs more than it saves). x86-64 AVX-512 reads every layout, AArch64
+// dotprod/i8mm all but Q8_0 x16; AVX2 and NEON none.
 kernels::Layout repack_layout(const kernels::Matrix& m, RepackMode mode) {
-  if (m.layout != kernels::Layout::kRowMajor || mode == RepackMode::kOff) return kernels::Layout::kRowMajor;
+  using kernels::Layout;
+  if (m.layout != Layout::kRowMajor || mode == RepackMode::kOff) return Layout::kRowMajor;
   const kernels::Isa isa = kernels::default_isa();
-  const auto reads = [&](kernels::Layout l) { return kernels::reads_layout(l, m.type, isa); };
-  if (m.type == DType::kQ4_K && kernels::can_repack_q4_K_x16(m.n_rows, m.n_cols) && reads(kernels::Layout::kQ4Kx16)) {
-    return kernels::Layout::kQ4Kx16;
+  const auto take = [&](Layout l) {
+    return kernels::can_repack(l, m.type, m.n_rows, m.n_cols) && kernels::reads_layout(l, m.type, isa);
+  };
+  if (take(Layout::kQ4Kx16)) return Layout::kQ4Kx16;
+  if (mode == RepackMode::kQ4KOnly) return Layout::kRowMajor;
+  if (mode == RepackMode::kAll) {
+    for (const Layout l : {Layout::kQ4_1x16, Layout::kQ8_0x16}) {
+      if (take(l)) return l;
+    }
   }
-  if (mode == RepackMode::kQ4KOnly) return kernels::Layout::kRowMajor;
-  if (mode == RepackMode::kAll && m.type == DType::kQ4_1 && kernels::can_repack_q4_1_x16(m.n_rows, m.n_cols) &&
-      reads(kernels::Layout::kQ4_1x16)) {
-    return kernels::Layout::kQ4_1x16;
-  }
-  if (mode == RepackMode::kAll && m.type == DType::kQ8_0 && kernels::can_repack_q8_0_x16(m.n_rows, m.n_cols) &&
-      reads(kernels::Layout::kQ8_0x16)) {
-    return kernels::Layout::kQ8_0x16;
-  }
-  if (kernels::can_repack_x8(m.type, m.n_rows, m.n_cols) && reads(kernels::Layout::kX8)) return kernels::Layout::kX8;
-  return kernels::Layout::kRowMajor;
+  return take(Layout::kX8) ? Layout::kX8 : Layout::kRowMajor;
 }
 
 constexpr size_t kSliceBytes = size_t{4} << 20;  // file bytes repacked between two drops
-constexpr int64_t kSliceRowMultiple = 16;        // a whole number of groups of every layout
 
 // Repacks the matrices among `mats` that can take it (repack_layout: Q4_K, Q4_1 and Q8_0 into x16,
 // the other block types into x8 on AVX-512; kernels/repack.h),
@@ -113,10 +109,11 @@ constexpr int64_t kSliceRowMultiple = 16;        // a whole number of groups of 
 // the resident set stays about the file size and at most one slice is held twice. (Rewriting in
 // place in the copy-on-write mapping also keeps the memory down but leaves the weights on
 // scattered 4 KiB pages, while the page cache maps the file with large folios: decode, which
-// streams every weight once per token, ran ~10 % slower that way.) Tied weights are repacked once.
+// streams every weight once per token, ran ~10 % slower that way.) `mats` must not share bytes
+// (the embedding table, which a tied output head shares, is not among them).
 Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackMode mode, RepackArena* arena) {
   struct Item {
-    const void* src;
+    kernels::Matrix* m;
     size_t bytes;
     size_t offset;
     kernels::Layout layout;
@@ -126,11 +123,8 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackMode mode
   for (kernels::Matrix* m : mats) {
     const kernels::Layout layout = repack_layout(*m, mode);
     if (layout == kernels::Layout::kRowMajor) continue;
-    bool seen = false;
-    for (const Item& it : items) seen = seen || it.src == m->data;
-    if (seen) continue;
     const size_t bytes = static_cast<size_t>(m->n_rows) * *dtype_row_bytes(m->type, static_cast<uint64_t>(m->n_cols));
-    items.push_back({m->data, bytes, total, layout});
+    items.push_back({m, bytes, total, layout});
     total += (bytes + 63) / 64 * 64;
   }
   if (items.empty()) return Status::ok();
@@ -147,23 +141,20 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackMode mode
   (void)::madvise(dst, total, MADV_HUGEPAGE);  // best effort: THP may be off
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   for (const Item& it : items) {
-    const kernels::Matrix* m = nullptr;
-    for (const kernels::Matrix* c : mats) {
-      if (c->data == it.src) m = c;
-    }
+    const kernels::Matrix& m = *it.m;
     // In slices of whole row groups (every layout's group g starts at byte g * rows * row_bytes,
     // so a slice repacks on its own), dropping the file pages each slice has read: a tensor is
-    // never held twice whole (the tied 151936-row Q6_K embedding of Qwen2.5 is 182 MiB).
-    const size_t row_bytes = it.bytes / static_cast<size_t>(m->n_rows);
-    const int64_t slice_rows = std::max<int64_t>(kSliceRowMultiple, static_cast<int64_t>(kSliceBytes / row_bytes) /
-                                                                        kSliceRowMultiple * kSliceRowMultiple);
-    const auto* src = static_cast<const uint8_t*>(it.src);
+    // never held twice whole (Qwen2.5-Coder-1.5B's 151936-row Q6_K output head is 182 MiB).
+    const size_t row_bytes = it.bytes / static_cast<size_t>(m.n_rows);
+    const int64_t group = kernels::group_rows(it.layout);
+    const int64_t slice_rows = std::max<int64_t>(1, static_cast<int64_t>(kSliceBytes / row_bytes) / group) * group;
+    const auto* src = static_cast<const uint8_t*>(m.data);
     // Only file pages wholly inside the tensor are dropped (edge pages may hold other tensors' bytes).
     uintptr_t dropped_to = (reinterpret_cast<uintptr_t>(src) + page - 1) / page * page;
-    for (int64_t r = 0; r < m->n_rows; r += slice_rows) {
-      const int64_t rows = std::min(slice_rows, m->n_rows - r);
+    for (int64_t r = 0; r < m.n_rows; r += slice_rows) {
+      const int64_t rows = std::min(slice_rows, m.n_rows - r);
       const size_t off = static_cast<size_t>(r) * row_bytes;
-      kernels::repack(it.layout, m->type, src + off, dst + it.offset + off, rows, m->n_cols);
+      kernels::repack(it.layout, m.type, src + off, dst + it.offset + off, rows, m.n_cols);
       const uintptr_t end = (reinterpret_cast<uintptr_t>(src) + off + static_cast<size_t>(rows) * row_bytes) / page * page;
       if (end > dropped_to) {
         (void)::madvise(reinterpret_cast<void*>(dropped_to), end - dropped_to, MADV_DONTNEED);
@@ -174,13 +165,9 @@ Status repack_weights(const std::vector<kernels::Matrix*>& mats, RepackMode mode
   if (::mprotect(base, map_bytes, PROT_READ) != 0) {
     return Status::io_error(std::string("mprotect of the repacked weights failed: ") + std::strerror(errno));
   }
-  for (kernels::Matrix* m : mats) {
-    for (const Item& it : items) {
-      if (m->data == it.src && m->layout == kernels::Layout::kRowMajor) {
-        m->data = dst + it.offset;
-        m->layout = it.layout;
-      }
-    }
+  for (const Item& it : items) {
+    it.m->data = dst + it.offset;
+    it.m->layout = it.layout;
   }
   return Status::ok();
 }

@@ -1,8 +1,10 @@
 // matmul and get_row: every weight type x ISA x odd shapes against a naive per-element reference loop.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/f16.h"
@@ -519,25 +521,73 @@ TEST(RepackX8, LargeBatchFusedCallsAndGetRowMatch) {
   }
 }
 
-// ---- Q4_1 x16 layout (repack.h) -----------------------------------------------------------------
+// ---- Q4_1 x16 and Q8_0 x16 layouts (repack.h) ---------------------------------------------------
 
+using UnpackRowFn = void (*)(const uint8_t* group, int row, int64_t n_cols, void* out);
+
+// A 48 x 160 matrix of `type` repacked into `layout` differs from the original and every row
+// unpacks back to it; returns the pair for the layout checks.
+std::pair<Weights, Weights> expect_x16_round_trip(DType type, Layout layout, UnpackRowFn unpack, uint64_t seed) {
+  Rng rng(seed);
+  const int64_t n_rows = 48, n_cols = 160;
+  Weights w = make_weights(type, n_rows, n_cols, rng);
+  Weights r = repacked(w, layout);
+  EXPECT_NE(r.bytes, w.bytes);
+  const size_t rb = w.bytes.size() / n_rows;
+  std::vector<uint8_t> row(rb);
+  for (int64_t i = 0; i < n_rows; ++i) {
+    unpack(r.bytes.data() + (i / 16) * 16 * rb, static_cast<int>(i % 16), n_cols, row.data());
+    EXPECT_EQ(std::memcmp(row.data(), w.bytes.data() + i * rb, rb), 0) << "row " << i;
+  }
+  return {std::move(w), std::move(r)};
+}
+
+// The lane-per-row AVX-512 kernel of `layout` and the rebuilt-row fallback against the naive
+// loop: 16 and 48 rows, 32 and 576 columns, batches 1..8 (column pairs and singles) and a chunked
+// 300-row batch, 1 and 2 threads, a fused call with a row-major matrix beside it, and get_row.
+// `edit(w, x)` may set chosen weights and activations (extremes) before the comparison.
+template <typename Edit>
+void expect_x16_matmul_matches_naive(DType type, Layout layout, uint64_t seed, Edit edit) {
+  Rng rng(seed);
+  for (int64_t n_rows : {16, 48}) {
+    for (int64_t n_cols : {32, 576}) {
+      Weights w = make_weights(type, n_rows, n_cols, rng), o = make_weights(type, 9, n_cols, rng);
+      std::vector<float> x_edit;
+      edit(w, x_edit);
+      Weights r = repacked(w, layout);
+      for (int64_t n_batch : {1, 2, 3, 4, 5, 8, 300}) {
+        std::vector<float> x = rng.floats(n_batch * n_cols);
+        std::copy(x_edit.begin(), x_edit.end(), x.begin());
+        const std::vector<float> want[2] = {naive(w.m, x, n_batch), naive(o.m, x, n_batch)};
+        for (Isa isa : supported_isas()) {
+          Workspace ws(isa);
+          ws.reserve(n_batch, n_cols);
+          for (int threads : {1, 2}) {
+            ThreadPool pool(threads);
+            const Matrix mats[2] = {r.m, o.m};
+            SCOPED_TRACE(testing::Message() << dtype_name(type) << " x16 rows=" << n_rows << " cols=" << n_cols
+                                            << " batch=" << n_batch << " " << isa_name(isa) << " threads=" << threads);
+            expect_fused(mats, want, 2, x, n_batch, ws, pool, "x16 (and row-major beside it) vs naive");
+          }
+        }
+      }
+      std::vector<float> got(static_cast<size_t>(n_cols)), exp(static_cast<size_t>(n_cols));
+      for (int64_t row : {int64_t{0}, int64_t{15}, n_rows - 1}) {
+        get_row(r.m, row, got.data());
+        get_row(w.m, row, exp.data());
+        EXPECT_EQ(got, exp) << "row " << row;
+      }
+    }
+  }
+}
 
 TEST(RepackQ41x16, ShapesRoundTripAndLayout) {
   EXPECT_FALSE(can_repack_q4_1_x16(24, 64));  // rows not a multiple of 16
   EXPECT_FALSE(can_repack_q4_1_x16(16, 48));  // not whole blocks
   EXPECT_TRUE(can_repack_q4_1_x16(32, 64));
-  Rng rng(40);
-  const int64_t n_rows = 48, n_cols = 160;
-  Weights w = make_weights(DType::kQ4_1, n_rows, n_cols, rng);
-  Weights r = repacked(w, Layout::kQ4_1x16);
-  EXPECT_NE(r.bytes, w.bytes);
-  const size_t rb = w.bytes.size() / n_rows;
-  std::vector<uint8_t> row(rb);
-  for (int64_t i = 0; i < n_rows; ++i) {
-    unpack_q4_1_x16_row(r.bytes.data() + (i / 16) * 16 * rb, static_cast<int>(i % 16), n_cols, row.data());
-    ASSERT_EQ(std::memcmp(row.data(), w.bytes.data() + i * rb, rb), 0) << "row " << i;
-  }
+  const auto [w, r] = expect_x16_round_trip(DType::kQ4_1, Layout::kQ4_1x16, unpack_q4_1_x16_row, 40);
   // The documented layout: group 1, block 2: m of row 3 (row 19) and qs byte 4 * 2 + 1 of row 9 (row 25).
+  const size_t rb = w.bytes.size() / 48;
   const auto* blk = reinterpret_cast<const block_q4_1*>(w.bytes.data());
   const uint8_t* gb = r.bytes.data() + 16 * rb + 2 * kQ4_1GroupBlockBytes;
   EXPECT_EQ(std::memcmp(gb + 32 + 2 * 3, &blk[19 * 5 + 2].m, 2), 0);
@@ -545,58 +595,17 @@ TEST(RepackQ41x16, ShapesRoundTripAndLayout) {
 }
 
 TEST(RepackQ41x16, MatmulFusedAndGetRowMatchBitForBit) {
-  // The lane-per-row AVX-512 kernel and the rebuilt-row fallback against the naive loop: batches
-  // 1..5 (column pairs and a single), chunked 300-row batches, 1 and 2 threads, a fused call with a
-  // row-major matrix, and get_row.
-  Rng rng(41);
-  for (int64_t n_rows : {16, 48}) {
-    for (int64_t n_cols : {32, 576}) {
-      Weights w = make_weights(DType::kQ4_1, n_rows, n_cols, rng), o = make_weights(DType::kQ4_1, 9, n_cols, rng);
-      Weights r = repacked(w, Layout::kQ4_1x16);
-      for (int64_t n_batch : {1, 2, 3, 4, 5, 8, 300}) {
-        const std::vector<float> x = rng.floats(n_batch * n_cols);
-        const std::vector<float> want[2] = {naive(w.m, x, n_batch), naive(o.m, x, n_batch)};
-        for (Isa isa : supported_isas()) {
-          Workspace ws(isa);
-          ws.reserve(n_batch, n_cols);
-          for (int threads : {1, 2}) {
-            ThreadPool pool(threads);
-            const Matrix mats[2] = {r.m, o.m};
-            SCOPED_TRACE(testing::Message() << "q4_1 x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch
-                                            << " " << isa_name(isa) << " threads=" << threads);
-            expect_fused(mats, want, 2, x, n_batch, ws, pool, "q4_1 x16 (and row-major beside it) vs naive");
-          }
-        }
-      }
-      std::vector<float> got(static_cast<size_t>(n_cols)), exp(static_cast<size_t>(n_cols));
-      for (int64_t row : {int64_t{0}, int64_t{15}, n_rows - 1}) {
-        get_row(r.m, row, got.data());
-        get_row(w.m, row, exp.data());
-        EXPECT_EQ(got, exp) << "row " << row;
-      }
-    }
-  }
+  expect_x16_matmul_matches_naive(DType::kQ4_1, Layout::kQ4_1x16, 41, [](Weights&, std::vector<float>&) {});
 }
-
-// ---- Q8_0 x16 layout (repack.h) -----------------------------------------------------------------
 
 TEST(RepackQ80x16, ShapesRoundTripAndLayout) {
   EXPECT_FALSE(can_repack_q8_0_x16(24, 64));  // rows not a multiple of 16
   EXPECT_FALSE(can_repack_q8_0_x16(16, 48));  // not whole blocks
   EXPECT_TRUE(can_repack_q8_0_x16(32, 64));
-  Rng rng(80);
-  const int64_t n_rows = 48, n_cols = 160;
-  Weights w = make_weights(DType::kQ8_0, n_rows, n_cols, rng);
-  Weights r = repacked(w, Layout::kQ8_0x16);
-  EXPECT_NE(r.bytes, w.bytes);
-  const size_t rb = w.bytes.size() / n_rows;
-  std::vector<uint8_t> row(rb);
-  for (int64_t i = 0; i < n_rows; ++i) {
-    unpack_q8_0_x16_row(r.bytes.data() + (i / 16) * 16 * rb, static_cast<int>(i % 16), n_cols, row.data());
-    ASSERT_EQ(std::memcmp(row.data(), w.bytes.data() + i * rb, rb), 0) << "row " << i;
-  }
+  const auto [w, r] = expect_x16_round_trip(DType::kQ8_0, Layout::kQ8_0x16, unpack_q8_0_x16_row, 80);
   // The documented layout: group 1, block 2: d of row 3 (row 19) and quant 4 * 5 + 1 of row 9
   // (row 25), stored + 128.
+  const size_t rb = w.bytes.size() / 48;
   const auto* blk = reinterpret_cast<const block_q8_0*>(w.bytes.data());
   const uint8_t* gb = r.bytes.data() + 16 * rb + 2 * kQ8_0GroupBlockBytes;
   EXPECT_EQ(std::memcmp(gb + 2 * 3, &blk[19 * 5 + 2].d, 2), 0);
@@ -604,40 +613,14 @@ TEST(RepackQ80x16, ShapesRoundTripAndLayout) {
 }
 
 TEST(RepackQ80x16, MatmulFusedAndGetRowMatchBitForBit) {
-  // The lane-per-row AVX-512 kernel and the rebuilt-row fallback against the naive loop: batches
-  // 1..8 (column pairs and singles), a chunked 300-row batch, 1 and 2 threads, a fused call with a
-  // row-major matrix, extreme quants (-128 and 127 against -128 and 127 activations), and get_row.
-  Rng rng(81);
-  for (int64_t n_rows : {16, 48}) {
-    for (int64_t n_cols : {32, 576}) {
-      Weights w = make_weights(DType::kQ8_0, n_rows, n_cols, rng), o = make_weights(DType::kQ8_0, 9, n_cols, rng);
-      auto* blocks = reinterpret_cast<block_q8_0*>(w.bytes.data());
-      for (int i = 0; i < kQK8_0; ++i) blocks[0].qs[i] = static_cast<int8_t>(i % 2 == 0 ? -128 : 127);
-      Weights r = repacked(w, Layout::kQ8_0x16);
-      for (int64_t n_batch : {1, 2, 3, 4, 5, 8, 300}) {
-        std::vector<float> x = rng.floats(n_batch * n_cols);
-        for (int i = 0; i < kQK8_0; ++i) x[static_cast<size_t>(i)] = i % 2 == 0 ? -1.0f : 1.0f;
-        const std::vector<float> want[2] = {naive(w.m, x, n_batch), naive(o.m, x, n_batch)};
-        for (Isa isa : supported_isas()) {
-          Workspace ws(isa);
-          ws.reserve(n_batch, n_cols);
-          for (int threads : {1, 2}) {
-            ThreadPool pool(threads);
-            const Matrix mats[2] = {r.m, o.m};
-            SCOPED_TRACE(testing::Message() << "q8_0 x16 rows=" << n_rows << " cols=" << n_cols << " batch=" << n_batch
-                                            << " " << isa_name(isa) << " threads=" << threads);
-            expect_fused(mats, want, 2, x, n_batch, ws, pool, "q8_0 x16 (and row-major beside it) vs naive");
-          }
-        }
-      }
-      std::vector<float> got(static_cast<size_t>(n_cols)), exp(static_cast<size_t>(n_cols));
-      for (int64_t row : {int64_t{0}, int64_t{15}, n_rows - 1}) {
-        get_row(r.m, row, got.data());
-        get_row(w.m, row, exp.data());
-        EXPECT_EQ(got, exp) << "row " << row;
-      }
+  // Also extreme quants: -128 and 127 in row 0's first block against +-1 activations (+-127).
+  expect_x16_matmul_matches_naive(DType::kQ8_0, Layout::kQ8_0x16, 81, [](Weights& w, std::vector<float>& x) {
+    auto* blocks = reinterpret_cast<block_q8_0*>(w.bytes.data());
+    for (int i = 0; i < kQK8_0; ++i) {
+      blocks[0].qs[i] = static_cast<int8_t>(i % 2 == 0 ? -128 : 127);
+      x.push_back(i % 2 == 0 ? -1.0f : 1.0f);
     }
-  }
+  });
 }
 
 }  // namespace
