@@ -692,10 +692,9 @@ Status run_bench(BenchOptions& o, bool device_given) {
   ER_RETURN_IF_ERROR(apply_spec_flags(o.spec, spec_opts));
   std::shared_ptr<const model::Model> draft_model;
   if (spec_opts.spec == engine::SpecMethod::kDraft) {
-    ER_ASSIGN_OR_RETURN(const std::string draft_path, model::resolve_model(spec_opts.draft_model));
-    ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> dm, model::Model::load(draft_path));
-    ER_RETURN_IF_ERROR(engine::check_draft_vocabulary(*m, *dm, spec_opts.draft_model).with_context("--draft"));
-    draft_model = std::move(dm);
+    Result<std::shared_ptr<const model::Model>> dm = engine::load_draft_model(*m, spec_opts.draft_model);
+    if (!dm.is_ok()) return dm.status().with_context("--draft");
+    draft_model = std::move(dm).value();
   }
   tokenizer::ChatTemplate tmpl = tokenizer::chat_template_from_gguf(m->file().metadata());
   const reasoning::ThinkingFormat fmt = reasoning::thinking_format_for(tmpl.family, m->tokenizer());
@@ -790,17 +789,13 @@ Status run_bench(BenchOptions& o, bool device_given) {
         co.isa = plan.isa;
         co.batch_invariant = o.batch_invariant;
         if (spec_opts.spec != engine::SpecMethod::kNone) {  // the verify pass's entries and rows
-          co.max_logits = static_cast<int64_t>(n_paths) * (1 + spec_opts.draft_max);
+          co.max_logits = static_cast<int64_t>(n_paths) * engine::step_rows_per_path(spec_opts.spec, spec_opts.draft_max);
           co.max_batch = std::max<int64_t>(co.max_batch, co.max_logits);
         }
         ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Context> ctx, model::Context::create(*m, co));
         engine::Generator gen(*ctx);
-        std::unique_ptr<engine::Drafter> drafter;
-        if (spec_opts.spec == engine::SpecMethod::kNgram) {
-          drafter = std::make_unique<engine::NgramDrafter>();
-        } else if (spec_opts.spec == engine::SpecMethod::kDraft) {
-          ER_ASSIGN_OR_RETURN(drafter, engine::ModelDrafter::create(draft_model, n_paths, n_ctx, static_cast<int>(n_threads)));
-        }
+        ER_ASSIGN_OR_RETURN(std::unique_ptr<engine::Drafter> drafter,
+                            engine::make_drafter(spec_opts.spec, draft_model, n_paths, n_ctx, static_cast<int>(n_threads)));
         reasoning::Reasoner reasoner(*ctx, m->tokenizer(), fmt);
         const Policy pol{&reasoner, &o.thinking.think, &vote};
         auto gen_sample = [&](std::span<const int32_t> prompt, int64_t ng, bool whole) -> Result<Sample> {

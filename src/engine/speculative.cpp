@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/model_registry.h"
 #include "sampling/sampler.h"
 
 namespace er::engine {
@@ -130,6 +131,27 @@ Status check_draft_vocabulary(const model::Model& target, const model::Model& dr
     }
   }
   return Status::ok();
+}
+
+Result<std::shared_ptr<const model::Model>> load_draft_model(const model::Model& target, const std::string& name) {
+  ER_ASSIGN_OR_RETURN(const std::string path, model::resolve_model(name));
+  ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> dm, model::Model::load(path));
+  ER_RETURN_IF_ERROR(check_draft_vocabulary(target, *dm, name));
+  return std::shared_ptr<const model::Model>(std::move(dm));
+}
+
+Result<std::unique_ptr<Drafter>> make_drafter(SpecMethod method, std::shared_ptr<const model::Model> draft,
+                                              int n_paths, int64_t n_ctx, int n_threads) {
+  switch (method) {
+    case SpecMethod::kNone: return std::unique_ptr<Drafter>();
+    case SpecMethod::kNgram: return std::unique_ptr<Drafter>(std::make_unique<NgramDrafter>());
+    case SpecMethod::kDraft: {
+      if (draft == nullptr) return Status::invalid("speculative decoding with a draft model needs the draft model");
+      ER_ASSIGN_OR_RETURN(std::unique_ptr<ModelDrafter> d, ModelDrafter::create(std::move(draft), n_paths, n_ctx, n_threads));
+      return std::unique_ptr<Drafter>(std::move(d));
+    }
+  }
+  return Status::invalid("unknown speculation method");
 }
 
 }  // namespace er::engine

@@ -62,4 +62,19 @@ class ModelDrafter final : public Drafter {
 // the same piece for every token id; otherwise an invalid Status naming the first difference.
 Status check_draft_vocabulary(const model::Model& target, const model::Model& draft, const std::string& draft_name);
 
+// The draft model `name` (a .gguf path or an installed name) resolved, loaded and checked against
+// `target` (check_draft_vocabulary).
+Result<std::shared_ptr<const model::Model>> load_draft_model(const model::Model& target, const std::string& name);
+
+// A fresh proposer for one context of n_paths paths: kDraft a ModelDrafter over `draft`, kNgram an
+// NgramDrafter, kNone nullptr.
+Result<std::unique_ptr<Drafter>> make_drafter(SpecMethod method, std::shared_ptr<const model::Model> draft,
+                                              int n_paths, int64_t n_ctx, int n_threads);
+
+// Rows a path takes in a decode step: its own and, speculating, its drafts' (the verify pass), so
+// a context's max_logits is n_seq times this.
+inline int64_t step_rows_per_path(SpecMethod method, int draft_max) {
+  return method == SpecMethod::kNone ? 1 : 1 + static_cast<int64_t>(draft_max);
+}
+
 }  // namespace er::engine

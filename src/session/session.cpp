@@ -129,8 +129,7 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, std::sha
   if (o.spec != engine::SpecMethod::kNone && (o.draft_max < 1 || o.draft_max > 32)) {
     return Status::invalid("${draft_max} must be in [1, 32] (got " + std::to_string(o.draft_max) + ")");
   }
-  const int64_t spec_rows = o.spec == engine::SpecMethod::kNone ? 0 : o.draft_max;
-  // Each path's row and, speculating, its drafts' rows (the verify pass).
+  const int64_t spec_rows = engine::step_rows_per_path(o.spec, o.draft_max) - 1;  // drafts verified per path
   c.max_logits = c.n_seq * (1 + spec_rows);
   c.max_batch += static_cast<int64_t>(c.n_seq) * spec_rows;
   c.n_threads = o.n_threads;
@@ -143,17 +142,12 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, std::sha
                                                std::max<int64_t>(o.prefill_chunk, o.max_paths) + o.max_paths * spec_rows);
   if (o.spec == engine::SpecMethod::kDraft) {
     if (o.draft_model.empty()) return Status::invalid("speculative decoding with a draft model needs ${draft_model}");
-    ER_ASSIGN_OR_RETURN(const std::string draft_path, model::resolve_model(o.draft_model));
-    ER_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> dm, model::Model::load(draft_path));
-    ER_RETURN_IF_ERROR(engine::check_draft_vocabulary(*s->model_, *dm, o.draft_model));
-    s->draft_ = std::move(dm);
-    for (int i = 0; i < o.n_slots; ++i) {
-      ER_ASSIGN_OR_RETURN(std::unique_ptr<engine::ModelDrafter> d,
-                          engine::ModelDrafter::create(s->draft_, o.max_paths, o.n_ctx, o.n_threads));
-      s->drafters_.push_back(std::move(d));
-    }
-  } else if (o.spec == engine::SpecMethod::kNgram) {
-    for (int i = 0; i < o.n_slots; ++i) s->drafters_.push_back(std::make_unique<engine::NgramDrafter>());
+    ER_ASSIGN_OR_RETURN(s->draft_, engine::load_draft_model(*s->model_, o.draft_model));
+  }
+  for (int i = 0; o.spec != engine::SpecMethod::kNone && i < o.n_slots; ++i) {
+    ER_ASSIGN_OR_RETURN(std::unique_ptr<engine::Drafter> d,
+                        engine::make_drafter(o.spec, s->draft_, o.max_paths, o.n_ctx, o.n_threads));
+    s->drafters_.push_back(std::move(d));
   }
   for (int i = o.n_slots - 1; i >= 0; --i) s->free_slots_.push_back(i);
   s->load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
