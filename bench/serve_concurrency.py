@@ -7,8 +7,14 @@ the wall time from the first request to the last answer. Rounds alternate K = 1,
 machine noise hits every K alike; the table reports the median aggregate rate per K and its
 ratio to K = 1.
 
+With --fixed-length every request sets ignore_eos, so each decodes exactly max_tokens tokens
+(the method of vLLM's serving benchmarks): the rate is then the server's capacity at K clients.
+Without it, requests end at their end-of-sequence token, so the round's wall time is that of the
+client whose answers happen to be longest, and K clients share passes only while all of them are
+still decoding.
+
   python3 bench/serve_concurrency.py --base-url http://127.0.0.1:8080 [--clients 1,2,4]
-      [--requests 3] [--max-tokens 128] [--rounds 3] [--json]
+      [--requests 3] [--max-tokens 128] [--rounds 3] [--fixed-length] [--json]
 
 Standard library only (urllib), so it runs wherever the server's users are.
 """
@@ -32,12 +38,15 @@ PROMPTS = [
 ]
 
 
-def ask(base, prompt, max_tokens, key):
-    body = json.dumps({
+def ask(base, prompt, max_tokens, key, fixed_length=False):
+    req_body = {
         "messages": [{"role": "user", "content": prompt}],
         "max_tokens": max_tokens,
         "temperature": 0,
-    }).encode()
+    }
+    if fixed_length:
+        req_body["ignore_eos"] = True
+    body = json.dumps(req_body).encode()
     req = urllib.request.Request(base + "/v1/chat/completions", data=body,
                                  headers={"Content-Type": "application/json"})
     if key:
@@ -47,14 +56,14 @@ def ask(base, prompt, max_tokens, key):
     return j["usage"]["completion_tokens"]
 
 
-def one_round(base, k, n_requests, max_tokens, key):
+def one_round(base, k, n_requests, max_tokens, key, fixed_length):
     tokens = [0] * k
     errors = []
 
     def client(i):
         try:
             for r in range(n_requests):
-                tokens[i] += ask(base, PROMPTS[(i + r) % len(PROMPTS)], max_tokens, key)
+                tokens[i] += ask(base, PROMPTS[(i + r) % len(PROMPTS)], max_tokens, key, fixed_length)
         except Exception as e:  # noqa: BLE001 - reported, not hidden
             errors.append(f"client {i}: {e}")
 
@@ -78,6 +87,8 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--api-key", default="")
+    ap.add_argument("--fixed-length", action="store_true",
+                    help="ignore_eos on every request: each decodes exactly --max-tokens tokens")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     ks = [int(x) for x in a.clients.split(",")]
@@ -85,7 +96,7 @@ def main():
     ask(a.base_url, "Hello", 8, a.api_key)  # warm-up
     for rnd in range(a.rounds):
         for k in ks:
-            rates[k].append(one_round(a.base_url, k, a.requests, a.max_tokens, a.api_key))
+            rates[k].append(one_round(a.base_url, k, a.requests, a.max_tokens, a.api_key, a.fixed_length))
             print(f"round {rnd + 1}: {k} client(s): {rates[k][-1]:.1f} tok/s", file=sys.stderr)
     base = statistics.median(rates[ks[0]])
     rows = [{"clients": k, "median_tok_s": statistics.median(rates[k]),

@@ -63,6 +63,7 @@ void ThreadPool::parallel_for(int64_t n_tasks, TaskFn fn, void* ctx, int64_t max
   n_tasks_ = n_tasks;
   n_chunks_ = n_chunks(n_tasks, n_threads_, max_chunks);
   done_.store(0, std::memory_order_relaxed);
+  park_.store(false, std::memory_order_relaxed);
   const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
   claim_.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(n_chunks_) << 16,
                std::memory_order_release);  // opens the chunks
@@ -97,7 +98,7 @@ void ThreadPool::worker_main(int thread_id) {
   uint32_t seen = 0;
   for (;;) {
     uint32_t now = generation_.load(std::memory_order_acquire);
-    for (int spins = 0; now == seen && spins < kSpinIters; ++spins) {
+    for (int spins = 0; now == seen && spins < kSpinIters && !park_.load(std::memory_order_relaxed); ++spins) {
       ER_CPU_RELAX();
       now = generation_.load(std::memory_order_acquire);
     }

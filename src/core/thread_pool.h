@@ -51,6 +51,12 @@ class ThreadPool {
         const_cast<void*>(static_cast<const void*>(&f)), max_chunks);
   }
 
+  // A hint from the dispatching thread: no dispatch follows soon, and other threads of the process
+  // need the CPU meanwhile (several requests sampling between shared passes). Workers stop
+  // spinning and sleep until the next dispatch, which wakes them (a late worker costs nothing but
+  // its share: the caller runs the chunks nobody has claimed).
+  void park() { park_.store(true, std::memory_order_release); }
+
   // The std::function form (no allocation either: the function object is borrowed).
   void parallel_for(int64_t n_tasks, const std::function<void(int64_t begin, int64_t end, int thread_id)>& fn);
 
@@ -88,6 +94,7 @@ class ThreadPool {
   alignas(64) std::atomic<uint64_t> claim_{0};
   alignas(64) std::atomic<int64_t> done_{0};         // chunks finished in the current dispatch
   alignas(64) std::atomic<bool> stop_{false};
+  std::atomic<bool> park_{false};  // park(): spinning workers go to sleep
   std::atomic<bool> in_dispatch_{false};
 };
 

@@ -120,8 +120,12 @@ void BatchHub::run_pending_locked(std::unique_lock<std::mutex>& lock) {
     for (int64_t k = 0; k < slot_first_entry_[s]; ++k) row += pending_[static_cast<size_t>(k)].want_logits ? 1 : 0;
     slot_first_row_[s] = row;
   }
+  const bool shared_with_others = n_attached_ > 1;
   lock.unlock();
   Status st = shared_.eval(pending_);
+  // The other requests now sample on their own threads: the decoder's helper threads must not
+  // spin on the cores they need.
+  if (shared_with_others) shared_.idle();
   lock.lock();
   last_status_ = std::move(st);
   ++n_passes_;

@@ -104,6 +104,9 @@ class Decoder {
   virtual uint64_t last_kv_bytes_read() const { return 0; }
   // Logits rows one eval may return (at least n_seq): bounds a step's drafted tokens.
   virtual int64_t max_logits() const { return n_seq(); }
+  // A hint: no eval follows soon and other threads need the CPU meanwhile (BatchHub, while the
+  // requests sharing a pass sample their tokens); helper threads may stop spinning.
+  virtual void idle() {}
 };
 
 class ContextDecoder final : public Decoder {
@@ -119,6 +122,7 @@ class ContextDecoder final : public Decoder {
   void clear(int seq) override { ctx_.clear(seq); }
   void fork(int src, int dst, int64_t n_pos) override { ctx_.fork(src, dst, n_pos); }
   uint64_t last_kv_bytes_read() const override { return ctx_.last_kv_bytes_read(); }
+  void idle() override { ctx_.pool().park(); }
   int64_t max_logits() const override {
     return std::max<int64_t>(ctx_.options().max_logits, ctx_.options().n_seq);
   }

@@ -123,5 +123,27 @@ TEST(ThreadPool, WorkersSleepAndWakeUp) {
   EXPECT_EQ(n.load(), 4);
 }
 
+// park(): the workers stop spinning and sleep; every later dispatch still runs every task, and a
+// parked worker wakes for the next dispatches (it takes chunks again).
+TEST(ThreadPool, ParkedWorkersWakeForTheNextDispatch) {
+  ThreadPool pool(2);
+  for (int round = 0; round < 20; ++round) {
+    pool.park();
+    if (round % 4 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // asleep by now
+    std::atomic<int64_t> total{0};
+    std::atomic<int> by_worker{0};
+    // Tasks long enough that a woken worker finds chunks left.
+    for (int d = 0; d < 50; ++d) {
+      pool.run(64, [&](int64_t b, int64_t e, int t) {
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+        total += e - b;
+        if (t != 0) ++by_worker;
+      });
+    }
+    EXPECT_EQ(total.load(), 50 * 64) << "round " << round;
+    EXPECT_GT(by_worker.load(), 0) << "round " << round << ": the parked worker never woke";
+  }
+}
+
 }  // namespace
 }  // namespace er
