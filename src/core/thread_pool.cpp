@@ -63,7 +63,7 @@ void ThreadPool::parallel_for(int64_t n_tasks, TaskFn fn, void* ctx, int64_t max
   n_tasks_ = n_tasks;
   n_chunks_ = n_chunks(n_tasks, n_threads_, max_chunks);
   done_.store(0, std::memory_order_relaxed);
-  park_.store(false, std::memory_order_relaxed);
+  if (park_.load(std::memory_order_relaxed)) park_.store(false, std::memory_order_relaxed);
   const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
   claim_.store(static_cast<uint64_t>(gen) << 32 | static_cast<uint64_t>(n_chunks_) << 16,
                std::memory_order_release);  // opens the chunks

@@ -94,8 +94,10 @@ class ThreadPool {
   alignas(64) std::atomic<uint64_t> claim_{0};
   alignas(64) std::atomic<int64_t> done_{0};         // chunks finished in the current dispatch
   alignas(64) std::atomic<bool> stop_{false};
-  std::atomic<bool> park_{false};  // park(): spinning workers go to sleep
   std::atomic<bool> in_dispatch_{false};
+  // park(): spinning workers go to sleep. On a line of its own that only park() and the next
+  // dispatch write, so the workers' spin loop does not read the line in_dispatch_ bounces on.
+  alignas(64) std::atomic<bool> park_{false};
 };
 
 }  // namespace er
