@@ -129,8 +129,9 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, std::sha
   if (o.spec != engine::SpecMethod::kNone && (o.draft_max < 1 || o.draft_max > 32)) {
     return Status::invalid("${draft_max} must be in [1, 32] (got " + std::to_string(o.draft_max) + ")");
   }
-  const int64_t spec_rows = engine::step_rows_per_path(o.spec, o.draft_max) - 1;  // drafts verified per path
-  c.max_logits = c.n_seq * (1 + spec_rows);
+  const int64_t step_rows = engine::step_rows_per_path(o.spec, o.draft_max);
+  const int64_t spec_rows = step_rows - 1;  // drafts verified per path
+  c.max_logits = c.n_seq * step_rows;
   c.max_batch += static_cast<int64_t>(c.n_seq) * spec_rows;
   c.n_threads = o.n_threads;
   c.kv_type = o.kv_type;

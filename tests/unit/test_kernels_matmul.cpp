@@ -581,10 +581,15 @@ void expect_x16_matmul_matches_naive(DType type, Layout layout, uint64_t seed, E
   }
 }
 
+// The block-type x16 layouts' shape rule: whole groups of 16 rows and whole 32-weight blocks.
+void expect_x16_shape_rule(bool (*can_repack)(int64_t rows, int64_t cols)) {
+  EXPECT_FALSE(can_repack(24, 64));  // rows not a multiple of 16
+  EXPECT_FALSE(can_repack(16, 48));  // not whole blocks
+  EXPECT_TRUE(can_repack(32, 64));
+}
+
 TEST(RepackQ41x16, ShapesRoundTripAndLayout) {
-  EXPECT_FALSE(can_repack_q4_1_x16(24, 64));  // rows not a multiple of 16
-  EXPECT_FALSE(can_repack_q4_1_x16(16, 48));  // not whole blocks
-  EXPECT_TRUE(can_repack_q4_1_x16(32, 64));
+  expect_x16_shape_rule(can_repack_q4_1_x16);
   const auto [w, r] = expect_x16_round_trip(DType::kQ4_1, Layout::kQ4_1x16, unpack_q4_1_x16_row, 40);
   // The documented layout: group 1, block 2: m of row 3 (row 19) and qs byte 4 * 2 + 1 of row 9 (row 25).
   const size_t rb = w.bytes.size() / 48;
@@ -599,9 +604,7 @@ TEST(RepackQ41x16, MatmulFusedAndGetRowMatchBitForBit) {
 }
 
 TEST(RepackQ80x16, ShapesRoundTripAndLayout) {
-  EXPECT_FALSE(can_repack_q8_0_x16(24, 64));  // rows not a multiple of 16
-  EXPECT_FALSE(can_repack_q8_0_x16(16, 48));  // not whole blocks
-  EXPECT_TRUE(can_repack_q8_0_x16(32, 64));
+  expect_x16_shape_rule(can_repack_q8_0_x16);
   const auto [w, r] = expect_x16_round_trip(DType::kQ8_0, Layout::kQ8_0x16, unpack_q8_0_x16_row, 80);
   // The documented layout: group 1, block 2: d of row 3 (row 19) and quant 4 * 5 + 1 of row 9
   // (row 25), stored + 128.
