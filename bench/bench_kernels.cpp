@@ -199,6 +199,73 @@ BENCHMARK(BM_MatvecDram)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
+// N-path decode from DRAM: as BM_MatvecDram (2 threads), but `paths` activation rows, each its
+// own row group (the batch-invariant vec_dot arithmetic of N-path decode and the speculative
+// verify pass), in the layout the loader picks at this level (Q4_K x16, Q4_1 x16, Q8_0 x16,
+// Q6_K x16; row-major where none applies). Arguments: type index, paths, layout (0 row-major,
+// 1 the loader's), shape (0: 2048 x 8192; 1: 151936 x 1536, qwen2.5-coder-1.5b's output head,
+// 64 distinct rows repeated). The ideal is a time per call flat in paths (bandwidth-bound).
+void BM_MatvecDramPaths(benchmark::State& state) {
+  const size_t ti = static_cast<size_t>(state.range(0));
+  const int64_t paths = state.range(1);
+  const Shape sh = state.range(3) == 0 ? kShapes[1] : Shape{151936, 1536};
+  k::Workspace ws;
+  k::Layout layout = k::Layout::kRowMajor;
+  if (state.range(2) != 0) {
+    for (const k::Layout l : {k::Layout::kQ4Kx16, k::Layout::kQ4_1x16, k::Layout::kQ8_0x16, k::Layout::kQ6Kx16,
+                              k::Layout::kX8}) {
+      if (k::can_repack(l, kTypes[ti], sh.n_rows, sh.n_cols) && k::reads_layout(l, kTypes[ti], ws.isa())) {
+        layout = l;
+        break;
+      }
+    }
+    if (layout == k::Layout::kRowMajor) {
+      state.SkipWithError("no repacked layout for this type at this level");
+      return;
+    }
+  }
+  std::vector<uint8_t> w;
+  if (state.range(3) == 0) {
+    w = weights().get(ti, 1);
+  } else {
+    const size_t rb = static_cast<size_t>(*er::dtype_row_bytes(kTypes[ti], static_cast<uint64_t>(sh.n_cols)));
+    w.resize(rb * static_cast<size_t>(sh.n_rows));
+    std::vector<float> row(static_cast<size_t>(sh.n_cols));
+    uint64_t s = 3;
+    for (int64_t r = 0; r < 64; ++r) {
+      for (auto& v : row) v = rand_float(s);
+      (void)k::quantize_row(kTypes[ti], row.data(), w.data() + r * rb, sh.n_cols);
+    }
+    for (int64_t r = 64; r < sh.n_rows; ++r) std::memcpy(w.data() + r * rb, w.data() + (r % 64) * rb, rb);
+  }
+  const size_t n_copies = (size_t{128} << 20) / w.size() + 1;
+  std::vector<std::vector<uint8_t>> copies(n_copies, w);
+  for (auto& c : copies) k::repack(layout, kTypes[ti], w.data(), c.data(), sh.n_rows, sh.n_cols);
+  std::vector<float> x(static_cast<size_t>(sh.n_cols * paths)), y(static_cast<size_t>(sh.n_rows * paths));
+  uint64_t seed = 9;
+  for (auto& v : x) v = rand_float(seed);
+  const std::vector<int64_t> groups(static_cast<size_t>(paths), 1);
+  ThreadPool pool(2);
+  ws.reserve(paths, sh.n_cols);
+  size_t i = 0;
+  for (auto _ : state) {
+    k::Matrix m{kTypes[ti], copies[i].data(), sh.n_rows, sh.n_cols};
+    m.layout = layout;
+    i = (i + 1) % n_copies;
+    k::matmul(m, x.data(), y.data(), paths, ws, pool, groups);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+  state.SetLabel(std::string(er::dtype_name(kTypes[ti])) + " layout " + std::to_string(static_cast<int>(layout)) +
+                 " " + std::to_string(sh.n_rows) + "x" + std::to_string(sh.n_cols) + " paths " +
+                 std::to_string(paths) + " " + std::string(k::isa_name(ws.isa())));
+}
+BENCHMARK(BM_MatvecDramPaths)
+    ->ArgsProduct({{3, 5, 6, 7}, {1, 2, 4, 8}, {0, 1}, {0}})
+    ->ArgsProduct({{7}, {1, 2, 4, 8}, {0, 1}, {1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
 // Decode of SmolLM2-135M's matrices in the loader's Q4_1 x16 layout, warm in cache (a 576-column
 // row is only 18 blocks, so the per-row-group reduction weighs more than on wide rows), for one
 // path and for 8 paths decoded together (the N-path kernel: compute-bound).

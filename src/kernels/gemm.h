@@ -62,6 +62,7 @@ const GemmKernel* gemm_kernel_q4_K_x16_avx512();
 // The same for Q4_1 in its x16 layout (repack.h): tiles of exactly 16 rows by nc <= 4 columns.
 const GemmKernel* gemm_kernel_q4_1_x16_avx512();
 const GemmKernel* gemm_kernel_q8_0_x16_avx512();
+const GemmKernel* gemm_kernel_q6_K_x16_avx512();
 
 // The AVX2 activation converters (also used by the AVX-512 kernels), nullptr for F32.
 ActQuantFn act_quantizer_avx2(DType act);
@@ -85,7 +86,7 @@ const GemmKernel* gemm_kernel(DType w, Isa isa);
 
 // The kernel of level `isa` that reads weights of type `w` stored in `layout` directly, or nullptr
 // when that level has none (matmul then rebuilds each tile's rows in GGUF order). kRowMajor:
-// gemm_kernel(w, isa). For kQ4Kx16, kQ4_1x16 and kQ8_0x16 the kernel takes tiles of exactly 16 rows; for kX8
+// gemm_kernel(w, isa). For kQ4Kx16, kQ4_1x16, kQ8_0x16 and kQ6Kx16 the kernel takes tiles of exactly 16 rows; for kX8
 // it is the block kernel, which honours TileArgs::w_bstride, on tiles of 8 rows.
 const GemmKernel* gemm_kernel_for_layout(Layout layout, DType w, Isa isa);
 

@@ -1010,6 +1010,133 @@ void tile_q8_0_x16(const TileArgs& t, int nr, int nc) {
   }
 }
 
+// Q6_K in the x16 layout (repack.h): one int32 lane per weight row. llama.cpp's vec_dot keeps 8
+// int32 lanes per row and block (ggml_vec_dot_q6_K_q8_K; KernQ6K above): lane k = sum over the
+// chunks j of sc[2 j + k / 4] * (the 4 products of weights 32 j + 4 k + 0..3), less
+// 32 (B_2k sc_2k + B_2k+1 sc_2k+1) for the -32 offset (B: the activation's 16-weight sums), then
+// acc_k = fma(d_a d_w, lane_k, acc_k) and hsum_float_8's tree per row at the end. Here lane k of
+// the 16 rows is one vector: per (chunk, lane) one 64-byte vector of 6-bit values (a shift, a
+// mask and a ternary op), vpmaddubsw against the column's activation dword and vpdpwssd with the
+// rows' scales (the scale word duplicated in both halves of each row's dword); the offset term
+// goes in first as one vpdpwssd of the rows' (32 sc_2k, 32 sc_2k+1) pairs with (-B_2k, -B_2k+1).
+// The tiled path (ggml's K-quant matmul, batches of >= 8) takes each block's exact integer total
+// per row (the sum of the lanes) and acc = fma(total d_w, d_a, acc).
+struct KernQ6Kx16 {
+  // Per block, shared by the columns: the rows' duplicated scale words of sub-block 2 j (k < 4)
+  // and 2 j + 1 (k >= 4), and the offset pairs of lane k.
+  struct alignas(64) Scales {
+    __m512i sub[2][8];  // [k / 4][j]
+    __m512i off[8];     // [k]
+  };
+
+  static void block_scales(const uint8_t* gb, Scales* s) {
+    const __m512i dup_lo = _mm512_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8, 7, 7, 6, 6, 5, 5, 4,
+                                            4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i dup_hi = _mm512_add_epi16(dup_lo, _mm512_set1_epi16(16));
+    const __m512i pair = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+                                          20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int j = 0; j < 8; ++j) {
+      // words 0-15: sub-block 2 j of rows 0-15; words 16-31: sub-block 2 j + 1
+      const __m512i w = _mm512_cvtepi8_epi16(load256(gb + 32 + 32 * j));
+      s->sub[0][j] = _mm512_permutexvar_epi16(dup_lo, w);
+      s->sub[1][j] = _mm512_permutexvar_epi16(dup_hi, w);
+      s->off[j] = _mm512_slli_epi16(_mm512_permutexvar_epi16(pair, w), 5);
+    }
+  }
+
+  // One pass over the group for NC <= 2 columns.
+  template <int NC, bool kTiled>
+  static void run(const TileArgs& t) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    __m512 acc[NC][8];
+    for (int c = 0; c < NC; ++c)
+      for (int k = 0; k < 8; ++k) acc[c][k] = _mm512_setzero_ps();
+    const int64_t nb = t.n / kQK_K;
+    const uint8_t* gb = t.w;
+    Scales sc;
+    for (int64_t b = 0; b < nb; ++b, gb += kQ6KGroupBlockBytes) {
+      prefetch_lines<static_cast<int>(kQ6KGroupBlockBytes)>(gb + t.w_ahead);
+      block_scales(gb, &sc);
+      const __m512 d_w = _mm512_cvtph_ps(load256(gb));
+      const block_q8_K* y[NC];
+      __m512 dd[NC];
+      alignas(32) int32_t nbs[NC][8];  // (-B_2k, -B_2k+1) int16 pairs
+      __m512i tot[NC];
+      for (int c = 0; c < NC; ++c) {
+        y[c] = reinterpret_cast<const block_q8_K*>(t.a + c * t.a_stride) + b;
+        dd[c] = _mm512_mul_ps(_mm512_set1_ps(y[c]->d), d_w);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(nbs[c]), _mm256_sub_epi16(_mm256_setzero_si256(), load256(y[c]->bsums)));
+        tot[c] = _mm512_setzero_si512();
+      }
+      const uint8_t* qb = gb + 288;
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k, qb += 384) {
+        __m512i ql[4], qh[2];
+        for (int v = 0; v < 4; ++v) ql[v] = _mm512_loadu_si512(qb + 64 * v);
+        for (int u = 0; u < 2; ++u) qh[u] = _mm512_loadu_si512(qb + 256 + 64 * u);
+        __m512i is0[NC], is1[NC];
+        for (int c = 0; c < NC; ++c) {
+          is0[c] = _mm512_dpwssd_epi32(_mm512_setzero_si512(), sc.off[k], _mm512_set1_epi32(nbs[c][k]));
+          is1[c] = _mm512_setzero_si512();
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+          const __m512i lo = j < 4 ? _mm512_and_si512(ql[j % 4], m4) : _mm512_and_si512(_mm512_srli_epi16(ql[j % 4], 4), m4);
+          const __m512i h = qh[j / 4];
+          const int m = j % 4;
+          const __m512i hs = m == 0 ? _mm512_slli_epi16(h, 4) : m == 1 ? _mm512_slli_epi16(h, 2) : m == 2 ? h : _mm512_srli_epi16(h, 2);
+          const __m512i q = _mm512_ternarylogic_epi32(lo, hs, m30, 0xF8);  // lo | (hs & 0x30)
+          const __m512i s = sc.sub[k / 4][j];
+#pragma GCC unroll 4
+          for (int c = 0; c < NC; ++c) {
+            int32_t av;
+            std::memcpy(&av, y[c]->qs + 32 * j + 4 * k, 4);
+            const __m512i p = _mm512_maddubs_epi16(q, _mm512_set1_epi32(av));
+            if (j % 2 == 0) {
+              is0[c] = _mm512_dpwssd_epi32(is0[c], p, s);
+            } else {
+              is1[c] = _mm512_dpwssd_epi32(is1[c], p, s);
+            }
+          }
+        }
+        for (int c = 0; c < NC; ++c) {
+          const __m512i lane = _mm512_add_epi32(is0[c], is1[c]);
+          if constexpr (kTiled) {
+            tot[c] = _mm512_add_epi32(tot[c], lane);
+          } else {
+            acc[c][k] = _mm512_fmadd_ps(dd[c], _mm512_cvtepi32_ps(lane), acc[c][k]);
+          }
+        }
+      }
+      if constexpr (kTiled) {  // acc = fma(total d_w, d_a, acc)
+        for (int c = 0; c < NC; ++c) {
+          acc[c][0] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(tot[c]), d_w), _mm512_set1_ps(y[c]->d), acc[c][0]);
+        }
+      }
+    }
+    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(t.y + c * t.y_stride, kTiled ? acc[c][0] : hsum8_rows(acc[c]));
+  }
+
+  template <int NC>
+  static void run_path(const TileArgs& t) {
+    if (t.path == MatmulPath::kTiled) {
+      run<NC, true>(t);
+    } else {
+      run<NC, false>(t);
+    }
+  }
+};
+
+void tile_q6_K_x16(const TileArgs& t, int nr, int nc) {
+  (void)nr;  // always one whole group (kQ6KGroupRows)
+  switch (nc) {
+    case 1: KernQ6Kx16::run_path<1>(t); break;
+    case 2: KernQ6Kx16::run_path<2>(t); break;
+    case 3: KernQ6Kx16::run_path<3>(t); break;
+    default: KernQ6Kx16::run_path<4>(t); break;
+  }
+}
+
 constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,
                             DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K};
 
@@ -1045,6 +1172,12 @@ const GemmKernel* gemm_kernel_q4_K_x16_avx512() {
 const GemmKernel* gemm_kernel_q8_0_x16_avx512() {
   static const GemmKernel k = {DType::kQ8_0, act_quantizer_avx2(DType::kQ8_0), tile_q8_0_x16, kQ8_0GroupRows,
                                kQ8_0GroupRows, 4};
+  return &k;
+}
+
+const GemmKernel* gemm_kernel_q6_K_x16_avx512() {
+  static const GemmKernel k = {DType::kQ8_K, act_quantizer_avx2(DType::kQ8_K), tile_q6_K_x16, kQ6KGroupRows,
+                               kQ6KGroupRows, 4};
   return &k;
 }
 

@@ -64,6 +64,7 @@ const GemmKernel* gemm_kernel_for_layout(Layout layout, DType w, Isa isa) {
     case Layout::kQ4Kx16: return w == DType::kQ4_K ? gemm_kernel_q4_K_x16_avx512() : nullptr;
     case Layout::kQ4_1x16: return w == DType::kQ4_1 ? gemm_kernel_q4_1_x16_avx512() : nullptr;
     case Layout::kQ8_0x16: return w == DType::kQ8_0 ? gemm_kernel_q8_0_x16_avx512() : nullptr;
+    case Layout::kQ6Kx16: return w == DType::kQ6_K ? gemm_kernel_q6_K_x16_avx512() : nullptr;
     case Layout::kX8: {  // the AVX-512 block kernels take 8 rows and honour w_bstride
       switch (w) {
         case DType::kQ8_0: case DType::kQ4_0: case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1:

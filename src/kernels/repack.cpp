@@ -131,7 +131,7 @@ void unpack_x8_row(DType type, const uint8_t* group, int row, int64_t n_cols, vo
 
 namespace {
 
-static_assert(kQ4_1GroupRows == 16 && kQ8_0GroupRows == 16);
+static_assert(kQ4_1GroupRows == 16 && kQ8_0GroupRows == 16 && kQ6KGroupRows == 16);
 
 // Rows a multiple of 16, whole blocks, rows at most kMaxRepackRowBytes.
 template <typename Block, int QK>
@@ -209,11 +209,82 @@ void unpack_q8_0_x16_row(const uint8_t* group, int row, int64_t n_cols, void* ou
                                         });
 }
 
+// ---- Q6_K x16 ------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr size_t kQ6ScalesOffset = 32;
+constexpr size_t kQ6QuantsOffset = 288;
+constexpr size_t kQ6LaneBytes = 384;
+
+// The 6-bit value (0..63) of weight w (0..255) of a Q6_K block, and its bytes (ggml's
+// dequantize_row_q6_K: weight 128 h + 32 i + l takes the low nibble of ql[64 h + 32 (i % 2) + l]
+// for i < 2, the high one otherwise, and bits 2 i, 2 i + 1 of qh[32 h + l]).
+int q6_get(const block_q6_K& x, int w) {
+  const int h = w / 128, i = (w % 128) / 32, l = w % 32;
+  const int lo = (x.ql[64 * h + 32 * (i % 2) + l] >> (4 * (i / 2))) & 15;
+  const int hi = (x.qh[32 * h + l] >> (2 * i)) & 3;
+  return lo | hi << 4;
+}
+
+void q6_set(block_q6_K& x, int w, int v) {
+  const int h = w / 128, i = (w % 128) / 32, l = w % 32;
+  uint8_t& lo = x.ql[64 * h + 32 * (i % 2) + l];
+  const int ls = 4 * (i / 2);
+  lo = static_cast<uint8_t>((lo & ~(15 << ls)) | (v & 15) << ls);
+  uint8_t& hi = x.qh[32 * h + l];
+  hi = static_cast<uint8_t>((hi & ~(3 << (2 * i))) | (v >> 4) << (2 * i));
+}
+
+}  // namespace
+
+bool can_repack_q6_K_x16(int64_t n_rows, int64_t n_cols) { return can_repack_blocks_x16<block_q6_K, kQK_K>(n_rows, n_cols); }
+
+void repack_q6_K_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
+  repack_blocks_x16<block_q6_K, kQK_K>("repack_q6_K_x16", src, dst, n_rows, n_cols, [](uint8_t* o, const block_q6_K& x, int r) {
+    std::memcpy(o + 2 * r, &x.d, 2);
+    for (int s = 0; s < 16; ++s) o[kQ6ScalesOffset + 16 * s + r] = static_cast<uint8_t>(x.scales[s]);
+    for (int k = 0; k < 8; ++k) {
+      uint8_t* q = o + kQ6QuantsOffset + kQ6LaneBytes * k + 4 * r;
+      for (int i = 0; i < 4; ++i) {
+        for (int v = 0; v < 4; ++v) {
+          q[64 * v + i] = static_cast<uint8_t>((q6_get(x, 32 * v + 4 * k + i) & 15) | (q6_get(x, 32 * (v + 4) + 4 * k + i) & 15) << 4);
+        }
+        for (int u = 0; u < 2; ++u) {
+          int bits = 0;
+          for (int m = 0; m < 4; ++m) bits |= (q6_get(x, 32 * (4 * u + m) + 4 * k + i) >> 4) << (2 * m);
+          q[256 + 64 * u + i] = static_cast<uint8_t>(bits);
+        }
+      }
+    }
+  });
+}
+
+void unpack_q6_K_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out) {
+  unpack_blocks_x16<block_q6_K, kQK_K>("unpack_q6_K_x16_row", group, row, n_cols, out, [row](const uint8_t* in, block_q6_K& x) {
+    std::memcpy(&x.d, in + 2 * row, 2);
+    for (int s = 0; s < 16; ++s) x.scales[s] = static_cast<int8_t>(in[kQ6ScalesOffset + 16 * s + row]);
+    std::memset(x.ql, 0, sizeof x.ql);
+    std::memset(x.qh, 0, sizeof x.qh);
+    for (int k = 0; k < 8; ++k) {
+      const uint8_t* q = in + kQ6QuantsOffset + kQ6LaneBytes * k + 4 * row;
+      for (int i = 0; i < 4; ++i) {
+        for (int j = 0; j < 8; ++j) {
+          const int lo = (q[64 * (j % 4) + i] >> (4 * (j / 4))) & 15;
+          const int hi = (q[256 + 64 * (j / 4) + i] >> (2 * (j % 4))) & 3;
+          q6_set(x, 32 * j + 4 * k + i, lo | hi << 4);
+        }
+      }
+    }
+  });
+}
+
 int group_rows(Layout layout) {
   switch (layout) {
     case Layout::kQ4Kx16: return kQ4KGroupRows;
     case Layout::kQ4_1x16: return kQ4_1GroupRows;
     case Layout::kQ8_0x16: return kQ8_0GroupRows;
+    case Layout::kQ6Kx16: return kQ6KGroupRows;
     case Layout::kX8: return kX8Rows;
     case Layout::kRowMajor: break;
   }
@@ -225,6 +296,7 @@ bool can_repack(Layout layout, DType type, int64_t n_rows, int64_t n_cols) {
     case Layout::kQ4Kx16: return type == DType::kQ4_K && can_repack_q4_K_x16(n_rows, n_cols);
     case Layout::kQ4_1x16: return type == DType::kQ4_1 && can_repack_q4_1_x16(n_rows, n_cols);
     case Layout::kQ8_0x16: return type == DType::kQ8_0 && can_repack_q8_0_x16(n_rows, n_cols);
+    case Layout::kQ6Kx16: return type == DType::kQ6_K && can_repack_q6_K_x16(n_rows, n_cols);
     case Layout::kX8: return can_repack_x8(type, n_rows, n_cols);
     case Layout::kRowMajor: break;
   }
@@ -236,6 +308,7 @@ void repack(Layout layout, DType type, const void* src, void* dst, int64_t n_row
     case Layout::kQ4Kx16: repack_q4_K_x16(src, dst, n_rows, n_cols); return;
     case Layout::kQ4_1x16: repack_q4_1_x16(src, dst, n_rows, n_cols); return;
     case Layout::kQ8_0x16: repack_q8_0_x16(src, dst, n_rows, n_cols); return;
+    case Layout::kQ6Kx16: repack_q6_K_x16(src, dst, n_rows, n_cols); return;
     case Layout::kX8: repack_x8(type, src, dst, n_rows, n_cols); return;
     case Layout::kRowMajor: break;
   }
@@ -253,6 +326,7 @@ void unpack_row(Layout layout, DType type, const uint8_t* data, int64_t row, siz
     case Layout::kQ4Kx16: unpack_q4_K_x16_row(group, r, n_cols, out); return;
     case Layout::kQ4_1x16: unpack_q4_1_x16_row(group, r, n_cols, out); return;
     case Layout::kQ8_0x16: unpack_q8_0_x16_row(group, r, n_cols, out); return;
+    case Layout::kQ6Kx16: unpack_q6_K_x16_row(group, r, n_cols, out); return;
     case Layout::kX8: unpack_x8_row(type, group, r, n_cols, out); return;
     case Layout::kRowMajor: break;
   }

@@ -30,6 +30,7 @@ enum class Layout : uint8_t {
   kX8,        // blocks of 8 rows interleaved (below)
   kQ4_1x16,   // Q4_1 rows interleaved in groups of 16 (below)
   kQ8_0x16,   // Q8_0 rows interleaved in groups of 16, quants offset to unsigned (below)
+  kQ6Kx16,    // Q6_K rows interleaved in groups of 16, 6-bit quants regrouped by ggml lane (below)
 };
 
 inline constexpr int kQ4KGroupRows = 16;
@@ -123,6 +124,33 @@ void repack_q8_0_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols)
 
 // Rebuilds row `row` (0..15) of the group starting at `group` as a row-major GGUF row.
 void unpack_q8_0_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out);
+
+// ---- Q6_K x16 -----------------------------------------------------------------------------------
+//
+// Q6_K rows in groups of 16, one int32 lane per row (as Q4_K x16): row group g starts at byte
+// g * 16 * row_bytes and holds, per 256-weight block b, a group block of 16 * 210 = 3360 bytes:
+//   [0, 32)       d[16]  f16 scales of rows 0..15
+//   [32, 288)     scales: sub-block s (16 weights) of row r at byte 32 + 16 s + r (int8)
+//   [288, 3360)   quants, 384 bytes per ggml lane k = 0..7 at 288 + 384 k. Lane k of chunk j
+//                 (32 weights) is weights 32 j + 4 k + 0..3; write q(j, i) for the 6-bit value
+//                 (0..63) of weight 32 j + 4 k + i. Row r's 4 bytes sit at 4 r + i of each 64:
+//                   [64 v, 64 v + 64)        v = 0..3: q(v, i) & 15 | (q(v + 4, i) & 15) << 4
+//                   [256 + 64 u, + 64)       u = 0..1: bits 2 m, 2 m + 1 = q(4 u + m, i) >> 4
+// so the AVX-512 kernel gets each (chunk, lane) of 16 rows as one 64-byte vector of 6-bit values
+// with a shift, a mask and a ternary logic op, and keeps llama.cpp's 8 lanes per row
+// (ggml_vec_dot_q6_K_q8_K) as 8 vectors of 16 rows: the arithmetic and its order are unchanged.
+inline constexpr int kQ6KGroupRows = 16;
+inline constexpr size_t kQ6KGroupBlockBytes = kQ6KGroupRows * sizeof(block_q6_K);  // 3360
+
+// Rows a multiple of 16, columns a multiple of 256, rows at most kMaxRepackRowBytes.
+bool can_repack_q6_K_x16(int64_t n_rows, int64_t n_cols);
+
+// Repacks row-major Q6_K `src` into `dst` (same size; no overlap).
+// REQUIRES: can_repack_q6_K_x16(n_rows, n_cols).
+void repack_q6_K_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols);
+
+// Rebuilds row `row` (0..15) of the group starting at `group` as a row-major GGUF row.
+void unpack_q6_K_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out);
 
 // ---- any layout ----------------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ class Binder {
 
 // Which layouts the loader may use (EDGEREASON_REPACK, for A/B runs): unset or "1" every one
 // below; "0" none; "q4_K" only Q4_K x16 (the loader before the x8 and Q4_1 x16 layouts); "x8" all
-// but Q4_1 x16 and Q8_0 x16 (those types then take x8). Another value is treated as unset.
+// but Q4_1 x16, Q8_0 x16 and Q6_K x16 (those types then take x8). Another value is treated as unset.
 enum class RepackMode { kAll, kOff, kQ4KOnly, kNoQ41x16 };
 RepackMode repack_mode() {
   const char* v = std::getenv("EDGEREASON_REPACK");
@@ -92,7 +92,7 @@ kernels::Layout repack_layout(const kernels::Matrix& m, RepackMode mode) {
   if (take(Layout::kQ4Kx16)) return Layout::kQ4Kx16;
   if (mode == RepackMode::kQ4KOnly) return Layout::kRowMajor;
   if (mode == RepackMode::kAll) {
-    for (const Layout l : {Layout::kQ4_1x16, Layout::kQ8_0x16}) {
+    for (const Layout l : {Layout::kQ4_1x16, Layout::kQ8_0x16, Layout::kQ6Kx16}) {
       if (take(l)) return l;
     }
   }
@@ -101,7 +101,7 @@ kernels::Layout repack_layout(const kernels::Matrix& m, RepackMode mode) {
 
 constexpr size_t kSliceBytes = size_t{4} << 20;  // file bytes repacked between two drops
 
-// Repacks the matrices among `mats` that can take it (repack_layout: Q4_K, Q4_1 and Q8_0 into x16,
+// Repacks the matrices among `mats` that can take it (repack_layout: Q4_K, Q4_1, Q8_0, Q6_K into x16,
 // the other block types into x8 on AVX-512; kernels/repack.h),
 // into one anonymous, 2 MiB-aligned arena advised for transparent huge pages, and points the
 // matrices there. As each slice of a tensor is copied its pages of the file mapping are dropped

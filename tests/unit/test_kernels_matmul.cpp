@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <utility>
 #include <vector>
 
@@ -317,7 +318,7 @@ TEST(TileKernels, LayoutKernelsTakeEveryWidthAndPath) {
     DType type;
   };
   const Case cases[] = {{Layout::kQ4Kx16, DType::kQ4_K}, {Layout::kQ4_1x16, DType::kQ4_1}, {Layout::kQ8_0x16, DType::kQ8_0},
-                        {Layout::kX8, DType::kQ8_0},
+                        {Layout::kQ6Kx16, DType::kQ6_K}, {Layout::kX8, DType::kQ8_0},
                         {Layout::kX8, DType::kQ4_0},     {Layout::kX8, DType::kQ4_1},     {Layout::kX8, DType::kQ5_0},
                         {Layout::kX8, DType::kQ5_1},     {Layout::kX8, DType::kQ6_K}};
   int n_kernels = 0;
@@ -521,15 +522,16 @@ TEST(RepackX8, LargeBatchFusedCallsAndGetRowMatch) {
   }
 }
 
-// ---- Q4_1 x16 and Q8_0 x16 layouts (repack.h) ---------------------------------------------------
+// ---- Q4_1 x16, Q8_0 x16 and Q6_K x16 layouts (repack.h) -----------------------------------------
 
 using UnpackRowFn = void (*)(const uint8_t* group, int row, int64_t n_cols, void* out);
 
-// A 48 x 160 matrix of `type` repacked into `layout` differs from the original and every row
+// A 48 x n_cols matrix of `type` repacked into `layout` differs from the original and every row
 // unpacks back to it; returns the pair for the layout checks.
-std::pair<Weights, Weights> expect_x16_round_trip(DType type, Layout layout, UnpackRowFn unpack, uint64_t seed) {
+std::pair<Weights, Weights> expect_x16_round_trip(DType type, Layout layout, UnpackRowFn unpack, uint64_t seed,
+                                                  int64_t n_cols = 160) {
   Rng rng(seed);
-  const int64_t n_rows = 48, n_cols = 160;
+  const int64_t n_rows = 48;
   Weights w = make_weights(type, n_rows, n_cols, rng);
   Weights r = repacked(w, layout);
   EXPECT_NE(r.bytes, w.bytes);
@@ -543,14 +545,16 @@ std::pair<Weights, Weights> expect_x16_round_trip(DType type, Layout layout, Unp
 }
 
 // The lane-per-row AVX-512 kernel of `layout` and the rebuilt-row fallback against the naive
-// loop: 16 and 48 rows, 32 and 576 columns, batches 1..8 (column pairs and singles) and a chunked
-// 300-row batch, 1 and 2 threads, a fused call with a row-major matrix beside it, and get_row.
-// `edit(w, x)` may set chosen weights and activations (extremes) before the comparison.
+// loop: 16 and 48 rows, `cols` columns (32 and 576 by default), batches 1..8 (column pairs and
+// singles) and a chunked 300-row batch, 1 and 2 threads, a fused call with a row-major matrix
+// beside it, and get_row. `edit(w, x)` may set chosen weights and activations (extremes) before
+// the comparison.
 template <typename Edit>
-void expect_x16_matmul_matches_naive(DType type, Layout layout, uint64_t seed, Edit edit) {
+void expect_x16_matmul_matches_naive(DType type, Layout layout, uint64_t seed, Edit edit,
+                                     std::initializer_list<int64_t> cols = {32, 576}) {
   Rng rng(seed);
   for (int64_t n_rows : {16, 48}) {
-    for (int64_t n_cols : {32, 576}) {
+    for (int64_t n_cols : cols) {
       Weights w = make_weights(type, n_rows, n_cols, rng), o = make_weights(type, 9, n_cols, rng);
       std::vector<float> x_edit;
       edit(w, x_edit);
@@ -624,6 +628,45 @@ TEST(RepackQ80x16, MatmulFusedAndGetRowMatchBitForBit) {
       x.push_back(i % 2 == 0 ? -1.0f : 1.0f);
     }
   });
+}
+
+TEST(RepackQ6Kx16, ShapesRoundTripAndLayout) {
+  EXPECT_FALSE(can_repack_q6_K_x16(24, 256));  // rows not a multiple of 16
+  EXPECT_FALSE(can_repack_q6_K_x16(16, 128));  // not whole 256-weight blocks
+  EXPECT_TRUE(can_repack_q6_K_x16(32, 512));
+  EXPECT_TRUE(can_repack(Layout::kQ6Kx16, DType::kQ6_K, 32, 512));
+  EXPECT_FALSE(can_repack(Layout::kQ6Kx16, DType::kQ4_K, 32, 512));
+  const auto [w, r] = expect_x16_round_trip(DType::kQ6_K, Layout::kQ6Kx16, unpack_q6_K_x16_row, 60, 512);
+  // The documented layout, group 1, block 1: d and scale 13 of row 3 (row 19); weight
+  // 32 * 6 + 4 * 5 + 2 of row 9 (row 25): chunk j = 6, lane k = 5, i = 2 -> low nibble in the high
+  // half of ql vector 2, high bits at bits 4-5 of qh vector 1.
+  const size_t rb = w.bytes.size() / 48;
+  const auto* blk = reinterpret_cast<const block_q6_K*>(w.bytes.data());
+  const uint8_t* gb = r.bytes.data() + 16 * rb + kQ6KGroupBlockBytes;
+  EXPECT_EQ(std::memcmp(gb + 2 * 3, &blk[19 * 2 + 1].d, 2), 0);
+  EXPECT_EQ(static_cast<int8_t>(gb[32 + 16 * 13 + 3]), blk[19 * 2 + 1].scales[13]);
+  const block_q6_K& b25 = blk[25 * 2 + 1];
+  const int wi = 32 * 6 + 4 * 5 + 2;  // 214 = 128 + 32 * 2 + 22: ql[64 + 22] high nibble, qh[32 + 22] bits 4-5
+  const int q6 = (b25.ql[64 + 22] >> 4) | ((b25.qh[32 + 22] >> 4) & 3) << 4;
+  static_assert(wi == 128 + 32 * 2 + 22);
+  const uint8_t* q = gb + 288 + 384 * 5 + 4 * 9 + 2;
+  EXPECT_EQ((q[64 * 2] >> 4) | ((q[256 + 64] >> 4) & 3) << 4, q6);
+}
+
+TEST(RepackQ6Kx16, MatmulFusedAndGetRowMatchBitForBit) {
+  // Also extreme values: quants 0 and 63 and scales -128 and 127 in row 0's first block against
+  // +-1 activations (+-127 after quantization), the largest products the kernel's int16 pairs hold.
+  expect_x16_matmul_matches_naive(
+      DType::kQ6_K, Layout::kQ6Kx16, 61,
+      [](Weights& w, std::vector<float>& x) {
+        auto* b = reinterpret_cast<block_q6_K*>(w.bytes.data());
+        for (int i = 0; i < 64; ++i) b[0].ql[i] = 0xF0;
+        for (int i = 64; i < 128; ++i) b[0].ql[i] = 0xFF;
+        for (int i = 0; i < 64; ++i) b[0].qh[i] = static_cast<uint8_t>(i % 3 == 0 ? 0xFF : 0x0F);
+        for (int s = 0; s < 16; ++s) b[0].scales[s] = static_cast<int8_t>(s % 2 == 0 ? -128 : 127);
+        for (int i = 0; i < kQK_K; ++i) x.push_back(i % 3 == 0 ? -1.0f : 1.0f);
+      },
+      {256, 768});
 }
 
 }  // namespace

@@ -72,6 +72,7 @@ TEST(ModelRepack, LayoutsAreTakenWhereTheDefaultLevelReadsThem) {
   EXPECT_EQ(kernels::reads_layout(kernels::Layout::kQ4_1x16, DType::kQ4_1, isa), level_reads_layouts());
   EXPECT_EQ(kernels::reads_layout(kernels::Layout::kX8, DType::kQ8_0, isa), level_reads_layouts());
   EXPECT_EQ(kernels::reads_layout(kernels::Layout::kQ8_0x16, DType::kQ8_0, isa), isa == kernels::Isa::kAvx512);
+  EXPECT_EQ(kernels::reads_layout(kernels::Layout::kQ6Kx16, DType::kQ6_K, isa), isa == kernels::Isa::kAvx512);
   EXPECT_FALSE(kernels::reads_layout(kernels::Layout::kQ4Kx16, DType::kQ4_K, kernels::Isa::kScalar));
   EXPECT_TRUE(kernels::reads_layout(kernels::Layout::kRowMajor, DType::kQ4_K, kernels::Isa::kScalar));
 }
@@ -111,7 +112,7 @@ TEST(ModelRepack, Q4KMatricesTakeTheX16LayoutUnlessDisabled) {
 
 TEST(ModelRepack, BlockTypesTakeTheX8AndX16LayoutsWhereRead) {
   // Taken where the default kernels read them (AVX-512, dotprod, i8mm; Q8_0 x16 on AVX-512 only);
-  // EDGEREASON_REPACK=q4_K keeps them off, =x8 sends Q4_1 and Q8_0 to x8 instead of x16.
+  // EDGEREASON_REPACK=q4_K keeps them off, =x8 sends Q4_1, Q8_0 and Q6_K to x8 instead of x16.
   const bool avx512 = level_reads_layouts();
   for (const char* fixture : {"tiny-llama-q4_1.gguf", "tiny-llama-q8_0.gguf", "tiny-llama-q6_k.gguf", "tiny-qwen2-q4_k.gguf"}) {
     auto packed = load(nullptr, fixture), q4k_only = load("q4_K", fixture), x8 = load("x8", fixture);
@@ -122,15 +123,18 @@ TEST(ModelRepack, BlockTypesTakeTheX8AndX16LayoutsWhereRead) {
       const kernels::Matrix& m = *a[i];
       const bool q41 = avx512 && m.type == DType::kQ4_1 && kernels::can_repack_q4_1_x16(m.n_rows, m.n_cols);
       const bool q80 = kernels::default_isa() == kernels::Isa::kAvx512 && m.type == DType::kQ8_0 && kernels::can_repack_q8_0_x16(m.n_rows, m.n_cols);
+      const bool q6k = kernels::default_isa() == kernels::Isa::kAvx512 && m.type == DType::kQ6_K && kernels::can_repack_q6_K_x16(m.n_rows, m.n_cols);
       const bool x8_ok = avx512 && kernels::can_repack_x8(m.type, m.n_rows, m.n_cols);
       EXPECT_EQ(m.layout == kernels::Layout::kQ4_1x16, q41) << fixture << " matrix " << i;
       EXPECT_EQ(m.layout == kernels::Layout::kQ8_0x16, q80) << fixture << " matrix " << i;
-      EXPECT_EQ(m.layout == kernels::Layout::kX8, x8_ok && !q41 && !q80) << fixture << " matrix " << i;
+      EXPECT_EQ(m.layout == kernels::Layout::kQ6Kx16, q6k) << fixture << " matrix " << i;
+      EXPECT_EQ(m.layout == kernels::Layout::kX8, x8_ok && !q41 && !q80 && !q6k) << fixture << " matrix " << i;
       EXPECT_EQ(c[i]->layout == kernels::Layout::kX8, x8_ok) << fixture << " matrix " << i;
       EXPECT_NE(b[i]->layout, kernels::Layout::kX8) << fixture << " matrix " << i;
       EXPECT_NE(b[i]->layout, kernels::Layout::kQ4_1x16) << fixture << " matrix " << i;
       EXPECT_NE(b[i]->layout, kernels::Layout::kQ8_0x16) << fixture << " matrix " << i;
-      n_new += q41 || q80 || x8_ok ? 1 : 0;
+      EXPECT_NE(b[i]->layout, kernels::Layout::kQ6Kx16) << fixture << " matrix " << i;
+      n_new += q41 || q80 || q6k || x8_ok ? 1 : 0;
     }
     if (avx512 && std::strcmp(fixture, "tiny-qwen2-q4_k.gguf") != 0) {
       EXPECT_GT(n_new, 5) << fixture;
