@@ -257,9 +257,14 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
         }
       }
     }
+    const Clock::time_point t_eval = Clock::now();
     ER_RETURN_IF_ERROR(dec_.eval(std::span(batch_.data(), static_cast<size_t>(n))));
+    const double eval_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_eval).count();
     res.kv_bytes_read += dec_.last_kv_bytes_read();
     ++res.n_decode_steps;
+    obs_paths_.clear();
+    obs_drafted_.clear();
+    obs_accepted_.clear();
     size_t kept = 0;
     const double now_ms = ms_since(t0);
     for (size_t i = 0; i < live.size(); ++i) {
@@ -277,6 +282,7 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
           // accepted token is then fed again with what was forced, as plain decoding would).
           const int64_t len = fed[p];
           const size_t before = res.paths[p].tokens.size();
+          const int64_t accepted_before = res.n_accepted;
           res.n_drafted += static_cast<int64_t>(d.size());
           for (size_t j = 0;; ++j) {
             fed[p] = std::min(fed[p], len + static_cast<int64_t>(j));
@@ -299,9 +305,15 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
             }
             fed[p] = len + static_cast<int64_t>(j) + 1;
           }
+          obs_paths_.push_back(static_cast<int>(p));
+          obs_drafted_.push_back(static_cast<int>(d.size()));
+          obs_accepted_.push_back(static_cast<int>(res.n_accepted - accepted_before));
         }
       }
       if (still) live[kept++] = live[i];
+    }
+    if (opts.drafter != nullptr && opts.sampler.greedy()) {
+      opts.drafter->observe({rows, eval_ms, obs_paths_, obs_drafted_, obs_accepted_});
     }
     live.resize(kept);
     if (!numeric_error.is_ok()) return numeric_error;

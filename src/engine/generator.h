@@ -32,6 +32,16 @@ class Drafter {
   // Up to `k` tokens proposed to follow `history` (prompt and generated tokens) of path `path`,
   // each the proposer's single choice (a deterministic proposal), into `out` (cleared first).
   virtual Status propose(int path, std::span<const int32_t> history, int k, std::vector<int32_t>& out) = 0;
+  // After each decode step of a greedy generation (only then: a sampled one's random draws depend
+  // on the drafts, so its proposer must not adapt to timings if a seed is to reproduce it): the
+  // step's logits rows (every live path's own row plus the drafts), the eval's wall time, and per
+  // path proposed this step (path index order) how many drafts it verified and kept.
+  struct StepOutcome {
+    int64_t rows = 0;
+    double eval_ms = 0;
+    std::span<const int> paths, drafted, accepted;
+  };
+  virtual void observe(const StepOutcome&) {}
 };
 
 struct GenerateOptions {
@@ -190,6 +200,7 @@ class Generator {
   std::vector<model::BatchEntry> batch_;  // (max(n_seq, max_batch),)
   std::vector<float> masked_;             // (n_vocab,) logits with a controller's bans applied
   std::vector<std::vector<TokenId>> drafts_;  // (n_paths,) this step's drafted tokens per path
+  std::vector<int> obs_paths_, obs_drafted_, obs_accepted_;  // Drafter::observe's lists
 };
 
 }  // namespace er::engine

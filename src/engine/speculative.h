@@ -22,18 +22,56 @@ namespace er::engine {
 enum class SpecMethod { kNone, kDraft, kNgram };
 const char* spec_method_name(SpecMethod m);
 
-// Prompt lookup: the longest suffix of the path's sequence (from ngram_max tokens down to
-// ngram_min) that occurred before in it; the tokens that followed its most recent earlier
-// occurrence are the draft. No model, no state: reasoning traces repeat the question's numbers
-// and their own phrases, which this proposes at no cost.
+// Prompt lookup: the longest suffix of the path's sequence (from 4 tokens down) that occurred
+// before in it; the tokens that followed its most recent earlier occurrence are the draft.
+// Reasoning traces repeat the question's numbers and their own phrases, which this proposes at
+// no model cost; what a draft costs is its rows in the verify pass.
+//
+// Until it is told how a generation's steps went (a sampled generation: Drafter::observe is not
+// called), the proposal is fixed by the history: up to k tokens after a match of at least 2
+// tokens (so a seed reproduces sampled output, whatever ran before). Once observe() reports a step
+// of the current generation (greedy, whose output the drafts cannot change), it adapts the
+// draft's length to the machine, with what it learned in this and earlier generations: how often a
+// draft's i-th token is kept after a match of n tokens (n = 1..4) and what a step of R rows costs
+// (a running mean of eval times per row count), and proposes, after a match of n, the length d
+// <= k that maximizes E[kept tokens | n, d] - lambda * (extra cost of d rows), lambda being the
+// tokens per millisecond of the steps without drafts. Where the verify pass is nearly free
+// (memory-bound decode) that means long drafts even after 1-token matches; where extra rows cost
+// nearly a step (compute-bound), short drafts after long matches only, or none.
+//
+// `adapt` false keeps the fixed proposal whatever observe() reports (EDGEREASON_NGRAM_ADAPT=0 in
+// make_drafter, for A/B runs).
 class NgramDrafter final : public Drafter {
  public:
-  explicit NgramDrafter(int ngram_min = 2, int ngram_max = 4) : ngram_min_(ngram_min), ngram_max_(ngram_max) {}
+  explicit NgramDrafter(bool adapt = true);
   Status begin(std::span<const int32_t> prompt, int n_paths) override;
   Status propose(int path, std::span<const int32_t> history, int k, std::vector<int32_t>& out) override;
+  void observe(const StepOutcome& step) override;
+
+  static constexpr int kMaxMatch = 4;  // longest suffix looked up
+  static constexpr int kMaxLearned = 8;  // draft positions with statistics (longer drafts reuse the last)
+  // The learned state (for tests and diagnostics). adaptive(): this generation has observed steps.
+  bool adaptive() const { return request_steps_ > 0; }
+  double keep_rate(int match, int position) const;  // P(position kept | earlier kept), match 1..4
+  double step_ms(int64_t rows) const;               // estimated eval time of `rows` rows; 0 unknown
 
  private:
-  int ngram_min_, ngram_max_;
+  // The longest earlier match of the history's suffix (min_match..kMaxMatch tokens): its length
+  // (0 if none) and up to k following tokens into out.
+  static int lookup(std::span<const int32_t> h, int min_match, int k, std::vector<int32_t>& out);
+  int best_length(int match, int k, int64_t rows_before) const;
+
+  struct Cost {
+    double ms = 0;
+    int64_t n = 0;
+  };
+  std::vector<Cost> cost_;  // by rows
+  double hits_[kMaxMatch + 1][kMaxLearned] = {}, tries_[kMaxMatch + 1][kMaxLearned] = {};
+  std::vector<int> last_match_;  // per path: the match length of its last proposal
+  int64_t request_steps_ = 0;    // steps observed since begin()
+  int64_t rows_this_step_ = 0;   // drafts proposed since the last observe
+  int64_t live_paths_ = 1;       // rows of the last step less its drafts
+  bool adapt_;
 };
 
 // A draft model: its own context (one sequence per path) that follows each path's sequence,
@@ -67,7 +105,7 @@ Status check_draft_vocabulary(const model::Model& target, const model::Model& dr
 Result<std::shared_ptr<const model::Model>> load_draft_model(const model::Model& target, const std::string& name);
 
 // A fresh proposer for one context of n_paths paths: kDraft a ModelDrafter over `draft`, kNgram an
-// NgramDrafter, kNone nullptr.
+// NgramDrafter (adaptive unless the environment has EDGEREASON_NGRAM_ADAPT=0), kNone nullptr.
 Result<std::unique_ptr<Drafter>> make_drafter(SpecMethod method, std::shared_ptr<const model::Model> draft,
                                               int n_paths, int64_t n_ctx, int n_threads);
 

@@ -27,7 +27,8 @@ namespace {
 // ---- the proposers ----
 
 TEST(NgramDrafter, ProposesWhatFollowedTheLongestRecentMatch) {
-  NgramDrafter d(2, 4);
+  NgramDrafter d;  // not told of any step: the fixed proposal (matches of 2 to 4 tokens)
+  ASSERT_TRUE(d.begin({}, 1).is_ok());
   std::vector<int32_t> out;
   // ... 5 6 7 8 9 ... 5 6 7 -> 8 9 (the 3-gram 5 6 7 occurred before, followed by 8 9 1).
   const std::vector<int32_t> h = {1, 5, 6, 7, 8, 9, 1, 2, 3, 5, 6, 7};
@@ -43,6 +44,67 @@ TEST(NgramDrafter, ProposesWhatFollowedTheLongestRecentMatch) {
   EXPECT_TRUE(out.empty());
   ASSERT_TRUE(d.propose(0, std::vector<int32_t>{7}, 3, out).is_ok());
   EXPECT_TRUE(out.empty());
+}
+
+// Steps reported as a greedy Generator reports them: `rows` rows (one path, rows - 1 drafts
+// of which `accepted` were kept) taking `ms`.
+void report(NgramDrafter& d, int64_t rows, double ms, int accepted = 0) {
+  const int path = 0, drafted = static_cast<int>(rows - 1);
+  d.observe({rows, ms, std::span(&path, rows > 1 ? 1 : 0), std::span(&drafted, rows > 1 ? 1 : 0),
+             std::span(&accepted, rows > 1 ? 1 : 0)});
+}
+
+TEST(NgramDrafter, AdaptsTheDraftLengthToWhatRowsCost) {
+  // A history whose last token (9) occurred once before, followed by 1 2 3 4: a 1-token match.
+  const std::vector<int32_t> h = {5, 9, 1, 2, 3, 4, 7, 9};
+  std::vector<int32_t> out;
+  {
+    NgramDrafter d;
+    ASSERT_TRUE(d.begin({}, 1).is_ok());
+    ASSERT_TRUE(d.propose(0, h, 4, out).is_ok());
+    EXPECT_TRUE(out.empty()) << "before any step: matches of at least 2 tokens only";
+    // Rows nearly free (memory-bound decode) and drafts after 1-token matches always kept: drafts
+    // as long as allowed.
+    for (int i = 0; i < 40; ++i) report(d, 1, 10.0);
+    for (int64_t r = 2; r <= 5; ++r) report(d, r, 10.0 + 0.1 * static_cast<double>(r));
+    EXPECT_TRUE(d.adaptive());
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_TRUE(d.propose(0, h, 4, out).is_ok());
+      report(d, 1 + static_cast<int64_t>(out.size()), 10.0 + 0.1 * static_cast<double>(out.size()),
+             static_cast<int>(out.size()));
+    }
+    EXPECT_GT(d.keep_rate(1, 0), 0.85);
+    ASSERT_TRUE(d.propose(0, h, 4, out).is_ok());
+    EXPECT_EQ(out, (std::vector<int32_t>{1, 2, 3, 4}));
+    ASSERT_TRUE(d.propose(0, h, 2, out).is_ok());
+    EXPECT_EQ(out, (std::vector<int32_t>{1, 2})) << "never more than k";
+    // A new generation that reports no steps (sampled) gets the fixed rule whatever was learned.
+    ASSERT_TRUE(d.begin({}, 1).is_ok());
+    EXPECT_FALSE(d.adaptive());
+    ASSERT_TRUE(d.propose(0, h, 4, out).is_ok());
+    EXPECT_TRUE(out.empty());
+    report(d, 1, 10.0);
+    ASSERT_TRUE(d.propose(0, h, 4, out).is_ok());
+    EXPECT_EQ(out.size(), 4u) << "a greedy generation adapts again from its first step, with what it learned";
+  }
+  {
+    // Every extra row costs a whole step (compute-bound): no draft is worth its row.
+    NgramDrafter d;
+    ASSERT_TRUE(d.begin({}, 1).is_ok());
+    for (int i = 0; i < 10; ++i) report(d, 1, 10.0);
+    for (int64_t r = 2; r <= 5; ++r) report(d, r, 10.0 * static_cast<double>(r));
+    EXPECT_NEAR(d.step_ms(3), 30.0, 1e-9);
+    EXPECT_NEAR(d.step_ms(7), 70.0, 1e-9) << "extrapolated along the last measured slope";
+    ASSERT_TRUE(d.propose(0, h, 4, out).is_ok());
+    EXPECT_TRUE(out.empty());
+    // A draft that is rejected at once teaches its match length a lower keep rate.
+    const double before = d.keep_rate(4, 0);
+    ASSERT_TRUE(d.propose(0, std::vector<int32_t>{1, 2, 3, 4, 8, 1, 2, 3, 4}, 4, out).is_ok());
+    report(d, 1 + static_cast<int64_t>(out.size()), 10.0, 0);
+    if (!out.empty()) {
+      EXPECT_LT(d.keep_rate(4, 0), before);
+    }
+  }
 }
 
 std::filesystem::path fixture(const char* name) { return test::fixture_dir() / (std::string(name) + ".gguf"); }
