@@ -157,6 +157,11 @@ int64_t BatchHub::n_passes() const {
   return n_passes_;
 }
 
+int BatchHub::n_attached() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return n_attached_;
+}
+
 int64_t BatchHub::n_entries() const {
   std::lock_guard<std::mutex> lock(mu_);
   return n_entries_;

@@ -49,6 +49,8 @@ class BatchHub {
   // Shared passes run so far, and the entries they held (for metrics and tests).
   int64_t n_passes() const;
   int64_t n_entries() const;
+  // Slots taking part in the shared passes now (attached; for metrics and tests).
+  int n_attached() const;
 
  private:
   class Slot;

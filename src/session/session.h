@@ -165,6 +165,7 @@ class Session {
 
   int in_flight() const;  // requests holding a slot
   int waiting() const;    // requests waiting for one
+  int decoding() const { return hub_->n_attached(); }  // requests in the shared passes now
   int64_t forward_passes() const { return hub_->n_passes(); }
 
  private:

@@ -92,14 +92,16 @@ TEST_P(SessionInvariance, GreedyTokensDoNotDependOnWhatSharesTheBatch) {
     ASSERT_TRUE(other_alone.is_ok()) << other_alone.status().message();
     const int64_t before = sess.forward_passes();
     Result<Outcome> mine = Status::internal("not run"), theirs = Status::internal("not run");
-    // This request's first streamed text waits (briefly) for the other to take its slot, so the
-    // two overlap however fast the model is.
+    // This request's first streamed text waits (briefly) for the other to join the shared passes
+    // (attached to the hub, not only holding a slot: between the two it builds its reasoner, and
+    // on a loaded machine this request could finish meanwhile), so the two overlap however fast
+    // the model is.
     Request me = greedy(prompt, 1, c.n_tokens);
     bool waited = false;
     me.stream = [&](int, std::string_view, bool) {
       if (waited) return;
       waited = true;
-      for (int i = 0; i < 5000 && sess.in_flight() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      for (int i = 0; i < 5000 && sess.decoding() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     };
     std::thread t([&] { theirs = sess.ask(other); });
     mine = sess.ask(me);
