@@ -125,8 +125,8 @@ int NgramDrafter::best_length(int match, int k, int64_t rows_before) const {
 
 Status NgramDrafter::propose(int path, std::span<const int32_t> h, int k, std::vector<int32_t>& out) {
   out.clear();
-  if (path < 0) return Status::invalid("ngram: path " + std::to_string(path) + " out of range");
-  if (static_cast<size_t>(path) >= last_match_.size()) last_match_.resize(static_cast<size_t>(path) + 1, 0);
+  if (path < 0 || static_cast<size_t>(path) >= last_match_.size())
+    return Status::invalid("ngram: path " + std::to_string(path) + " out of range of the request's paths");
   if (!adaptive()) {
     last_match_[static_cast<size_t>(path)] = lookup(h, 2, k, out);
     return Status::ok();

@@ -871,14 +871,20 @@ struct KernQ4Kx16 {
   }
 };
 
+// A 16-row x16 tile of nc <= 4 columns in one pass of kernel K (K::run_nc<NC> picks the path).
+template <typename K>
+void tile_x16_columns(const TileArgs& t, int nc) {
+  switch (nc) {
+    case 1: K::template run_nc<1>(t); break;
+    case 2: K::template run_nc<2>(t); break;
+    case 3: K::template run_nc<3>(t); break;
+    default: K::template run_nc<4>(t); break;
+  }
+}
+
 void tile_q4_K_x16(const TileArgs& t, int nr, int nc) {
   (void)nr;  // always one whole group (kQ4KGroupRows)
-  switch (nc) {
-    case 1: KernQ4Kx16::run_nc<1>(t); break;
-    case 2: KernQ4Kx16::run_nc<2>(t); break;
-    case 3: KernQ4Kx16::run_nc<3>(t); break;
-    default: KernQ4Kx16::run_nc<4>(t); break;
-  }
+  tile_x16_columns<KernQ4Kx16>(t, nc);
 }
 
 // The x16 kernels' rows: lane r of l[k] is ggml lane k of row r; hsum_float_8's tree per row,
@@ -1037,14 +1043,14 @@ struct KernQ6Kx16 {
                                           20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     for (int j = 0; j < 8; ++j) {
       // words 0-15: sub-block 2 j of rows 0-15; words 16-31: sub-block 2 j + 1
-      const __m512i w = _mm512_cvtepi8_epi16(load256(gb + 32 + 32 * j));
+      const __m512i w = _mm512_cvtepi8_epi16(load256(gb + kQ6KScalesOffset + 32 * j));
       s->sub[0][j] = _mm512_permutexvar_epi16(dup_lo, w);
       s->sub[1][j] = _mm512_permutexvar_epi16(dup_hi, w);
       s->off[j] = _mm512_slli_epi16(_mm512_permutexvar_epi16(pair, w), 5);
     }
   }
 
-  // One pass over the group for NC <= 2 columns.
+  // One pass over the group for NC <= 4 columns (the unpacked weights serve every column).
   template <int NC, bool kTiled>
   static void run(const TileArgs& t) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
@@ -1068,9 +1074,9 @@ struct KernQ6Kx16 {
         _mm256_store_si256(reinterpret_cast<__m256i*>(nbs[c]), _mm256_sub_epi16(_mm256_setzero_si256(), load256(y[c]->bsums)));
         tot[c] = _mm512_setzero_si512();
       }
-      const uint8_t* qb = gb + 288;
+      const uint8_t* qb = gb + kQ6KQuantsOffset;
 #pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k, qb += 384) {
+      for (int k = 0; k < 8; ++k, qb += kQ6KLaneBytes) {
         __m512i ql[4], qh[2];
         for (int v = 0; v < 4; ++v) ql[v] = _mm512_loadu_si512(qb + 64 * v);
         for (int u = 0; u < 2; ++u) qh[u] = _mm512_loadu_si512(qb + 256 + 64 * u);
@@ -1118,7 +1124,7 @@ struct KernQ6Kx16 {
   }
 
   template <int NC>
-  static void run_path(const TileArgs& t) {
+  static void run_nc(const TileArgs& t) {
     if (t.path == MatmulPath::kTiled) {
       run<NC, true>(t);
     } else {
@@ -1129,12 +1135,7 @@ struct KernQ6Kx16 {
 
 void tile_q6_K_x16(const TileArgs& t, int nr, int nc) {
   (void)nr;  // always one whole group (kQ6KGroupRows)
-  switch (nc) {
-    case 1: KernQ6Kx16::run_path<1>(t); break;
-    case 2: KernQ6Kx16::run_path<2>(t); break;
-    case 3: KernQ6Kx16::run_path<3>(t); break;
-    default: KernQ6Kx16::run_path<4>(t); break;
-  }
+  tile_x16_columns<KernQ6Kx16>(t, nc);
 }
 
 constexpr DType kTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0,

@@ -213,10 +213,6 @@ void unpack_q8_0_x16_row(const uint8_t* group, int row, int64_t n_cols, void* ou
 
 namespace {
 
-constexpr size_t kQ6ScalesOffset = 32;
-constexpr size_t kQ6QuantsOffset = 288;
-constexpr size_t kQ6LaneBytes = 384;
-
 // The 6-bit value (0..63) of weight w (0..255) of a Q6_K block, and its bytes (ggml's
 // dequantize_row_q6_K: weight 128 h + 32 i + l takes the low nibble of ql[64 h + 32 (i % 2) + l]
 // for i < 2, the high one otherwise, and bits 2 i, 2 i + 1 of qh[32 h + l]).
@@ -227,13 +223,11 @@ int q6_get(const block_q6_K& x, int w) {
   return lo | hi << 4;
 }
 
+// Sets weight w to v in a block whose ql and qh start zeroed (each weight's bits are set once).
 void q6_set(block_q6_K& x, int w, int v) {
   const int h = w / 128, i = (w % 128) / 32, l = w % 32;
-  uint8_t& lo = x.ql[64 * h + 32 * (i % 2) + l];
-  const int ls = 4 * (i / 2);
-  lo = static_cast<uint8_t>((lo & ~(15 << ls)) | (v & 15) << ls);
-  uint8_t& hi = x.qh[32 * h + l];
-  hi = static_cast<uint8_t>((hi & ~(3 << (2 * i))) | (v >> 4) << (2 * i));
+  x.ql[64 * h + 32 * (i % 2) + l] |= static_cast<uint8_t>((v & 15) << (4 * (i / 2)));
+  x.qh[32 * h + l] |= static_cast<uint8_t>((v >> 4) << (2 * i));
 }
 
 }  // namespace
@@ -243,9 +237,9 @@ bool can_repack_q6_K_x16(int64_t n_rows, int64_t n_cols) { return can_repack_blo
 void repack_q6_K_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols) {
   repack_blocks_x16<block_q6_K, kQK_K>("repack_q6_K_x16", src, dst, n_rows, n_cols, [](uint8_t* o, const block_q6_K& x, int r) {
     std::memcpy(o + 2 * r, &x.d, 2);
-    for (int s = 0; s < 16; ++s) o[kQ6ScalesOffset + 16 * s + r] = static_cast<uint8_t>(x.scales[s]);
+    for (int s = 0; s < 16; ++s) o[kQ6KScalesOffset + 16 * s + r] = static_cast<uint8_t>(x.scales[s]);
     for (int k = 0; k < 8; ++k) {
-      uint8_t* q = o + kQ6QuantsOffset + kQ6LaneBytes * k + 4 * r;
+      uint8_t* q = o + kQ6KQuantsOffset + kQ6KLaneBytes * k + 4 * r;
       for (int i = 0; i < 4; ++i) {
         for (int v = 0; v < 4; ++v) {
           q[64 * v + i] = static_cast<uint8_t>((q6_get(x, 32 * v + 4 * k + i) & 15) | (q6_get(x, 32 * (v + 4) + 4 * k + i) & 15) << 4);
@@ -263,11 +257,11 @@ void repack_q6_K_x16(const void* src, void* dst, int64_t n_rows, int64_t n_cols)
 void unpack_q6_K_x16_row(const uint8_t* group, int row, int64_t n_cols, void* out) {
   unpack_blocks_x16<block_q6_K, kQK_K>("unpack_q6_K_x16_row", group, row, n_cols, out, [row](const uint8_t* in, block_q6_K& x) {
     std::memcpy(&x.d, in + 2 * row, 2);
-    for (int s = 0; s < 16; ++s) x.scales[s] = static_cast<int8_t>(in[kQ6ScalesOffset + 16 * s + row]);
+    for (int s = 0; s < 16; ++s) x.scales[s] = static_cast<int8_t>(in[kQ6KScalesOffset + 16 * s + row]);
     std::memset(x.ql, 0, sizeof x.ql);
     std::memset(x.qh, 0, sizeof x.qh);
     for (int k = 0; k < 8; ++k) {
-      const uint8_t* q = in + kQ6QuantsOffset + kQ6LaneBytes * k + 4 * row;
+      const uint8_t* q = in + kQ6KQuantsOffset + kQ6KLaneBytes * k + 4 * row;
       for (int i = 0; i < 4; ++i) {
         for (int j = 0; j < 8; ++j) {
           const int lo = (q[64 * (j % 4) + i] >> (4 * (j / 4))) & 15;

@@ -141,6 +141,10 @@ void unpack_q8_0_x16_row(const uint8_t* group, int row, int64_t n_cols, void* ou
 // (ggml_vec_dot_q6_K_q8_K) as 8 vectors of 16 rows: the arithmetic and its order are unchanged.
 inline constexpr int kQ6KGroupRows = 16;
 inline constexpr size_t kQ6KGroupBlockBytes = kQ6KGroupRows * sizeof(block_q6_K);  // 3360
+inline constexpr size_t kQ6KScalesOffset = 32;   // after d[16]
+inline constexpr size_t kQ6KQuantsOffset = 288;  // after the 16 x 16 scales
+inline constexpr size_t kQ6KLaneBytes = 384;     // per ggml lane: 4 x 64 low nibbles, 2 x 64 high bits
+static_assert(kQ6KQuantsOffset + 8 * kQ6KLaneBytes == kQ6KGroupBlockBytes);
 
 // Rows a multiple of 16, columns a multiple of 256, rows at most kMaxRepackRowBytes.
 bool can_repack_q6_K_x16(int64_t n_rows, int64_t n_cols);
