@@ -152,9 +152,7 @@ Result<GenerateResult> Generator::generate(std::span<const TokenId> prompt, cons
   auto sample = [&](size_t p, int64_t row, TokenId draft = -1, bool* accepted = nullptr) {
     sampling::Sampler& s = *samplers[p];
     std::span<const float> logits(dec_.logits(row), static_cast<size_t>(n_vocab));
-    bool bad = false;
-    for (const float v : logits) bad |= !(v < std::numeric_limits<float>::infinity());
-    if (bad) {
+    if (!sampling::all_finite(logits)) {
       if (numeric_error.is_ok()) {
         numeric_error = Status::invalid("the logits of path " + std::to_string(p) + " after " +
                                         std::to_string(res.paths[p].tokens.size()) +

@@ -71,6 +71,10 @@ void rmsnorm_ref(const float* x, const float* w, float* y, int64_t n, float eps)
   for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
 }
 
+void rmsnorm_rows_ref(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps) {
+  for (int64_t r = 0; r < n_rows; ++r) rmsnorm_ref(x + r * n, w, y + r * n, n, eps);
+}
+
 void rope_ref(float* x, int64_t n_head, int64_t head_dim, const float* cs, int n_rot, bool neox) {
   const int half = n_rot / 2;
   const int n_fused = neox ? half : half - half % 4;  // ggml's normal-layout epilogue is not fused
@@ -119,6 +123,24 @@ double log_sum_exp_ref(const float* x, int64_t n) {
     sum += static_cast<double>(ggml::reduce_halving(lanes, 16));
   }
   return static_cast<double>(max) + std::log(sum);
+}
+
+int64_t argmax_ref(const float* x, int64_t n) {
+  int64_t best = 0;
+  float best_v = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    if (x[i] > best_v) {
+      best_v = x[i];
+      best = i;
+    }
+  }
+  return best;
+}
+
+bool all_finite_ref(const float* x, int64_t n) {
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok &= x[i] < INFINITY;  // false for NaN and +inf
+  return ok;
 }
 
 void swiglu_ref(const float* g, const float* u, float* y, int64_t n) {
@@ -208,9 +230,10 @@ void attn_values_f32_ref(float* p, int n_group, const float* v, int64_t stride, 
   attn_values_ref(p, n_group, v, stride, n_kv, d, order, out);
 }
 
-constexpr Ops kScalarOps = {rmsnorm_ref,         rope_ref,            softmax_ref,         swiglu_ref,
+constexpr Ops kScalarOps = {rmsnorm_ref,         rmsnorm_rows_ref,    rope_ref,            softmax_ref,         swiglu_ref,
                             add_ref,             scale_ref,           round_f16_ref,       attn_scores_f16_ref,
-                            attn_scores_f32_ref, attn_values_f16_ref, attn_values_f32_ref, log_sum_exp_ref,     to_f16_ref};
+                            attn_scores_f32_ref, attn_values_f16_ref, attn_values_f32_ref, log_sum_exp_ref,     to_f16_ref,
+                            argmax_ref,          all_finite_ref};
 
 }  // namespace
 

@@ -49,6 +49,9 @@ enum class DotOrder { kTinyBlas, kVecDot };
 struct Ops {
   // y (n,) = x / sqrt(mean(x^2) + eps) * w. y may alias x.
   void (*rmsnorm)(const float* x, const float* w, float* y, int64_t n, float eps);
+  // rmsnorm of n_rows rows of n floats (row r at x + r n, y + r n), each row's result bit-identical
+  // to rmsnorm's: the rows' sequential double sums advance side by side.
+  void (*rmsnorm_rows)(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
   // Rotates n_head heads of head_dim floats at x (n_head * head_dim,) in place with one position's
   // cos_sin from rope_cache.
   void (*rope)(float* x, int64_t n_head, int64_t head_dim, const float* cos_sin, int n_rot, bool neox);
@@ -85,6 +88,11 @@ struct Ops {
   // y (n,) = x as f16 bits, rounded to nearest even (F16C's _cvtps_ph(x, 0); f32_to_f16): the KV
   // cache store. Every level returns the same bits.
   void (*to_f16)(const float* x, uint16_t* y, int64_t n);
+  // The index of the first largest value of x (n,) among those above -inf, NaN ignored; 0 when
+  // no value is above -inf: greedy sampling. Every level returns the same index.
+  int64_t (*argmax)(const float* x, int64_t n);
+  // True when no value of x (n,) is NaN or +inf (-inf is allowed): the logits check.
+  bool (*all_finite)(const float* x, int64_t n);
 };
 
 inline constexpr int kMaxAttnGroup = 8;  // query heads per KV head handled in one pass

@@ -58,9 +58,8 @@ inline __m256 exp_ps(__m256 x) {
   return _mm256_blendv_ps(res, alt, special);
 }
 
-void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
-  double sum = 0.0;  // in order, as ggml (a vector sum would round differently)
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+// y = (x * scale) * w with scale from the row's sum of squares.
+void rmsnorm_apply(const float* x, const float* w, float* y, int64_t n, double sum, float eps) {
   const float mean = static_cast<float>(sum / static_cast<double>(n));
   const float scale = 1.0f / __builtin_sqrtf(mean + eps);
   const __m256 vs = _mm256_set1_ps(scale);
@@ -69,6 +68,47 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
     _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _mm256_loadu_ps(w + i)));
   }
   for (; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+}
+
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double sum = 0.0;  // in order, as ggml (a vector sum would round differently)
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  rmsnorm_apply(x, w, y, n, sum, eps);
+}
+
+// Four rows at a time: a 4 x 4 transpose puts element i of the four rows in one vector, so each
+// row's sum still adds its squares (rounded to float, widened) one after the other, in its own
+// double lane; four rows' dependency chains then overlap instead of running one after another.
+void rmsnorm_rows(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps) {
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    const float* x0 = x + r * n;
+    const float* x1 = x0 + n;
+    const float* x2 = x1 + n;
+    const float* x3 = x2 + n;
+    __m256d acc = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      __m128 a = _mm_loadu_ps(x0 + i), b = _mm_loadu_ps(x1 + i), c = _mm_loadu_ps(x2 + i), d = _mm_loadu_ps(x3 + i);
+      a = _mm_mul_ps(a, a);
+      b = _mm_mul_ps(b, b);
+      c = _mm_mul_ps(c, c);
+      d = _mm_mul_ps(d, d);
+      _MM_TRANSPOSE4_PS(a, b, c, d);  // a: element i of rows 0..3, b: i + 1, ...
+      acc = _mm256_add_pd(acc, _mm256_cvtps_pd(a));
+      acc = _mm256_add_pd(acc, _mm256_cvtps_pd(b));
+      acc = _mm256_add_pd(acc, _mm256_cvtps_pd(c));
+      acc = _mm256_add_pd(acc, _mm256_cvtps_pd(d));
+    }
+    alignas(32) double sum[4];
+    _mm256_store_pd(sum, acc);
+    for (int k = 0; k < 4; ++k) {
+      const float* xk = x + (r + k) * n;
+      for (int64_t j = i; j < n; ++j) sum[k] += static_cast<double>(xk[j] * xk[j]);
+      rmsnorm_apply(xk, w, y + (r + k) * n, n, sum[k], eps);
+    }
+  }
+  for (; r < n_rows; ++r) rmsnorm(x + r * n, w, y + r * n, n, eps);
 }
 
 // x0' = fma(x0, c, -(x1 s)), x1' = fma(x0, s, x1 c) on 8 pairs.
@@ -357,9 +397,53 @@ double log_sum_exp(const float* x, int64_t n) {
   return static_cast<double>(max) + __builtin_log(exp_sum(x, max, n, nullptr));
 }
 
-constexpr Ops kAvx2Ops = {rmsnorm,         rope,            softmax,         swiglu,         add,
+// Per lane l the first largest value at indices = l (mod 8) above -inf (strict >, so NaN never
+// taken and the first occurrence kept), then the lanes: largest value, smallest index on a tie.
+int64_t argmax(const float* x, int64_t n) {
+  __m256 best = _mm256_set1_ps(-INFINITY);
+  __m256i best_i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), idx = best_i;
+  const __m256i step = _mm256_set1_epi32(8);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8, idx = _mm256_add_epi32(idx, step)) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 gt = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+    best = _mm256_blendv_ps(best, v, gt);
+    best_i = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best_i), _mm256_castsi256_ps(idx), gt));
+  }
+  alignas(32) float bv[8];
+  alignas(32) int32_t bi[8];
+  _mm256_store_ps(bv, best);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(bi), best_i);
+  int64_t out = 0;
+  float out_v = -INFINITY;
+  for (int l = 0; l < 8; ++l) {
+    if (bv[l] > out_v || (bv[l] == out_v && bv[l] > -INFINITY && bi[l] < out)) {
+      out_v = bv[l];
+      out = bi[l];
+    }
+  }
+  for (; i < n; ++i) {
+    if (x[i] > out_v) {
+      out_v = x[i];
+      out = i;
+    }
+  }
+  return out;
+}
+
+bool all_finite(const float* x, int64_t n) {
+  const __m256 inf = _mm256_set1_ps(INFINITY);
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_loadu_ps(x + i), inf, _CMP_LT_OQ));
+  bool res = _mm256_movemask_ps(ok) == 0xFF;
+  for (; i < n; ++i) res &= x[i] < INFINITY;
+  return res;
+}
+
+constexpr Ops kAvx2Ops = {rmsnorm,         rmsnorm_rows,    rope,            softmax,         swiglu,         add,
                           scale,           round_f16,       attn_scores_f16, attn_scores_f32, attn_values_f16,
-                          attn_values_f32, log_sum_exp,     to_f16};
+                          attn_values_f32, log_sum_exp,     to_f16,          argmax,         all_finite};
 
 }  // namespace
 

@@ -296,6 +296,42 @@ void attn_values_f32(float* p, int ng, const float* v, int64_t stride, int64_t n
   values<KF32>(p, ng, v, stride, n_kv, d, order, out);
 }
 
+// As the AVX2 argmax, 16 lanes (masked tail loads read -inf, never taken).
+int64_t argmax(const float* x, int64_t n) {
+  __m512 best = _mm512_set1_ps(-INFINITY);
+  __m512i best_i = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), idx = best_i;
+  const __m512i step = _mm512_set1_epi32(16);
+  for (int64_t i = 0; i < n; i += 16, idx = _mm512_add_epi32(idx, step)) {
+    const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i);
+    const __mmask16 gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+    best = _mm512_mask_mov_ps(best, gt, v);
+    best_i = _mm512_mask_mov_epi32(best_i, gt, idx);
+  }
+  alignas(64) float bv[16];
+  alignas(64) int32_t bi[16];
+  _mm512_store_ps(bv, best);
+  _mm512_store_si512(bi, best_i);
+  int64_t out = 0;
+  float out_v = -INFINITY;
+  for (int l = 0; l < 16; ++l) {
+    if (bv[l] > out_v || (bv[l] == out_v && bv[l] > -INFINITY && bi[l] < out)) {
+      out_v = bv[l];
+      out = bi[l];
+    }
+  }
+  return out;
+}
+
+bool all_finite(const float* x, int64_t n) {
+  const __m512 inf = _mm512_set1_ps(INFINITY);
+  __mmask16 ok = 0xFFFF;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    ok &= static_cast<__mmask16>(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, x + i), inf, _CMP_LT_OQ) | ~m);
+  }
+  return ok == 0xFFFF;
+}
+
 double log_sum_exp(const float* x, int64_t n) {
   const float max = max_of(x, n);
   return static_cast<double>(max) + __builtin_log(exp_sum(x, max, n, nullptr));
@@ -313,6 +349,8 @@ const Ops& detail::ops_avx512() {
     o.attn_values_f16 = attn_values_f16;
     o.attn_values_f32 = attn_values_f32;
     o.log_sum_exp = log_sum_exp;
+    o.argmax = argmax;
+    o.all_finite = all_finite;
     return o;
   }();
   return kOps;

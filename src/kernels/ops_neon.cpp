@@ -113,6 +113,10 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
   for (; i < n; ++i) y[i] = (x[i] * scale) * w[i];
 }
 
+void rmsnorm_rows(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps) {
+  for (int64_t r = 0; r < n_rows; ++r) rmsnorm(x + r * n, w, y + r * n, n, eps);
+}
+
 // x0' = fma(x0, c, -(x1 s)), x1' = fma(x0, s, x1 c) on 4 pairs.
 inline void rotate4(float32x4_t x0, float32x4_t x1, float32x4_t c, float32x4_t s, float32x4_t* y0,
                     float32x4_t* y1) {
@@ -232,6 +236,51 @@ void softmax(float* x, int64_t n) {
 double log_sum_exp(const float* x, int64_t n) {
   const float max = max_of(x, n);
   return static_cast<double>(max) + __builtin_log(exp_sum(x, max, n, nullptr));
+}
+
+// Per lane l the first largest value at indices = l (mod 4) above -inf (strict >: NaN never
+// taken, the first occurrence kept), then the lanes: largest value, smallest index on a tie.
+int64_t argmax(const float* x, int64_t n) {
+  float32x4_t best = vdupq_n_f32(-INFINITY);
+  const int32_t lane0[4] = {0, 1, 2, 3};
+  int32x4_t idx = vld1q_s32(lane0), best_i = idx;
+  const int32x4_t step = vdupq_n_s32(4);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4, idx = vaddq_s32(idx, step)) {
+    const float32x4_t v = vld1q_f32(x + i);
+    const uint32x4_t gt = vcgtq_f32(v, best);
+    best = vbslq_f32(gt, v, best);
+    best_i = vbslq_s32(gt, idx, best_i);
+  }
+  float bv[4];
+  int32_t bi[4];
+  vst1q_f32(bv, best);
+  vst1q_s32(bi, best_i);
+  int64_t out = 0;
+  float out_v = -INFINITY;
+  for (int l = 0; l < 4; ++l) {
+    if (bv[l] > out_v || (bv[l] == out_v && bv[l] > -INFINITY && bi[l] < out)) {
+      out_v = bv[l];
+      out = bi[l];
+    }
+  }
+  for (; i < n; ++i) {
+    if (x[i] > out_v) {
+      out_v = x[i];
+      out = i;
+    }
+  }
+  return out;
+}
+
+bool all_finite(const float* x, int64_t n) {
+  const float32x4_t inf = vdupq_n_f32(INFINITY);
+  uint32x4_t ok = vdupq_n_u32(0xFFFFFFFFu);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) ok = vandq_u32(ok, vcltq_f32(vld1q_f32(x + i), inf));
+  bool res = vminvq_u32(ok) == 0xFFFFFFFFu;
+  for (; i < n; ++i) res &= x[i] < INFINITY;
+  return res;
 }
 
 void swiglu(const float* g, const float* u, float* y, int64_t n) {
@@ -634,9 +683,9 @@ void attn_values_f32(float* p, int ng, const float* v, int64_t stride, int64_t n
   values<KF32>(p, ng, v, stride, n_kv, d, order, out);
 }
 
-constexpr Ops kNeonOps = {rmsnorm,         rope,            softmax,         swiglu,         add,
+constexpr Ops kNeonOps = {rmsnorm,         rmsnorm_rows,    rope,            softmax,         swiglu,         add,
                           scale,           round_f16,       attn_scores_f16, attn_scores_f32, attn_values_f16,
-                          attn_values_f32, log_sum_exp,     to_f16};
+                          attn_values_f32, log_sum_exp,     to_f16,          argmax,         all_finite};
 
 }  // namespace
 

@@ -213,10 +213,7 @@ Status Context::eval(std::span<const BatchEntry> batch) {
   for (const BatchEntry& e : batch) seq_len_[static_cast<size_t>(e.seq)] = e.pos + 1;
 
   // Final norm and logits of the output rows (the first n_out_ rows of x_ after the last layer).
-  for (int64_t r = 0; r < n_out_; ++r) {
-    ops_->rmsnorm(&x_[static_cast<size_t>(r * n_embd)], w.output_norm, &out_x_[static_cast<size_t>(r * n_embd)], n_embd,
-                  static_cast<float>(hp.rms_eps));
-  }
+  ops_->rmsnorm_rows(x_.data(), w.output_norm, out_x_.data(), n_out_, n_embd, static_cast<float>(hp.rms_eps));
   mark(Step::kOutNorm);
   if (n_out_ > 0) kernels::matmul(w.output, out_x_.data(), logits_.data(), n_out_, ws_, pool_, out_groups());
   mark(Step::kOutput);
@@ -238,7 +235,7 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
   auto row = [](std::vector<float>& v, int64_t i, int64_t width) { return &v[static_cast<size_t>(i * width)]; };
 
   // Attention sub-layer.
-  for (int64_t i = 0; i < B; ++i) op.rmsnorm(row(x_, i, n_embd), L.attn_norm, row(xb_, i, n_embd), n_embd, eps);
+  op.rmsnorm_rows(x_.data(), L.attn_norm, xb_.data(), B, n_embd, eps);
   {
     const kernels::Matrix w[3] = {L.wq, L.wk, L.wv};
     float* const y[3] = {q_.data(), k_.data(), v_.data()};
@@ -313,7 +310,7 @@ int64_t Context::layer(int64_t il, std::span<const BatchEntry> batch, bool last)
   if (n_rows == 0) return 0;
 
   // Feed-forward sub-layer (SwiGLU).
-  for (int64_t i = 0; i < n_rows; ++i) op.rmsnorm(row(x_, i, n_embd), L.ffn_norm, row(xb_, i, n_embd), n_embd, eps);
+  op.rmsnorm_rows(x_.data(), L.ffn_norm, xb_.data(), n_rows, n_embd, eps);
   {
     const kernels::Matrix w[2] = {L.w_gate, L.w_up};
     float* const y[2] = {gate_.data(), up_.data()};

@@ -46,11 +46,13 @@ std::string SamplerConfig::describe() const {
 }
 
 TokenId argmax(std::span<const float> logits) {
-  TokenId best = 0;
-  for (size_t i = 1; i < logits.size(); ++i) {
-    if (logits[i] > logits[static_cast<size_t>(best)]) best = static_cast<TokenId>(i);
-  }
-  return best;
+  static const auto fn = kernels::ops(kernels::default_isa()).argmax;
+  return static_cast<TokenId>(fn(logits.data(), static_cast<int64_t>(logits.size())));
+}
+
+bool all_finite(std::span<const float> logits) {
+  static const auto fn = kernels::ops(kernels::default_isa()).all_finite;
+  return fn(logits.data(), static_cast<int64_t>(logits.size()));
 }
 
 Sampler::Sampler(const SamplerConfig& config, int32_t n_vocab)

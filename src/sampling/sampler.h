@@ -73,7 +73,11 @@ class Sampler {
   double (*log_sum_exp_)(const float*, int64_t);  // kernels::Ops::log_sum_exp of the default ISA
 };
 
-// Index of the largest value (first one on ties), as llama.cpp's greedy sampler.
+// Index of the largest value (first one on ties), as llama.cpp's greedy sampler; NaN is never
+// taken, and 0 is returned when nothing is above -inf (kernels::Ops::argmax, vectorized).
 TokenId argmax(std::span<const float> logits);
+
+// True when no logit is NaN or +inf (-inf, a banned token, is allowed; kernels::Ops::all_finite).
+bool all_finite(std::span<const float> logits);
 
 }  // namespace er::sampling

@@ -264,6 +264,84 @@ TEST(Ops, LogSumExpMatchesScalarBitForBitAndDoubleExpClosely) {
   for (Isa isa : supported_isas()) EXPECT_DOUBLE_EQ(ops(isa).log_sum_exp(one.data(), 3), 2.5) << isa_name(isa);
 }
 
+TEST(Ops, RmsnormRowsEqualsRmsnormPerRowAtEveryLevel) {
+  Rng rng(13);
+  for (int64_t n : {1, 3, 4, 7, 64, 576, 1537}) {
+    for (int64_t n_rows : {1, 2, 3, 4, 5, 8, 9}) {
+      const std::vector<float> x = rng.floats(n_rows * n, -3.0f, 3.0f), w = rng.floats(n, -2.0f, 2.0f);
+      for (Isa isa : supported_isas()) {
+        const Ops& op = ops(isa);
+        std::vector<float> want(x.size()), got(x.size()), in_place = x;
+        for (int64_t r = 0; r < n_rows; ++r) ops(Isa::kScalar).rmsnorm(&x[r * n], w.data(), &want[r * n], n, 1e-5f);
+        op.rmsnorm_rows(x.data(), w.data(), got.data(), n_rows, n, 1e-5f);
+        op.rmsnorm_rows(in_place.data(), w.data(), in_place.data(), n_rows, n, 1e-5f);
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+            << isa_name(isa) << " rows=" << n_rows << " n=" << n;
+        EXPECT_EQ(std::memcmp(in_place.data(), want.data(), got.size() * sizeof(float)), 0)
+            << "in place " << isa_name(isa) << " rows=" << n_rows << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST(Ops, ArgmaxIsTheFirstLargestValueAtEveryLevel) {
+  Rng rng(11);
+  const Ops& ref = ops(Isa::kScalar);
+  // The plain definition the reference must meet: first index of the largest value above -inf.
+  const auto naive = [](const std::vector<float>& x) {
+    int64_t best = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (!std::isnan(x[i]) && x[i] > -INFINITY && (x[static_cast<size_t>(best)] <= -INFINITY ||
+                                                   std::isnan(x[static_cast<size_t>(best)]) ||
+                                                   x[i] > x[static_cast<size_t>(best)])) {
+        best = static_cast<int64_t>(i);
+      }
+    }
+    return best;
+  };
+  for (int64_t n : {1, 3, 7, 8, 15, 16, 17, 31, 33, 100, 4097, 49152, 151936}) {
+    for (int variant = 0; variant < 7; ++variant) {
+      std::vector<float> x = rng.floats(n, -20.0f, 20.0f);
+      const size_t last = static_cast<size_t>(n - 1), mid = static_cast<size_t>(n / 2);
+      switch (variant) {
+        case 1: x[last] = 30.0f; break;                        // the largest in the tail
+        case 2: x[mid] = x[last] = 30.0f; break;               // a tie: the first one wins
+        case 3: std::fill(x.begin(), x.end(), 1.0f); break;    // all equal: index 0
+        case 4: std::fill(x.begin(), x.end(), -INFINITY); x[last] = -5.0f; break;
+        case 5: std::fill(x.begin(), x.end(), -INFINITY); break;  // nothing above -inf: 0
+        case 6: x[0] = NAN; x[mid] = NAN; break;               // NaN is never taken
+        default: break;
+      }
+      const int64_t want = naive(x);
+      EXPECT_EQ(ref.argmax(x.data(), n), want) << "scalar n=" << n << " variant " << variant;
+      for (Isa isa : supported_isas()) {
+        EXPECT_EQ(ops(isa).argmax(x.data(), n), want) << isa_name(isa) << " n=" << n << " variant " << variant;
+      }
+    }
+  }
+}
+
+TEST(Ops, AllFiniteFindsNanAndPlusInfAnywhere) {
+  Rng rng(12);
+  for (int64_t n : {1, 7, 8, 9, 16, 17, 100, 49152}) {
+    const std::vector<float> x = rng.floats(n, -20.0f, 20.0f);
+    for (Isa isa : supported_isas()) {
+      const Ops& op = ops(isa);
+      EXPECT_TRUE(op.all_finite(x.data(), n)) << isa_name(isa) << " n=" << n;
+      for (int64_t at : {int64_t{0}, n / 2, n - 1}) {
+        for (float bad : {NAN, INFINITY}) {
+          std::vector<float> y = x;
+          y[static_cast<size_t>(at)] = bad;
+          EXPECT_FALSE(op.all_finite(y.data(), n)) << isa_name(isa) << " n=" << n << " at " << at << " " << bad;
+        }
+        std::vector<float> y = x;
+        y[static_cast<size_t>(at)] = -INFINITY;  // a banned token: allowed
+        EXPECT_TRUE(op.all_finite(y.data(), n)) << isa_name(isa) << " n=" << n << " at " << at;
+      }
+    }
+  }
+}
+
 TEST(Ops, ToF16MatchesScalarBitForBitOnEdgeValues) {
   // Ties to even, the subnormal range, overflow to inf, NaN, signed zero and ordinary values.
   Rng rng(10);
