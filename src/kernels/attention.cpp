@@ -64,7 +64,29 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
     float* qg = scratch.q_group(tid);     // (G, d)
     for (int64_t slot = s0; slot < s1; ++slot) {
       int64_t task = 0, base = 0;
+      // Software pipelining of the cache reads: while an item is computed, the K and V rows of
+      // this thread's next item are requested (they are cold: written a step ago, the weights
+      // streamed since). The first item's are requested just before it.
+      int64_t ptask = 0, pbase = 0;
+      const auto prefetch_item = [&](int64_t item) {
+        if (item >= n_items) return;
+        while (item >= pbase + tasks[ptask].n_q * shape.n_head_kv) pbase += tasks[ptask++].n_q * shape.n_head_kv;
+        const AttentionTask& pt = tasks[ptask];
+        const int64_t query = (item - pbase) / shape.n_head_kv;
+        const int64_t kv_head = (item - pbase) % shape.n_head_kv;
+        const size_t el = pt.kv.type == DType::kF16 ? 2 : 4;
+        const auto* kb = static_cast<const char*>(pt.kv.k) + static_cast<size_t>(kv_head * pt.kv.head_stride) * el;
+        const auto* vb = static_cast<const char*>(pt.kv.v) + static_cast<size_t>(kv_head * pt.kv.head_stride) * el;
+        const size_t bytes = static_cast<size_t>((pt.first_pos + query) * pt.kv.pos_stride + d) * el;
+        for (size_t off = 0; off < bytes; off += 64) {
+          __builtin_prefetch(kb + off);
+          __builtin_prefetch(vb + off);
+        }
+      };
+      prefetch_item(slot);
+      prefetch_item(slot + n_threads);
       for (int64_t item = slot; item < n_items; item += n_threads) {
+        prefetch_item(item + 2 * n_threads);
         while (item >= base + tasks[task].n_q * shape.n_head_kv) base += tasks[task++].n_q * shape.n_head_kv;
         const AttentionTask& tk = tasks[task];
         const int64_t query = (item - base) / shape.n_head_kv;

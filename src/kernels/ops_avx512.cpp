@@ -173,7 +173,30 @@ inline float dot_tail(float head, const float* a, const typename L::T* b, int64_
 template <int NG, typename L>
 void scores_group(const float* q, const typename L::T* k, int64_t stride, int64_t n_kv, int64_t d, float scale,
                   DotOrder order, float* s) {
-  for (int64_t j = 0; j < n_kv; ++j) {
+  int64_t j = 0;
+  if constexpr (NG >= 3 && NG <= 4) {
+    // Two keys per reduce16_x8 (its 8 trees are independent, so packing changes no sum): the
+    // horizontal sums, not the products, dominate at these group sizes.
+    for (; j + 2 <= n_kv; j += 2) {
+      const typename L::T* kj = k + j * stride;
+      __m512 h[8];
+      if (order == DotOrder::kTinyBlas) {
+        dot_heads_tinyblas<NG, L>(q, kj, d, h);
+        dot_heads_tinyblas<NG, L>(q, kj + stride, d, h + 4);
+      } else {
+        dot_heads_vecdot<NG, L>(q, kj, d, h);
+        dot_heads_vecdot<NG, L>(q, kj + stride, d, h + 4);
+      }
+      for (int g = NG; g < 4; ++g) h[g] = h[4 + g] = _mm512_setzero_ps();
+      alignas(32) float sums[8];
+      _mm256_store_ps(sums, reduce16_x8(h));
+      for (int g = 0; g < NG; ++g) {
+        s[g * n_kv + j] = dot_tail<L>(sums[g], q + g * d, kj, d, order) * scale;
+        s[g * n_kv + j + 1] = dot_tail<L>(sums[4 + g], q + g * d, kj + stride, d, order) * scale;
+      }
+    }
+  }
+  for (; j < n_kv; ++j) {
     const typename L::T* kj = k + j * stride;
     __m512 h[8];
     if (order == DotOrder::kTinyBlas) {

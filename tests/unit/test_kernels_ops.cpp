@@ -612,10 +612,10 @@ TEST(Ops, GroupedAttentionOpsMatchScalarBitForBit) {
   for (Isa isa : supported_isas()) {
     const Ops& op = ops(isa);
     for (DotOrder order : {DotOrder::kTinyBlas, DotOrder::kVecDot}) {
-      for (int ng : {1, 3, 8}) {
+      for (int ng : {1, 3, 4, 6, 8}) {
         for (int64_t d : {8, 20, 64, 128, 144}) {
           if (order == DotOrder::kTinyBlas && d % 16 != 0) continue;  // (kTinyBlas REQUIRES it)
-          for (int64_t n_kv : {1, 9, 37, 64, 65, 130}) {
+          for (int64_t n_kv : {1, 2, 9, 37, 63, 64, 65, 127, 128, 129, 130, 200}) {
             const int64_t stride = 3 * d;
             const std::vector<float> q = rng.floats(ng * d), kf = rng.floats(n_kv * stride), p0 = rng.floats(ng * n_kv, 0, 1);
             std::vector<float> qh(q.size());  // the f16 ops take q as f16 values (attention() rounds it)
