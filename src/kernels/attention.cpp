@@ -84,9 +84,8 @@ void attention(const AttentionShape& shape, const AttentionTask* tasks, int64_t 
         }
       };
       prefetch_item(slot);
-      prefetch_item(slot + n_threads);
       for (int64_t item = slot; item < n_items; item += n_threads) {
-        prefetch_item(item + 2 * n_threads);
+        prefetch_item(item + n_threads);
         while (item >= base + tasks[task].n_q * shape.n_head_kv) base += tasks[task++].n_q * shape.n_head_kv;
         const AttentionTask& tk = tasks[task];
         const int64_t query = (item - base) / shape.n_head_kv;
