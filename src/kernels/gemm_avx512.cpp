@@ -775,6 +775,7 @@ struct KernQ6K {
 // (quant_act.h): per 64 weights (kRepackGemm) or per block (gemv), acc = fma(isum, d_w d_a, acc),
 // acc_min = fma(msum, dmin_w d_a, acc_min); result acc - acc_min.
 struct KernQ4Kx16 {
+  static constexpr MatmulPath kBatchedPath = MatmulPath::kRepackGemm;  // run<NC, true>'s order
   static constexpr int kPrefetchAhead = 2 * static_cast<int>(kQ4KGroupBlockBytes);
 
   template <int NC, bool kGemm>
@@ -860,25 +861,27 @@ struct KernQ4Kx16 {
     }
     for (int c = 0; c < NC; ++c) _mm512_storeu_ps(t.y + c * t.y_stride, _mm512_sub_ps(acc[c], acc_min[c]));
   }
-
-  template <int NC>
-  static void run_nc(const TileArgs& t) {
-    if (t.path == MatmulPath::kRepackGemm) {
-      run<NC, true>(t);
-    } else {
-      run<NC, false>(t);
-    }
-  }
 };
 
-// A 16-row x16 tile of nc <= 4 columns in one pass of kernel K (K::run_nc<NC> picks the path).
+// One pass of kernel K over a 16-row x16 tile of NC columns: its batched order (run<NC, true>)
+// on K::kBatchedPath, else the per-row vec_dot order.
+template <typename K, int NC>
+void run_x16_path(const TileArgs& t) {
+  if (t.path == K::kBatchedPath) {
+    K::template run<NC, true>(t);
+  } else {
+    K::template run<NC, false>(t);
+  }
+}
+
+// A 16-row x16 tile of nc <= 4 columns in one pass of kernel K.
 template <typename K>
 void tile_x16_columns(const TileArgs& t, int nc) {
   switch (nc) {
-    case 1: K::template run_nc<1>(t); break;
-    case 2: K::template run_nc<2>(t); break;
-    case 3: K::template run_nc<3>(t); break;
-    default: K::template run_nc<4>(t); break;
+    case 1: run_x16_path<K, 1>(t); break;
+    case 2: run_x16_path<K, 2>(t); break;
+    case 3: run_x16_path<K, 3>(t); break;
+    default: run_x16_path<K, 4>(t); break;
   }
 }
 
@@ -1028,6 +1031,7 @@ void tile_q8_0_x16(const TileArgs& t, int nr, int nc) {
 // The tiled path (ggml's K-quant matmul, batches of >= 8) takes each block's exact integer total
 // per row (the sum of the lanes) and acc = fma(total d_w, d_a, acc).
 struct KernQ6Kx16 {
+  static constexpr MatmulPath kBatchedPath = MatmulPath::kTiled;  // run<NC, true>'s order
   // Per block, shared by the columns: the rows' duplicated scale words of sub-block 2 j (k < 4)
   // and 2 j + 1 (k >= 4), and the offset pairs of lane k.
   struct alignas(64) Scales {
@@ -1121,15 +1125,6 @@ struct KernQ6Kx16 {
       }
     }
     for (int c = 0; c < NC; ++c) _mm512_storeu_ps(t.y + c * t.y_stride, kTiled ? acc[c][0] : hsum8_rows(acc[c]));
-  }
-
-  template <int NC>
-  static void run_nc(const TileArgs& t) {
-    if (t.path == MatmulPath::kTiled) {
-      run<NC, true>(t);
-    } else {
-      run<NC, false>(t);
-    }
   }
 };
 

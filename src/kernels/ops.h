@@ -18,6 +18,7 @@
 // Pick the level with ops(isa); nothing is global.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/isa.h"
@@ -113,6 +114,28 @@ void geglu(const float* gate, const float* up, float* y, int64_t n);
 const Ops& ops(Isa isa);
 
 namespace detail {
+// The end of every SIMD argmax: lane l of n_lanes holds the first largest value bv[l] of its
+// elements at index bi[l] (bv[l] is -inf when none was above -inf, bi[l] then meaningless); the
+// result is the largest lane value, the smallest index on a tie, continued over the scalar tail
+// x[from, n) with the reference's rule.
+inline int64_t argmax_lanes(const float* bv, const int32_t* bi, int n_lanes, const float* x, int64_t from, int64_t n) {
+  int64_t out = 0;
+  float out_v = -INFINITY;
+  for (int l = 0; l < n_lanes; ++l) {
+    if (bv[l] > out_v || (bv[l] == out_v && bv[l] > -INFINITY && bi[l] < out)) {
+      out_v = bv[l];
+      out = bi[l];
+    }
+  }
+  for (int64_t i = from; i < n; ++i) {
+    if (x[i] > out_v) {
+      out_v = x[i];
+      out = i;
+    }
+  }
+  return out;
+}
+
 const Ops& ops_scalar();
 #if defined(__x86_64__)
 const Ops& ops_avx2();

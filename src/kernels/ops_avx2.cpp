@@ -397,8 +397,8 @@ double log_sum_exp(const float* x, int64_t n) {
   return static_cast<double>(max) + __builtin_log(exp_sum(x, max, n, nullptr));
 }
 
-// Per lane l the first largest value at indices = l (mod 8) above -inf (strict >, so NaN never
-// taken and the first occurrence kept), then the lanes: largest value, smallest index on a tie.
+// Per lane l the first largest value at indices = l (mod 8) above -inf (strict >: NaN never
+// taken, the first occurrence kept); detail::argmax_lanes merges the lanes.
 int64_t argmax(const float* x, int64_t n) {
   __m256 best = _mm256_set1_ps(-INFINITY);
   __m256i best_i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), idx = best_i;
@@ -414,21 +414,7 @@ int64_t argmax(const float* x, int64_t n) {
   alignas(32) int32_t bi[8];
   _mm256_store_ps(bv, best);
   _mm256_store_si256(reinterpret_cast<__m256i*>(bi), best_i);
-  int64_t out = 0;
-  float out_v = -INFINITY;
-  for (int l = 0; l < 8; ++l) {
-    if (bv[l] > out_v || (bv[l] == out_v && bv[l] > -INFINITY && bi[l] < out)) {
-      out_v = bv[l];
-      out = bi[l];
-    }
-  }
-  for (; i < n; ++i) {
-    if (x[i] > out_v) {
-      out_v = x[i];
-      out = i;
-    }
-  }
-  return out;
+  return detail::argmax_lanes(bv, bi, 8, x, i, n);
 }
 
 bool all_finite(const float* x, int64_t n) {

@@ -334,15 +334,7 @@ int64_t argmax(const float* x, int64_t n) {
   alignas(64) int32_t bi[16];
   _mm512_store_ps(bv, best);
   _mm512_store_si512(bi, best_i);
-  int64_t out = 0;
-  float out_v = -INFINITY;
-  for (int l = 0; l < 16; ++l) {
-    if (bv[l] > out_v || (bv[l] == out_v && bv[l] > -INFINITY && bi[l] < out)) {
-      out_v = bv[l];
-      out = bi[l];
-    }
-  }
-  return out;
+  return detail::argmax_lanes(bv, bi, 16, x, n, n);
 }
 
 bool all_finite(const float* x, int64_t n) {

@@ -239,7 +239,7 @@ double log_sum_exp(const float* x, int64_t n) {
 }
 
 // Per lane l the first largest value at indices = l (mod 4) above -inf (strict >: NaN never
-// taken, the first occurrence kept), then the lanes: largest value, smallest index on a tie.
+// taken, the first occurrence kept); detail::argmax_lanes merges the lanes.
 int64_t argmax(const float* x, int64_t n) {
   float32x4_t best = vdupq_n_f32(-INFINITY);
   const int32_t lane0[4] = {0, 1, 2, 3};
@@ -256,21 +256,7 @@ int64_t argmax(const float* x, int64_t n) {
   int32_t bi[4];
   vst1q_f32(bv, best);
   vst1q_s32(bi, best_i);
-  int64_t out = 0;
-  float out_v = -INFINITY;
-  for (int l = 0; l < 4; ++l) {
-    if (bv[l] > out_v || (bv[l] == out_v && bv[l] > -INFINITY && bi[l] < out)) {
-      out_v = bv[l];
-      out = bi[l];
-    }
-  }
-  for (; i < n; ++i) {
-    if (x[i] > out_v) {
-      out_v = x[i];
-      out = i;
-    }
-  }
-  return out;
+  return detail::argmax_lanes(bv, bi, 4, x, i, n);
 }
 
 bool all_finite(const float* x, int64_t n) {
